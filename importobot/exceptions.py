@@ -1,0 +1,101 @@
+"""The importobot error hierarchy (0.1.5 path: ``importobot.exceptions.ImportobotError``).
+
+Every error importobot raises derives from :class:`ImportobotError`; the CLI turns
+one into a single line on stderr. No error message or ``args`` ever holds a key,
+a plaintext or a password: messages say *what* is wrong, never the value.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DecryptionError",
+    "ImportobotError",
+    "InvalidKeyError",
+    "KeyAlphabetError",
+    "KeyLengthError",
+    "KeyringUnavailableError",
+    "LegacyKeyError",
+    "LowEntropyKeyError",
+    "MissingDependencyError",
+    "MissingKeyError",
+    "PlaceholderKeyError",
+    "PublishedKeyError",
+    "RepeatedBytesKeyError",
+    "SecurityError",
+]
+
+
+class ImportobotError(Exception):
+    """Base of every importobot error."""
+
+    #: Process exit code the CLI uses for this error (D15: usage/config/environment).
+    exit_code = 2
+
+
+class ConfigError(ImportobotError):
+    """Invalid configuration: a file, a key in it, and what is wrong."""
+
+
+class SecurityError(ImportobotError):
+    """Raised when security requirements cannot be met (the one 0.1.5 class)."""
+
+
+class MissingDependencyError(SecurityError):
+    """An optional library (``cryptography``, ``keyring``) is not installed."""
+
+
+class MissingKeyError(SecurityError):
+    """No encryption key is configured in any source (rule IOB201)."""
+
+    rule = "IOB201"
+
+
+class KeyringUnavailableError(SecurityError):
+    """The OS keyring cannot be used: no backend, locked, timed out (D7)."""
+
+
+class InvalidKeyError(SecurityError):
+    """A configured key was refused. ``rule`` is IOB202 (malformed) or IOB203 (weak)."""
+
+    rule = "IOB202"
+
+
+class KeyLengthError(InvalidKeyError):
+    """The key does not decode to exactly 32 bytes."""
+
+
+class KeyAlphabetError(InvalidKeyError):
+    """The key holds characters outside both base64 alphabets, or mixes them."""
+
+
+class LegacyKeyError(KeyLengthError):
+    """A value importobot 0.1.5 accepted (and silently hashed) but D1 refuses (D3)."""
+
+
+class PlaceholderKeyError(InvalidKeyError):
+    """The key is a readable placeholder such as ``changeme``."""
+
+    rule = "IOB203"
+
+
+class PublishedKeyError(InvalidKeyError):
+    """The key is a published example key (documentation, demo, test vector)."""
+
+    rule = "IOB203"
+
+
+class RepeatedBytesKeyError(InvalidKeyError):
+    """The key's bytes repeat (few distinct bytes, a repeated or sequential pattern)."""
+
+    rule = "IOB203"
+
+
+class LowEntropyKeyError(InvalidKeyError):
+    """The key decodes to readable text or otherwise too little randomness."""
+
+    rule = "IOB203"
+
+
+class DecryptionError(SecurityError, ValueError):
+    """A token could not be decrypted (both a SecurityError and, for 0.1.5 callers, a ValueError)."""

@@ -1,0 +1,250 @@
+"""Decode and judge key material (D1, D4). Pure functions, standard library only.
+
+Both the scanner (which must never raise and never import ``cryptography``) and
+key validation in :mod:`importobot.security` build on these. Nothing here raises
+on bad input: decoders return ``None`` and judges return a reason code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from importobot.keys.fingerprint import fingerprint
+
+__all__ = [
+    "KEY_SIZES",
+    "PUBLISHED_KEY_FINGERPRINTS",
+    "Decoded",
+    "char_classes",
+    "decode_key_text",
+    "strip_value",
+    "weakness",
+    "word_coverage",
+    "is_readable_placeholder",
+    "is_random_opaque",
+]
+
+#: Decoded sizes that count as key material (D8).
+KEY_SIZES = frozenset({16, 24, 32, 48, 64})
+
+#: Fingerprints (D2) of published example keys: the Fernet specification's test
+#: vector and widely copied demo keys. Stored as fingerprints so that this
+#: repository never commits the keys themselves.
+PUBLISHED_KEY_FINGERPRINTS: frozenset[str] = frozenset(
+    {
+        "iobfp1:5e437e77d5895228",  # Fernet spec generate.json / verify.json secret
+        "iobfp1:ac29cb931bcac155",  # puckel/docker-airflow demo FERNET_KEY
+    }
+)
+
+_HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
+_B64_STD_RE = re.compile(r"\A[A-Za-z0-9+/]+={0,2}\Z")
+_B64_URL_RE = re.compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A value decoded per D1: its raw bytes and how it was spelled."""
+
+    key_bytes: bytes
+    #: ``laravel``, ``hex``, ``fernet`` (url-safe, 44 chars, padded, 32 bytes) or ``base64``.
+    key_type: str
+    #: ``laravel``, ``hex``, ``urlsafe``, ``standard`` or ``common`` (no ``+/-_`` at all).
+    alphabet: str
+
+    def __repr__(self) -> str:
+        # Never show the bytes, even by accident in a debugger or a log line.
+        return f"Decoded(key_type={self.key_type!r}, size={len(self.key_bytes)})"
+
+    @property
+    def fingerprint(self) -> str:
+        """D2 fingerprint of the decoded bytes."""
+        return fingerprint(self.key_bytes)
+
+
+def strip_value(text: str) -> str:
+    """Remove surrounding whitespace and at most one pair of matching quotes."""
+    value = text.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1].strip()
+    return value
+
+
+def _b64(text: str) -> tuple[bytes, str] | None:
+    body = text.rstrip("=")
+    pad = len(text) - len(body)
+    if not body or len(body) % 4 == 1:
+        return None
+    if pad and (len(body) + pad) % 4 != 0:
+        return None
+    has_std = "+" in body or "/" in body
+    has_url = "-" in body or "_" in body
+    if has_std and has_url:
+        return None
+    if has_url:
+        if not _B64_URL_RE.match(text):
+            return None
+        alphabet = "urlsafe"
+        std = body.replace("-", "+").replace("_", "/")
+    else:
+        if not _B64_STD_RE.match(text):
+            return None
+        alphabet = "standard" if has_std else "common"
+        std = body
+    padded = std + "=" * (-len(std) % 4)
+    try:
+        raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # Canonical only: the unused trailing bits must be zero, so that one key
+    # has exactly one spelling per alphabet (no aliasing).
+    if base64.b64encode(raw).decode("ascii").rstrip("=") != std:
+        return None
+    return raw, alphabet
+
+
+def decode_key_text(text: str) -> Decoded | None:
+    """Decode ``text`` by D1's order: Laravel ``base64:`` → hex → base64 (either alphabet).
+
+    Returns ``None`` when no decoder succeeds. Does not judge size or weakness.
+    """
+    value = strip_value(text)
+    if not value:
+        return None
+    if value.startswith("base64:"):
+        got = _b64(value[len("base64:") :])
+        if got is None:
+            return None
+        return Decoded(got[0], "laravel", "laravel")
+    if len(value) % 2 == 0 and _HEX_RE.match(value):
+        return Decoded(bytes.fromhex(value), "hex", "hex")
+    got = _b64(value)
+    if got is None:
+        return None
+    raw, alphabet = got
+    if (
+        len(raw) == 32
+        and len(value) == 44
+        and value.endswith("=")
+        and alphabet in ("urlsafe", "common")
+    ):
+        return Decoded(raw, "fernet", alphabet)
+    return Decoded(raw, "base64", alphabet)
+
+
+def _arith_step(raw: bytes) -> int | None:
+    step = (raw[1] - raw[0]) % 256
+    for a, b in zip(raw[1:], raw[2:]):
+        if (b - a) % 256 != step:
+            return None
+    return step
+
+
+def weakness(raw: bytes) -> str | None:
+    """Why decoded key bytes are weak (D4), or ``None`` when they look random.
+
+    Reason codes: ``published`` (a listed example key), ``few-distinct`` (≤ 8 distinct
+    bytes), ``repeated`` (a repeating pattern), ``sequential`` (constant step),
+    ``printable`` (only printable ASCII: text spelled as a key). A uniformly random
+    32-byte key is refused with probability below 2**-40 (printable: (95/256)**32).
+    """
+    if fingerprint(raw) in PUBLISHED_KEY_FINGERPRINTS:
+        return "published"
+    if len(raw) < 2:
+        return "few-distinct"
+    if len(set(raw)) <= 8:
+        return "few-distinct"
+    for period in range(1, len(raw) // 2 + 1):
+        if raw[period:] == raw[:-period]:
+            return "repeated"
+    if _arith_step(raw) is not None:
+        return "sequential"
+    if all(0x20 <= b <= 0x7E for b in raw):
+        return "printable"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _words() -> tuple[frozenset[str], tuple[int, ...]]:
+    text = (Path(__file__).with_name("words.txt")).read_text(encoding="utf-8")
+    words: set[str] = set()
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            words.update(w for w in line.split() if len(w) >= 4)
+    lengths = tuple(sorted({len(w) for w in words}, reverse=True))
+    return frozenset(words), lengths
+
+
+_LETTER_RUN_RE = re.compile(r"[A-Za-z]{4,}")
+
+
+def word_coverage(text: str) -> float:
+    """Fraction of ``text``'s characters covered by dictionary words of ≥ 4 letters.
+
+    Only runs of ≥ 4 letters can hold a word; inside a run the longest word at
+    each position wins and matching resumes after it (greedy, no overlap).
+    """
+    if not text:
+        return 0.0
+    words, lengths = _words()
+    covered = 0
+    for run in _LETTER_RUN_RE.findall(text):
+        low = run.lower()
+        n = len(low)
+        i = 0
+        while i <= n - 4:
+            for size in lengths:
+                if i + size <= n and low[i : i + size] in words:
+                    covered += size
+                    i += size
+                    break
+            else:
+                i += 1
+    return covered / len(text)
+
+
+def char_classes(text: str) -> int:
+    """How many of upper-case, lower-case, digit, other appear in ``text``."""
+    upper = lower = digit = other = False
+    for c in text:
+        if c.isupper():
+            upper = True
+        elif c.islower():
+            lower = True
+        elif c.isdigit():
+            digit = True
+        else:
+            other = True
+    return upper + lower + digit + other
+
+
+def is_readable_placeholder(text: str) -> bool:
+    """True for a key-length string that reads as words (``your-32-byte-key-goes-here``).
+
+    Tuned so that random base64 keys essentially never match: one letter class with
+    no digits, or dictionary words covering > 40 % with a missing class, or > 60 %.
+    """
+    body = text.rstrip("=")
+    alnum_classes = (
+        any(c.isupper() for c in body)
+        + any(c.islower() for c in body)
+        + any(c.isdigit() for c in body)
+    )
+    if alnum_classes <= 1:
+        return True
+    coverage = word_coverage(body)
+    return (coverage > 0.4 and alnum_classes <= 2) or coverage > 0.6
+
+
+def is_random_opaque(text: str) -> bool:
+    """D4 for opaque strings: ≥ 3 character classes and dictionary words cover ≤ 40 %."""
+    if char_classes(text) < 3:
+        return False
+    if len(set(text)) < max(8, len(text) // 4):
+        return False
+    return word_coverage(text) <= 0.4
