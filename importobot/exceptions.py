@@ -98,4 +98,4 @@ class LowEntropyKeyError(InvalidKeyError):
 
 
 class DecryptionError(SecurityError, ValueError):
-    """A token could not be decrypted (both a SecurityError and, for 0.1.5 callers, a ValueError)."""
+    """A token could not be decrypted; also a ``ValueError`` for 0.1.5 callers."""

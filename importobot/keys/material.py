@@ -139,7 +139,7 @@ def decode_key_text(text: str) -> Decoded | None:
 
 def _arith_step(raw: bytes) -> int | None:
     step = (raw[1] - raw[0]) % 256
-    for a, b in zip(raw[1:], raw[2:]):
+    for a, b in zip(raw[1:], raw[2:], strict=False):
         if (b - a) % 256 != step:
             return None
     return step

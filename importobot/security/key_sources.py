@@ -1,0 +1,312 @@
+"""Where keys come from, in contract order: explicit → environment → OS keyring (D5, D7).
+
+Previous keys (decrypt only) come from ``IMPORTOBOT_PREVIOUS_KEYS``,
+``IMPORTOBOT_PREVIOUS_KEYS_FILE`` and the keyring entry ``<username>.previous``.
+The OS keyring is touched only when ``IMPORTOBOT_KEYRING_SERVICE`` is set; every call
+has a timeout, and any backend error becomes one :class:`KeyringUnavailableError` line.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from importobot.exceptions import (
+    InvalidKeyError,
+    KeyringUnavailableError,
+    MissingDependencyError,
+    MissingKeyError,
+    SecurityError,
+)
+from importobot.security.key_validation import LEGACY_PREFIX, derive_legacy_key, parse_key
+
+__all__ = [
+    "ENV_KEY",
+    "ENV_KEYRING_SERVICE",
+    "ENV_KEYRING_USERNAME",
+    "ENV_PREVIOUS_KEYS",
+    "ENV_PREVIOUS_KEYS_FILE",
+    "KeySource",
+    "PreviousKey",
+    "ResolvedKey",
+    "keyring_get",
+    "keyring_location",
+    "keyring_set",
+    "previous_entry_name",
+    "resolve_previous_keys",
+    "resolve_primary_key",
+]
+
+ENV_KEY = "IMPORTOBOT_ENCRYPTION_KEY"
+ENV_KEYRING_SERVICE = "IMPORTOBOT_KEYRING_SERVICE"
+ENV_KEYRING_USERNAME = "IMPORTOBOT_KEYRING_USERNAME"
+ENV_PREVIOUS_KEYS = "IMPORTOBOT_PREVIOUS_KEYS"
+ENV_PREVIOUS_KEYS_FILE = "IMPORTOBOT_PREVIOUS_KEYS_FILE"
+ENV_KEYRING_TIMEOUT = "IMPORTOBOT_KEYRING_TIMEOUT"
+DEFAULT_USERNAME = "importobot"
+KEYRING_TIMEOUT = 5.0
+
+KEYRING_HINT = (
+    "System keyring integration requires the 'security' extra: pip install 'importobot[security]'"
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where a key came from: ``kind`` is explicit, env, keyring or file; ``label`` is printable."""
+
+    kind: str
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True, repr=False)
+class ResolvedKey:
+    """A validated primary key and its source. ``repr`` never shows the bytes."""
+
+    raw: bytes
+    source: KeySource
+
+    def __repr__(self) -> str:
+        return f"ResolvedKey(source={self.source.label!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a key cannot be pickled")
+
+
+@dataclass(frozen=True, repr=False)
+class PreviousKey:
+    """A decrypt-only key; ``legacy`` when derived by 0.1.5's rules (D3)."""
+
+    raw: bytes
+    source: KeySource
+    legacy: bool = False
+
+    def __repr__(self) -> str:
+        return f"PreviousKey(source={self.source.label!r}, legacy={self.legacy})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a key cannot be pickled")
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def keyring_location(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """``(service, username)`` when the keyring source is configured, else ``None``."""
+    e = _env(env)
+    service = e.get(ENV_KEYRING_SERVICE, "").strip()
+    if not service:
+        return None
+    username = e.get(ENV_KEYRING_USERNAME, "").strip() or DEFAULT_USERNAME
+    return service, username
+
+
+def previous_entry_name(username: str) -> str:
+    """The keyring username holding the previous keys for ``username`` (D5 contract)."""
+    return f"{username}.previous"
+
+
+def _keyring_module() -> object:
+    try:
+        import keyring
+    except ImportError:
+        raise MissingDependencyError(KEYRING_HINT) from None
+    return keyring
+
+
+def _backend_name(kr_module: object) -> str:
+    try:
+        backend = kr_module.get_keyring()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - naming the backend must not fail the error path
+        return "unknown backend"
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+def _timeout(env: Mapping[str, str] | None) -> float:
+    raw = _env(env).get(ENV_KEYRING_TIMEOUT, "")
+    try:
+        value = float(raw) if raw else KEYRING_TIMEOUT
+    except ValueError:
+        value = KEYRING_TIMEOUT
+    return value if value > 0 else KEYRING_TIMEOUT
+
+
+def _with_keyring(
+    action: str, call: Callable[[object], T], env: Mapping[str, str] | None = None
+) -> T:
+    """Run ``call(keyring)`` in a worker thread with a timeout; errors become one line."""
+    kr = _keyring_module()
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            backend = kr.get_keyring()  # type: ignore[attr-defined]
+            if type(backend).__module__ == "keyring.backends.fail":
+                raise KeyringUnavailableError("no usable OS keyring backend is available")
+            result.append(call(kr))
+        except BaseException as exc:  # noqa: BLE001 - reported below as one line
+            failure.append(exc)
+
+    timeout = _timeout(env)
+    worker = threading.Thread(target=work, name="importobot-keyring", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise KeyringUnavailableError(
+            f"OS keyring ({_backend_name(kr)}) did not answer within {timeout:g} s while "
+            f"trying to {action}; is the Secret Service running and unlocked?"
+        )
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, SecurityError):
+            raise type(exc)(str(exc)) from None
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+        raise KeyringUnavailableError(
+            f"OS keyring ({_backend_name(kr)}) failed to {action}: {detail}"
+        ) from None
+    return result[0]
+
+
+def keyring_get(service: str, username: str, env: Mapping[str, str] | None = None) -> str | None:
+    """Read one keyring entry (D7 timeout and error handling)."""
+    value = _with_keyring(
+        f"read {service}/{username}",
+        lambda kr: kr.get_password(service, username),  # type: ignore[attr-defined]
+        env,
+    )
+    return value if isinstance(value, str) else None
+
+
+def keyring_set(
+    service: str, username: str, value: str, env: Mapping[str, str] | None = None
+) -> None:
+    """Write one keyring entry (D7 timeout and error handling)."""
+    _with_keyring(
+        f"write {service}/{username}",
+        lambda kr: kr.set_password(service, username, value),  # type: ignore[attr-defined]
+        env,
+    )
+
+
+def keyring_delete(service: str, username: str, env: Mapping[str, str] | None = None) -> None:
+    """Delete one keyring entry if it exists."""
+
+    def delete(kr: object) -> None:
+        if kr.get_password(service, username) is not None:  # type: ignore[attr-defined]
+            kr.delete_password(service, username)  # type: ignore[attr-defined]
+
+    _with_keyring(f"delete {service}/{username}", delete, env)
+
+
+def resolve_primary_key(
+    key: str | bytes | None = None, env: Mapping[str, str] | None = None
+) -> ResolvedKey:
+    """The primary key in contract order, validated; raises :class:`MissingKeyError` if none.
+
+    An invalid key in a source is an error naming that source; there is no silent
+    fallback to the next source.
+    """
+    if key is not None:
+        if isinstance(key, str) and not key.strip():
+            raise MissingKeyError("the explicit key= argument is empty")
+        return ResolvedKey(parse_key(key, "the key= argument"), KeySource("explicit", "explicit"))
+    e = _env(env)
+    text = e.get(ENV_KEY)
+    if text is not None and text.strip():
+        return ResolvedKey(parse_key(text, ENV_KEY), KeySource("env", f"env:{ENV_KEY}"))
+    location = keyring_location(e)
+    if location is not None:
+        service, username = location
+        label = f"keyring:{service}/{username}"
+        stored = keyring_get(service, username, e)
+        if stored is not None and stored.strip():
+            return ResolvedKey(
+                parse_key(stored, f"keyring entry {service}/{username}"),
+                KeySource("keyring", label),
+            )
+        raise MissingKeyError(
+            f"no key in {ENV_KEY} and the keyring entry {service}/{username} is empty; "
+            f"store one with `importobot key store`"
+        )
+    raise MissingKeyError(
+        f"no encryption key: set {ENV_KEY} (generate one with `importobot key generate` "
+        f"or `openssl rand -base64 32`) or store one in the OS keyring with "
+        f"`importobot key store` and set {ENV_KEYRING_SERVICE}"
+    )
+
+
+def _parse_previous(entries: list[str], source: KeySource) -> list[PreviousKey]:
+    keys: list[PreviousKey] = []
+    for index, entry in enumerate(entries, start=1):
+        where = f"previous key #{index} in {source.label}"
+        if entry.startswith(LEGACY_PREFIX):
+            try:
+                raw = derive_legacy_key(entry[len(LEGACY_PREFIX) :])
+            except InvalidKeyError as exc:
+                raise type(exc)(f"{where}: {exc}") from None
+            keys.append(PreviousKey(raw, source, legacy=True))
+        else:
+            keys.append(PreviousKey(parse_key(entry, where), source))
+    return keys
+
+
+def _split(text: str, sep: str) -> list[str]:
+    return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+def resolve_previous_keys(env: Mapping[str, str] | None = None) -> list[PreviousKey]:
+    """Every configured decrypt-only key, in order: env, file, keyring (duplicates dropped)."""
+    e = _env(env)
+    found: list[PreviousKey] = []
+    listed = e.get(ENV_PREVIOUS_KEYS, "")
+    if listed.strip():
+        found += _parse_previous(_split(listed, ","), KeySource("env", f"env:{ENV_PREVIOUS_KEYS}"))
+    path = e.get(ENV_PREVIOUS_KEYS_FILE, "").strip()
+    if path:
+        found += _parse_previous(_read_keys_file(path), KeySource("file", f"file:{path}"))
+    location = keyring_location(e)
+    if location is not None:
+        service, username = location
+        entry = previous_entry_name(username)
+        stored = keyring_get(service, entry, e)
+        if stored:
+            found += _parse_previous(
+                _split(stored, ","), KeySource("keyring", f"keyring:{service}/{entry}")
+            )
+    unique: list[PreviousKey] = []
+    seen: set[bytes] = set()
+    for item in found:
+        if item.raw not in seen:
+            seen.add(item.raw)
+            unique.append(item)
+    return unique
+
+
+def _read_keys_file(path: str) -> list[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise SecurityError(
+            f"{ENV_PREVIOUS_KEYS_FILE}: cannot open {path}: {exc.strerror}"
+        ) from None
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_IMODE(mode) & 0o077:
+            raise SecurityError(
+                f"{ENV_PREVIOUS_KEYS_FILE}: {path} is readable by group or others "
+                f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it"
+            )
+        lines = handle.read().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
