@@ -56,9 +56,14 @@ class KeyringUnavailableError(SecurityError):
 
 
 class InvalidKeyError(SecurityError):
-    """A configured key was refused. ``rule`` is IOB202 (malformed) or IOB203 (weak)."""
+    """A configured key was refused. ``rule`` is IOB202 (malformed) or IOB203 (weak).
+
+    ``legacy_usable`` is true when importobot 0.1.5 accepted the value (D3): it can
+    still decrypt old data as a ``legacy:`` previous key.
+    """
 
     rule = "IOB202"
+    legacy_usable = False
 
 
 class KeyLengthError(InvalidKeyError):
@@ -70,7 +75,9 @@ class KeyAlphabetError(InvalidKeyError):
 
 
 class LegacyKeyError(KeyLengthError):
-    """A value importobot 0.1.5 accepted (and silently hashed) but D1 refuses (D3)."""
+    """A spelling importobot 0.1.5 accepted (hex, a 32-character string) that D1 refuses (D3)."""
+
+    legacy_usable = True
 
 
 class PlaceholderKeyError(InvalidKeyError):

@@ -119,14 +119,19 @@ def _check_weak(raw: bytes, where: str) -> None:
         raise cls(f"{where} {what}; generate one with `importobot key generate`")
 
 
-def _refuse_length(where: str, detail: str, text: str) -> InvalidKeyError:
+_LEGACY_NOTE = (
+    "; importobot 0.1.5 silently turned such a value into a different key, which is no "
+    "longer done. It can still decrypt old data as a `legacy:` previous key"
+)
+
+
+def _refuse(cls: type[InvalidKeyError], where: str, detail: str, text: str) -> InvalidKeyError:
+    """Build the error; when 0.1.5 accepted ``text``, say how to keep using it (D3)."""
     if legacy_accepts(text):
-        return LegacyKeyError(
-            f"{where} {detail}; importobot 0.1.5 silently turned such a value into a "
-            f"different key, which is no longer done. It can still decrypt old data as "
-            f"a `legacy:` previous key ({MIGRATION_HINT})"
-        )
-    return KeyLengthError(f"{where} {detail}; a key is exactly 32 random bytes in base64")
+        exc = cls(f"{where} {detail}{_LEGACY_NOTE} ({MIGRATION_HINT})")
+        exc.legacy_usable = True
+        return exc
+    return cls(f"{where} {detail}; a key is exactly 32 random bytes in base64")
 
 
 def parse_key(key: str | bytes, where: str = "the key") -> bytes:
@@ -168,28 +173,43 @@ def parse_key(key: str | bytes, where: str = "the key") -> bytes:
             f"{where} has a Laravel-style `base64:` prefix; importobot keys are plain base64"
         )
     if len(text) == KEY_SIZE:
-        raise _refuse_length(where, "is a 32-character string (not 32 bytes of base64)", text)
+        raise _refuse(
+            LegacyKeyError, where, "is a 32-character string (not 32 bytes of base64)", text
+        )
     if len(text) % 2 == 0 and _HEX_RE.match(text):
-        raise _refuse_length(where, f"is hex ({len(text) // 2} bytes), not base64", text)
+        raise _refuse(LegacyKeyError, where, f"is hex ({len(text) // 2} bytes), not base64", text)
     if not _ALLOWED_RE.match(text):
-        if legacy_accepts(text) and len(text) > KEY_SIZE:
-            raise _refuse_length(where, "contains characters outside the base64 alphabets", text)
-        raise KeyAlphabetError(
-            f"{where} contains characters outside the base64 alphabets "
-            f"(letters, digits, + / or - _, and = padding)"
+        raise _refuse(
+            KeyAlphabetError,
+            where,
+            "contains characters outside the base64 alphabets "
+            "(letters, digits, + / or - _, and = padding)",
+            text,
         )
     if ("+" in text or "/" in text) and ("-" in text or "_" in text):
         raise KeyAlphabetError(f"{where} mixes the standard (+/) and url-safe (-_) alphabets")
+    body_len = len(text.rstrip("="))
+    if body_len != 43:
+        detail = "is too short" if body_len < 43 else "is too long"
+        raise _refuse(
+            KeyLengthError,
+            where,
+            f"{detail} ({len(text)} characters; a key is 44, or 43 unpadded)",
+            text,
+        )
     decoded = decode_key_text(text)
+    if decoded is None and is_readable_placeholder(text):
+        raise PlaceholderKeyError(f"{where} reads as words, a placeholder, not a random key")
     if decoded is None:
         if "=" in text.rstrip("="):
-            raise KeyAlphabetError(f"{where} has `=` padding inside the value")
-        raise _refuse_length(where, "is not valid base64 (bad length, padding or final bits)", text)
+            raise _refuse(KeyAlphabetError, where, "has `=` padding inside the value", text)
+        raise _refuse(KeyAlphabetError, where, "is not canonical base64 (final bits)", text)
     if len(decoded.key_bytes) != KEY_SIZE:
-        raise _refuse_length(where, f"decodes to {len(decoded.key_bytes)} bytes, not 32", text)
+        detail = f"decodes to {len(decoded.key_bytes)} bytes, not 32"
+        raise _refuse(KeyLengthError, where, detail, text)
+    _check_weak(decoded.key_bytes, where)
     if is_readable_placeholder(text):
         raise PlaceholderKeyError(f"{where} reads as words, a placeholder, not a random key")
-    _check_weak(decoded.key_bytes, where)
     return decoded.key_bytes
 
 

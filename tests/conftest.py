@@ -1,0 +1,31 @@
+"""Shared test fixtures: a clean importobot environment and real-service gates."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _clean_importobot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's IMPORTOBOT_* settings (test-service variables stay)."""
+    for name in list(os.environ):
+        if name.startswith("IMPORTOBOT_") and not name.startswith("IMPORTOBOT_TEST_"):
+            monkeypatch.delenv(name)
+    yield
+
+
+def require_service(name: str, available: bool, why: str) -> None:
+    """Skip when a real service is missing; fail instead under the test command.
+
+    ``scripts/test`` sets IMPORTOBOT_TEST_REQUIRE_SERVICES=1 after starting every
+    service, so a service test can never pass by skipping there.
+    """
+    if available:
+        return
+    message = f"{name} not available: {why}"
+    if os.environ.get("IMPORTOBOT_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
