@@ -7,12 +7,9 @@ on bad input: decoders return ``None`` and judges return a reason code.
 
 from __future__ import annotations
 
-import base64
 import binascii
+import os
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from importobot.keys.fingerprint import fingerprint
 
@@ -47,15 +44,30 @@ _B64_STD_RE = re.compile(r"\A[A-Za-z0-9+/]+={0,2}\Z")
 _B64_URL_RE = re.compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")
 
 
-@dataclass(frozen=True)
 class Decoded:
-    """A value decoded per D1: its raw bytes and how it was spelled."""
+    """A value decoded per D1: its raw bytes and how it was spelled.
 
-    key_bytes: bytes
-    #: ``laravel``, ``hex``, ``fernet`` (url-safe, 44 chars, padded, 32 bytes) or ``base64``.
-    key_type: str
-    #: ``laravel``, ``hex``, ``urlsafe``, ``standard`` or ``common`` (no ``+/-_`` at all).
-    alphabet: str
+    ``key_type`` is ``laravel``, ``hex``, ``fernet`` (url-safe, 44 chars, padded, 32
+    bytes) or ``base64``; ``alphabet`` is ``laravel``, ``hex``, ``urlsafe``, ``standard``
+    or ``common`` (no ``+/-_`` at all).
+    """
+
+    __slots__ = ("alphabet", "key_bytes", "key_type")
+
+    def __init__(self, key_bytes: bytes, key_type: str, alphabet: str) -> None:
+        self.key_bytes = key_bytes
+        self.key_type = key_type
+        self.alphabet = alphabet
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decoded) and (
+            self.key_bytes,
+            self.key_type,
+            self.alphabet,
+        ) == (other.key_bytes, other.key_type, other.alphabet)
+
+    def __hash__(self) -> int:
+        return hash((self.key_bytes, self.key_type, self.alphabet))
 
     def __repr__(self) -> str:
         # Never show the bytes, even by accident in a debugger or a log line.
@@ -98,12 +110,12 @@ def _b64(text: str) -> tuple[bytes, str] | None:
         std = body
     padded = std + "=" * (-len(std) % 4)
     try:
-        raw = base64.b64decode(padded, validate=True)
+        raw = binascii.a2b_base64(padded.encode("ascii"))  # input validated above
     except (binascii.Error, ValueError):
         return None
     # Canonical only: the unused trailing bits must be zero, so that one key
     # has exactly one spelling per alphabet (no aliasing).
-    if base64.b64encode(raw).decode("ascii").rstrip("=") != std:
+    if binascii.b2a_base64(raw, newline=False).decode("ascii").rstrip("=") != std:
         return None
     return raw, alphabet
 
@@ -169,15 +181,22 @@ def weakness(raw: bytes) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
+_WORDS: list[tuple[frozenset[str], tuple[int, ...]]] = []
+
+
 def _words() -> tuple[frozenset[str], tuple[int, ...]]:
-    text = (Path(__file__).with_name("words.txt")).read_text(encoding="utf-8")
+    if _WORDS:
+        return _WORDS[0]
+    path = os.path.join(os.path.dirname(__file__), "words.txt")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
     words: set[str] = set()
     for line in text.splitlines():
         if not line.startswith("#"):
             words.update(w for w in line.split() if len(w) >= 4)
     lengths = tuple(sorted({len(w) for w in words}, reverse=True))
-    return frozenset(words), lengths
+    _WORDS.append((frozenset(words), lengths))
+    return _WORDS[0]
 
 
 _LETTER_RUN_RE = re.compile(r"[A-Za-z]{4,}")

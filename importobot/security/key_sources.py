@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
 
 from importobot.exceptions import (
     InvalidKeyError,
@@ -23,6 +19,13 @@ from importobot.exceptions import (
     SecurityError,
 )
 from importobot.security.key_validation import LEGACY_PREFIX, derive_legacy_key, parse_key
+
+TYPE_CHECKING = False  # no `typing` at run time: the key hooks start on every commit (D17)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 __all__ = [
     "ENV_KEY",
@@ -54,26 +57,37 @@ KEYRING_HINT = (
     "System keyring integration requires the 'security' extra: pip install 'importobot[security]'"
 )
 
-T = TypeVar("T")
 
-
-@dataclass(frozen=True)
 class KeySource:
     """Where a key came from: ``kind`` is explicit, env, keyring or file; ``label`` is printable."""
 
-    kind: str
-    label: str
+    __slots__ = ("kind", "label")
+
+    def __init__(self, kind: str, label: str) -> None:
+        self.kind = kind
+        self.label = label
 
     def __str__(self) -> str:
         return self.label
 
+    def __repr__(self) -> str:
+        return f"KeySource(kind={self.kind!r}, label={self.label!r})"
 
-@dataclass(frozen=True, repr=False)
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeySource) and (self.kind, self.label) == (other.kind, other.label)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.label))
+
+
 class ResolvedKey:
     """A validated primary key and its source. ``repr`` never shows the bytes."""
 
-    raw: bytes
-    source: KeySource
+    __slots__ = ("raw", "source")
+
+    def __init__(self, raw: bytes, source: KeySource) -> None:
+        self.raw = raw
+        self.source = source
 
     def __repr__(self) -> str:
         return f"ResolvedKey(source={self.source.label!r})"
@@ -82,13 +96,15 @@ class ResolvedKey:
         raise TypeError("a key cannot be pickled")
 
 
-@dataclass(frozen=True, repr=False)
 class PreviousKey:
     """A decrypt-only key; ``legacy`` when derived by 0.1.5's rules (D3)."""
 
-    raw: bytes
-    source: KeySource
-    legacy: bool = False
+    __slots__ = ("legacy", "raw", "source")
+
+    def __init__(self, raw: bytes, source: KeySource, legacy: bool = False) -> None:
+        self.raw = raw
+        self.source = source
+        self.legacy = legacy
 
     def __repr__(self) -> str:
         return f"PreviousKey(source={self.source.label!r}, legacy={self.legacy})"
@@ -145,6 +161,8 @@ def _with_keyring(
     action: str, call: Callable[[object], T], env: Mapping[str, str] | None = None
 ) -> T:
     """Run ``call(keyring)`` in a worker thread with a timeout; errors become one line."""
+    import threading
+
     kr = _keyring_module()
     result: list[T] = []
     failure: list[BaseException] = []

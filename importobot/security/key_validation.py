@@ -6,9 +6,6 @@ Standard library only: the scanner and the hooks judge keys without loading
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import re
 
 from importobot.exceptions import (
@@ -93,6 +90,10 @@ def derive_legacy_key(value: str | bytes) -> bytes:
     gives 32 bytes, blake2b-32 of it when longer; else blake2b-32 of the text when the
     text is longer than 32 bytes. Anything else it refused.
     """
+    import base64
+    import binascii
+    import hashlib
+
     candidate = value.strip().encode("utf-8") if isinstance(value, str) else value
     if not candidate:
         raise KeyLengthError("legacy key is empty")
@@ -215,4 +216,6 @@ def parse_key(key: str | bytes, where: str = "the key") -> bytes:
 
 def encode_key(raw: bytes) -> str:
     """The canonical spelling of a key: url-safe base64 with padding (a Fernet key)."""
+    import base64
+
     return base64.urlsafe_b64encode(raw).decode("ascii")
