@@ -193,62 +193,123 @@ def key_store(service: str, username: str, generate: bool, overwrite: bool) -> N
         click.echo(f"the previous key stays readable in {service}/{username}.previous")
 
 
-def _status_report() -> tuple[dict[str, Any], int]:
+def _status_report(
+    max_age: str | None, warn_age: str | None, registry: str | None, now: Any = None
+) -> tuple[dict[str, Any], int]:
+    from importobot.exceptions import ConfigError
+    from importobot.hooks._common import (
+        exit_code,
+        load_policy,
+        registry_path,
+        repo_root,
+        settings_for,
+    )
+    from importobot.keys.age import format_duration, judge_age, utc_now
     from importobot.keys.fingerprint import fingerprint
-    from importobot.security.key_sources import resolve_previous_keys, resolve_primary_key
+    from importobot.keys.registry import Registry
+    from importobot.scan.rules.key_age import check_key_age
+    from importobot.scan.rules.key_setup import check_key_setup, configured_source
+    from importobot.security.key_sources import resolve_previous_keys
 
+    moment = now or utc_now()
+    root = repo_root()
+    settings = settings_for(root)
+    try:
+        policy = load_policy(settings, max_age, warn_age)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    setup = check_key_setup()
+    findings = list(setup.findings)
     report: dict[str, Any] = {
-        "source": None,
-        "fingerprint": None,
-        "valid": False,
-        "rule": None,
-        "message": None,
+        "source": setup.key.source.label if setup.key else configured_source(),
+        "fingerprint": setup.fingerprint,
+        "valid": setup.key is not None,
+        "policy": {
+            "max_age": format_duration(policy.max_age),
+            "warn_age": format_duration(policy.warn_age),
+        },
+        "age": None,
         "previous": [],
         "migration": None,
     }
-    code = 0
-    try:
-        resolved = resolve_primary_key()
-    except MissingKeyError as exc:
-        report.update(rule="IOB201", message=str(exc))
-        code = 1
-    except InvalidKeyError as exc:
-        report.update(rule=exc.rule, message=str(exc))
-        if exc.legacy_usable:
-            report["migration"] = [
-                "importobot key generate --format env   # the new primary key",
-                "IMPORTOBOT_PREVIOUS_KEYS=legacy:<old value>   # old key, decrypt only",
-                "importobot rotate ...   # re-encrypt every store",
-                "importobot key retire   # then drop the old key",
-            ]
-        code = 1
-    else:
-        report.update(
-            source=resolved.source.label, fingerprint=fingerprint(resolved.raw), valid=True
-        )
+    reg = Registry.load(registry_path(root, settings, registry), now=moment)
+    report["registry"] = reg.path
+    if setup.fingerprint is not None:
+        record = reg.get(setup.fingerprint)
+        if record is not None:
+            verdict = judge_age(record.created, policy, moment)
+            report["age"] = {
+                "created": record.to_dict()["created"],
+                "age": format_duration(verdict.age),
+                "due": verdict.due.strftime("%Y-%m-%d"),
+                "state": verdict.state,
+            }
+        findings += check_key_age(setup.fingerprint, report["source"], reg, policy, moment)
     try:
         previous = resolve_previous_keys()
+    except InvalidKeyError:
+        previous = []  # already a finding of check_key_setup
+    for p in previous:
+        fp = fingerprint(p.raw)
+        record = reg.get(fp)
+        retired = record is not None and record.retired is not None
+        report["previous"].append(
+            {"fingerprint": fp, "source": p.source.label, "legacy": p.legacy, "retired": retired}
+        )
+        if retired:
+            findings.append(_retired_warning(fp, p.source.label))
+    try:
+        resolve_primary_key_error = None
+        from importobot.security.key_sources import resolve_primary_key
+
+        resolve_primary_key()
     except InvalidKeyError as exc:
-        report["previous_error"] = {"rule": exc.rule, "message": str(exc)}
-        code = 1
-    else:
-        report["previous"] = [
-            {"fingerprint": fingerprint(p.raw), "source": p.source.label, "legacy": p.legacy}
-            for p in previous
+        resolve_primary_key_error = exc
+    except MissingKeyError:
+        pass
+    if resolve_primary_key_error is not None and resolve_primary_key_error.legacy_usable:
+        report["migration"] = [
+            "importobot key generate --format env   # the new primary key",
+            "IMPORTOBOT_PREVIOUS_KEYS=legacy:<old value>   # old key, decrypt only",
+            "importobot rotate ...   # re-encrypt every store",
+            "importobot key retire   # then drop the old key",
         ]
-    return report, code
+    report["findings"] = [f.to_dict() for f in findings]
+    return report, exit_code(findings)
+
+
+def _retired_warning(fp: str, source: str) -> Any:
+    from importobot.scan.rules.key_setup import key_finding
+
+    return key_finding(
+        "IOB302",
+        f"previous key {fp} is retired in the registry but still configured; remove it",
+        source=source,
+        fp=fp,
+        severity="warning",
+    )
 
 
 @key.command("status")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--max-age", metavar="DURATION", help="Maximum key age, e.g. 90d (h, d or w).")
+@click.option("--warn-age", metavar="DURATION", help="Warn from this age, e.g. 75d.")
+@click.option("--registry", type=click.Path(dir_okay=False), help="Registry file.")
 @click.pass_context
-def key_status(ctx: click.Context, fmt: str) -> None:
-    """Show the active key's source, fingerprint and validity (never the key).
+def key_status(
+    ctx: click.Context,
+    fmt: str,
+    max_age: str | None,
+    warn_age: str | None,
+    registry: str | None,
+) -> None:
+    """Show the active key's source, fingerprint, age and due date (never the key).
 
     Exits 1 when no valid key is set up (IOB201 no key, IOB202 malformed, IOB203
-    weak), with the rule code and what is wrong; 2 when the keyring cannot be read.
+    weak) or rotation is due (IOB301), with the rule code and what is wrong; 2 when
+    the keyring cannot be read or the registry is invalid.
     """
-    report, code = _status_report()
+    report, code = _status_report(max_age, warn_age, registry)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         ctx.exit(code)
@@ -256,18 +317,156 @@ def key_status(ctx: click.Context, fmt: str) -> None:
         click.echo(f"source       {report['source']}")
         click.echo(f"fingerprint  {report['fingerprint']}")
         click.echo("status       valid")
-    else:
-        rule = report["rule"]
-        click.echo(f"{rule} {RULE_NAMES[rule]}: {report['message']}")
-        for step in report["migration"] or []:
-            click.echo(f"  migrate: {step}")
+        age = report["age"]
+        if age is not None:
+            click.echo(f"created      {age['created']} ({age['age']} ago)")
+            click.echo(f"rotation due {age['due']} ({age['state']})")
+        click.echo(
+            f"policy       max {report['policy']['max_age']}, warn {report['policy']['warn_age']}"
+        )
     for item in report["previous"]:
-        legacy = " (legacy 0.1.5 derivation)" if item["legacy"] else ""
-        click.echo(f"previous     {item['fingerprint']} from {item['source']}{legacy}")
-    if "previous_error" in report:
-        err = report["previous_error"]
-        click.echo(f"{err['rule']} {RULE_NAMES[err['rule']]}: {err['message']}")
+        notes = " (legacy 0.1.5 derivation)" if item["legacy"] else ""
+        notes += " (retired)" if item["retired"] else ""
+        click.echo(f"previous     {item['fingerprint']} from {item['source']}{notes}")
+    for f in report["findings"]:
+        click.echo(f"{f['rule']} {f['name']}: {f['message']}")
+    for step in report["migration"] or []:
+        click.echo(f"  migrate: {step}")
     ctx.exit(code)
+
+
+def _registry_for(registry: str | None) -> Any:
+    from importobot.hooks._common import registry_path, repo_root, settings_for
+    from importobot.keys.age import utc_now
+    from importobot.keys.registry import Registry
+
+    root = repo_root()
+    return Registry.load(registry_path(root, settings_for(root), registry), now=utc_now())
+
+
+def _parse_when(text: str | None) -> Any:
+    from importobot.exceptions import ConfigError
+    from importobot.keys.age import parse_timestamp, utc_now
+
+    if not text:
+        return utc_now().replace(microsecond=0)
+    try:
+        when = parse_timestamp(text)
+    except ValueError as exc:
+        raise ConfigError(f"--created/--at: {exc}") from None
+    if when > utc_now():
+        raise ConfigError("--created/--at: the date is in the future")
+    return when
+
+
+@key.command("register")
+@click.option(
+    "--created",
+    metavar="DATE",
+    help="When the key was made: YYYY-MM-DD or an RFC 3339 timestamp (default: now).",
+)
+@click.option("--note", help="A short note stored beside the fingerprint (never a secret).")
+@click.option("--registry", type=click.Path(dir_okay=False), help="Registry file.")
+def key_register(created: str | None, note: str | None, registry: str | None) -> None:
+    """Record the active key's fingerprint and creation date in the key registry.
+
+    The registry (.importobot-keys.toml at the repository root) holds fingerprints
+    and dates only, so it is safe to commit; key age checks read it.
+    """
+    from importobot.keys.fingerprint import fingerprint
+    from importobot.security.key_sources import resolve_primary_key
+
+    resolved = resolve_primary_key()
+    fp = fingerprint(resolved.raw)
+    reg = _registry_for(registry)
+    when = _parse_when(created)
+    if reg.register(fp, when, note):
+        reg.save()
+        click.echo(f"registered {fp} (created {when:%Y-%m-%dT%H:%M:%SZ}) in {reg.path}")
+    else:
+        click.echo(f"{fp} is already registered in {reg.path}")
+
+
+@key.command("retire")
+@click.argument("fingerprint", required=False)
+@click.option("--at", "at", metavar="DATE", help="Retirement time (default: now).")
+@click.option("--registry", type=click.Path(dir_okay=False), help="Registry file.")
+def key_retire(fingerprint: str | None, at: str | None, registry: str | None) -> None:
+    """Mark a previous key retired in the registry (never the active key).
+
+    FINGERPRINT may be left out when exactly one previous key is configured.
+    Afterwards remove that key from IMPORTOBOT_PREVIOUS_KEYS / the keyring.
+    """
+    from importobot.exceptions import ConfigError
+    from importobot.keys.fingerprint import fingerprint as fingerprint_of
+    from importobot.security.key_sources import resolve_previous_keys, resolve_primary_key
+
+    previous = [fingerprint_of(p.raw) for p in resolve_previous_keys()]
+    try:
+        active: str | None = fingerprint_of(resolve_primary_key().raw)
+    except MissingKeyError:
+        active = None
+    if fingerprint is None:
+        if len(previous) != 1:
+            raise ConfigError(
+                f"{len(previous)} previous keys are configured: name the FINGERPRINT to retire"
+            )
+        fingerprint = previous[0]
+    if fingerprint == active:
+        raise ConfigError(f"{fingerprint} is the active key; it cannot be retired")
+    reg = _registry_for(registry)
+    if reg.get(fingerprint) is None:
+        raise ConfigError(
+            f"{fingerprint} is not in {reg.path}; record it first with "
+            f"`importobot key register --created DATE` while it is the active key, "
+            f"or add its [[key]] table"
+        )
+    reg.retire(fingerprint, _parse_when(at))
+    reg.save()
+    click.echo(f"retired {fingerprint} in {reg.path}")
+    if fingerprint in previous:
+        click.echo("now remove it from IMPORTOBOT_PREVIOUS_KEYS / the keyring's previous entry")
+
+
+# -- hook -------------------------------------------------------------------------------
+@cli.group(cls=ImportobotGroup)
+def hook() -> None:
+    """pre-commit hook entry points (also installed as importobot-<hook> scripts)."""
+
+
+@hook.command("check-key")
+@click.option("--optional", is_flag=True, help="A missing key is fine; an invalid one fails.")
+@click.pass_context
+def hook_check_key(ctx: click.Context, optional: bool) -> None:
+    """Fail unless a valid 32-byte key is set up (IOB201-IOB203)."""
+    from importobot.hooks.check_key import main as hook_main
+
+    ctx.exit(hook_main(["--optional"] if optional else []))
+
+
+@hook.command("key-age")
+@click.option("--max-age", metavar="DURATION", help="Maximum key age, e.g. 90d (h, d or w).")
+@click.option("--warn-age", metavar="DURATION", help="Warn from this age, e.g. 75d.")
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option("--registry", type=click.Path(dir_okay=False), help="Registry file.")
+@click.pass_context
+def hook_key_age(
+    ctx: click.Context,
+    max_age: str | None,
+    warn_age: str | None,
+    strict: bool,
+    registry: str | None,
+) -> None:
+    """Fail when the active key is older than the policy (IOB301; IOB302/IOB304 warn)."""
+    from importobot.hooks.key_age import main as hook_main
+
+    argv: list[str] = []
+    for name, value in (("--max-age", max_age), ("--warn-age", warn_age), ("--registry", registry)):
+        if value:
+            argv += [name, value]
+    if strict:
+        argv.append("--strict")
+    ctx.exit(hook_main(argv))
 
 
 # -- encrypt / decrypt ----------------------------------------------------------------
@@ -301,6 +500,66 @@ def decrypt() -> None:
     if not token:
         raise _fail("nothing to decrypt: stdin was empty")
     click.echo(_manager().decrypt_credential(token))
+
+
+# -- check ------------------------------------------------------------------------------
+@cli.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Report format (github: workflow annotations).",
+)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option("--baseline", type=click.Path(dir_okay=False), help="Accepted findings (D13).")
+@click.option("--update-baseline", is_flag=True, help="Write current findings to the baseline.")
+@click.option("--config", type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--no-key-check", is_flag=True, help="Only scan files; skip key set-up checks.")
+@click.option("--no-gitignore", is_flag=True, help="Also scan files git ignores.")
+@click.option("--no-inline-ignores", is_flag=True, help="Ignore inline suppression pragmas.")
+@click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings.")
+@click.option("--max-file-size", metavar="SIZE", help="Skip larger files (default 10MB).")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    baseline: str | None,
+    update_baseline: bool,
+    config: str | None,
+    exit_zero: bool,
+    no_key_check: bool,
+    no_gitignore: bool,
+    no_inline_ignores: bool,
+    show_suppressed: bool,
+    max_file_size: str | None,
+) -> None:
+    """Scan files for committed plaintext keys (default: git's tracked + untracked files).
+
+    Exit codes: 0 clean, 1 findings, 2 usage/configuration error or nothing scanned.
+    """
+    from importobot.scan.check import CheckRequest, run_check
+
+    request = CheckRequest(
+        paths=paths,
+        fmt=fmt,
+        output=output,
+        baseline=baseline,
+        update_baseline=update_baseline,
+        config=config,
+        exit_zero=exit_zero,
+        key_check=not no_key_check,
+        gitignore=not no_gitignore,
+        inline_ignores=not no_inline_ignores,
+        show_suppressed=show_suppressed,
+        max_file_size=max_file_size,
+    )
+    ctx.exit(run_check(request))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,136 @@
+"""``importobot check``: the whole command behind the thin click wrapper in ``cli.py``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from importobot.config import Settings, load_settings, parse_size
+from importobot.exceptions import ConfigError
+from importobot.scan.engine import ScanOptions, check_paths, git_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
+
+__all__ = ["CheckRequest", "run_check"]
+
+_FATAL_SKIPS = ("missing", "unreadable")
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """The options of one ``check`` run, as parsed by the CLI."""
+
+    paths: tuple[str, ...] = ()
+    fmt: str = "text"
+    output: str | None = None
+    baseline: str | None = None
+    update_baseline: bool = False
+    config: str | None = None
+    exit_zero: bool = False
+    key_check: bool = True
+    gitignore: bool = True
+    inline_ignores: bool = True
+    show_suppressed: bool = False
+    max_file_size: str | None = None
+    jobs: int | None = None
+
+
+def _key_checks_configured(settings: Settings, root: Path) -> bool:
+    """D16: key checks run only when the repository opts in."""
+    if settings.key_check is not None:
+        return settings.key_check
+    if (root / settings.registry).is_file():
+        return True
+    return any(k.startswith("IMPORTOBOT_") and "KEY" in k for k in os.environ)
+
+
+def _version() -> str:
+    try:
+        from importobot import __version__
+
+        return str(__version__)
+    except ImportError:  # pragma: no cover
+        return "0"
+
+
+def run_check(req: CheckRequest, *, err: TextIO | None = None) -> int:
+    """Run one check: scan, apply baseline, render, write. Returns the exit code (D15).
+
+    Raises :class:`ConfigError` (exit 2) for invalid configuration or options.
+    """
+    stream = err if err is not None else sys.stderr
+    cwd = Path.cwd()
+    root = git_root(cwd) or cwd
+    settings = load_settings(root, Path(req.config) if req.config else None)
+    max_size = None
+    if req.max_file_size is not None:
+        try:
+            max_size = parse_size(req.max_file_size)
+        except ValueError as exc:
+            raise ConfigError(f"--max-file-size: {exc}") from None
+    baseline_path = req.baseline or settings.baseline
+    if req.update_baseline and not baseline_path:
+        raise ConfigError("--update-baseline needs --baseline FILE (or baseline in the config)")
+    entries: set[tuple[str, str, str]] = set()
+    path: Path | None = None
+    if baseline_path:
+        from importobot.scan.baseline import load_baseline
+
+        path = Path(baseline_path)
+        if not path.is_absolute() and req.baseline is None:
+            path = root / path
+        entries = load_baseline(path)
+    options = ScanOptions(
+        gitignore=req.gitignore,
+        inline_ignores=req.inline_ignores,
+        max_file_size=max_size,
+        jobs=req.jobs,
+        cwd=cwd,
+    )
+    result = check_paths(req.paths, settings, options, baseline=entries)
+
+    if req.update_baseline and path is not None:
+        from importobot.scan.baseline import baseline_entries, write_baseline
+
+        new = baseline_entries(result.findings)
+        added, removed = write_baseline(path, new, entries)
+        result.baseline_added, result.baseline_removed = added, removed
+        print(f"baseline {path}: {added} added, {removed} removed", file=stream)
+        result.findings = [
+            f.with_suppression("baseline")
+            if f.suppressed is None and (f.path or "", f.rule, f.fingerprint or "") in new
+            else f
+            for f in result.findings
+        ]
+
+    if req.key_check and not _key_checks_configured(settings, root):
+        result.notes.append("key checks skipped (not configured)")
+
+    from importobot.report import render
+
+    color = req.fmt == "text" and req.output is None and sys.stdout.isatty()
+    text = render(
+        req.fmt,
+        result,
+        show_suppressed=req.show_suppressed,
+        color=color,
+        tool_version=_version(),
+    )
+    for note in result.notes:
+        print(f"importobot: {note}", file=stream)
+    if req.output:
+        try:
+            Path(req.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--output {req.output}: cannot write ({exc.strerror})") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if result.files_scanned == 0 and any(result.skipped.get(r) for r in _FATAL_SKIPS):
+        print("importobot: error: nothing could be scanned", file=stream)
+        return 2
+    return result.exit_code(exit_zero=req.exit_zero)

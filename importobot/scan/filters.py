@@ -1,0 +1,311 @@
+"""Name lists and value filters (D8, D9). Pure predicates, standard library only.
+
+Filters come in D9's two classes, applied in this order:
+
+(a) *content-certain* — the value itself says it is not a key, whatever its name
+    (:data:`CONTENT_FILTERS`);
+(b) *context* — the value looks like a digest or an identifier, which only counts
+    when the name does not say key or secret (:data:`CONTEXT_FILTERS`).
+
+Published example keys are never filtered: the recognizer reports them with the
+note "published example key". Every filter and name list has a row in
+``docs/filters.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+
+from importobot.keys.fingerprint import is_fingerprint
+from importobot.keys.tokens import token_bytes
+
+__all__ = [
+    "CONTENT_FILTERS",
+    "CONTEXT_FILTERS",
+    "content_filter",
+    "context_filter",
+    "is_hash_or_id_name",
+    "is_identifier_name",
+    "is_key_name",
+    "normalize_name",
+]
+
+# --------------------------------------------------------------------------- names
+
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT_RE = re.compile(r"[^A-Z0-9]+")
+
+
+def normalize_name(name: str) -> str:
+    """``encodingAesKey`` / ``jwt-secret`` / ``a.b.secret_key`` → ``ENCODING_AES_KEY`` etc.
+
+    Dotted paths keep their last component (``app.secret_key`` → ``SECRET_KEY``).
+    """
+    name = name.strip().strip("'\"")
+    if "." in name:
+        last = name.rsplit(".", 1)[1]
+        if last:
+            name = last
+    name = _CAMEL_RE.sub("_", name)
+    return "_".join(t for t in _SPLIT_RE.split(name.upper()) if t)
+
+
+_KEY_WORDS = ("SECRET", "PASSPHRASE", "CIPHER", "CRYPT")
+_KEY_TOKENS = frozenset({"SALT", "PEPPER", "HMAC", "KEYS", "SIGNING", "AESKEY", "MASTERKEY"})
+
+#: Identifier / public names (D8): never key context.
+_IDENTIFIER_RE = re.compile(
+    r"""(?x)
+    (?:^|_)(?:KEY_?ID|KEY_?IDS|ACCESS_KEY_ID|CLIENT_ID|APP_ID|PROJECT_ID|ID|IDS|UUID)$
+    | (?:^|_)(?:PUBLIC|PUB|PUBKEY|PUBLISHABLE|PUBLIC_KEY)(?:_|$)
+    | (?:^|_)SITE_?KEY$
+    | ^(?:SUPABASE_)?ANON_KEY$
+    | (?:^|_)KEY_(?:PATH|FILE|FILES|NAME|URL|URI|DIR|LOCATION|ALIAS|TYPE|SIZE|LENGTH|LEN|BITS|
+                   VERSION|FORMAT|ALGORITHM|ALG|ARN|REF|HEADER|PREFIX|COUNT|ROTATION|VAULT)$
+    | (?:^|_)(?:SECRET|SECRETS)_(?:PATH|FILE|NAME|URL|URI|DIR|ARN|REF|BACKEND|MANAGER|
+                   PREFIX|STORE|PROVIDER|ID|VERSION|ENGINE|MOUNT|LENGTH)$
+    | (?:^|_)(?:FINGERPRINT|THUMBPRINT|FP)(?:_|$)
+    | ^(?:NEXT_PUBLIC|VITE|REACT_APP|EXPO_PUBLIC|NUXT_PUBLIC|GATSBY)_
+    """
+)
+
+#: Hash / identifier names (D8): a 32-byte value in an env file under such a name is not reported.
+_HASH_ID_RE = re.compile(
+    r"SHA|HASH|DIGEST|CHECKSUM|MD5|ETAG|(?:^|_)ID$|COMMIT|(?:^|_)REV|VERSION|INTEGRITY"
+)
+
+
+def is_key_name(name: str) -> bool:
+    """True when a (normalized) name says key or secret (D8's key/secret list).
+
+    ``*KEY`` (any token ending in KEY: ``FERNET_KEY``, ``AESKEY``, ``DOTENV_KEY_DEV``),
+    ``*SECRET*``, ``*PASSPHRASE*``, ``*CIPHER*``, ``*CRYPT*``, ``*SALT``,
+    ``*PEPPER``, ``*HMAC*``, ``*SIGNING*``, ``KEYS``.
+    """
+    norm = normalize_name(name)
+    if not norm:
+        return False
+    for word in _KEY_WORDS:
+        if word in norm:
+            return True
+    for token in norm.split("_"):
+        if token.endswith("KEY") or token in _KEY_TOKENS:
+            return True
+    return False
+
+
+def is_identifier_name(name: str) -> bool:
+    """True when a (normalized) name marks an identifier or a public value (D8)."""
+    return _IDENTIFIER_RE.search(normalize_name(name)) is not None
+
+
+def is_hash_or_id_name(name: str) -> bool:
+    """True when a name says hash, digest or identifier (D8's exception list)."""
+    return _HASH_ID_RE.search(normalize_name(name)) is not None
+
+
+# ------------------------------------------------------------- (a) content-certain
+
+_REF_BRACE_RE = re.compile(r"\$\{\{?[^}]*\}")
+_REF_CMD_RE = re.compile(r"\$\(\s*[A-Za-z_][\w.\-/]*(?:\s|\)|$)")
+_BACKTICK_RE = re.compile(r"`[^`]+`")
+_RUNTIME_RE = re.compile(
+    r"""(?x)
+    (?:generate_key|token_hex|token_bytes|token_urlsafe|urandom|randomBytes|random_bytes|
+       getenv|environ|process\.env|env\(|ENV\[|secrets\.|os\.|Deno\.env|System\.getenv)
+    """
+)
+_URI_REF_RE = re.compile(
+    r"""(?xi)^(?:op|vault|secret|secrets|sm|awssm|gcpsm|azkv|keyvault|bws|doppler|infisical|
+    ref\+[a-z0-9]+|arn|kms):"""
+)
+_JWT_RE = re.compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_PHC_RE = re.compile(r"^\$(?:argon2(?:id|i|d)|2[abxy]?|scrypt|pbkdf2[\w-]*|[156])\$")
+_PREFIXED_DIGEST_RE = re.compile(
+    r"^(?:(?:sha(?:1|224|256|384|512)|sha3-\d+)[:\-]|(?:md5|blake2b?|h1|zh):)", re.IGNORECASE
+)
+_PUBLIC_KEY_RE = re.compile(
+    r"^(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(?:ssh|ecdsa)-[\w@.-]+)\s"
+    r"|-----BEGIN (?:[A-Z0-9 ]+ )?(?:PUBLIC KEY|CERTIFICATE|CERTIFICATE REQUEST)-----"
+)
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_AGE_RECIPIENT_RE = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+
+
+def is_empty(value: str) -> bool:
+    """Empty or whitespace only, or a bare null word (``null``, ``None``, ``~``)."""
+    v = value.strip()
+    return not v or v in ("~", "null", "NULL", "None", "nil", "undefined", '""', "''")
+
+
+def is_reference(value: str) -> bool:
+    """A reference or an expression evaluated later.
+
+    ``${VAR}``, ``${VAR:-default}``, ``${VAR?err}``, ``${{ secrets.X }}``, ``$(cmd)``,
+    ```cmd```, ``op://…``, ``vault:…``, secret-manager URIs and ARNs, and runtime calls
+    (``Fernet.generate_key()``, ``secrets.token_hex(32)``, ``os.environ[…]``).
+    """
+    if _REF_BRACE_RE.search(value) or _REF_CMD_RE.search(value):
+        return True
+    if _BACKTICK_RE.search(value) and " " in value:
+        return True
+    if _URI_REF_RE.match(value):
+        return True
+    if "(" in value and _RUNTIME_RE.search(value):
+        return True
+    return value.startswith("{{") and value.endswith("}}")
+
+
+def is_fernet_token(value: str) -> bool:
+    """A Fernet *token* (``gAAAAA…``): ciphertext, not a key."""
+    return value.startswith("gAAAA") and token_bytes(value) is not None
+
+
+def is_ciphertext(value: str) -> bool:
+    """sops ``ENC[…]``, dotenvx ``encrypted:…``, ``ENCRYPTED|…``, age/PGP armor, Fernet tokens."""
+    v = value.lstrip()
+    if v.startswith(("ENC[", "encrypted:", "ENCRYPTED|", "enc:", "AQICAH")):
+        return True
+    if "-----BEGIN AGE ENCRYPTED FILE-----" in v or "-----BEGIN PGP MESSAGE-----" in v:
+        return True
+    if "-----BEGIN ENCRYPTED PRIVATE KEY-----" in v:
+        return True
+    return is_fernet_token(v)
+
+
+def is_jwt(value: str) -> bool:
+    """A JSON Web Token (three dot-separated base64url parts, header ``eyJ``)."""
+    return _JWT_RE.match(value) is not None
+
+
+def is_password_hash(value: str) -> bool:
+    """A PHC / crypt(3) string: ``$argon2id$…``, ``$2b$…`` (bcrypt), ``$6$…``."""
+    return _PHC_RE.match(value) is not None
+
+
+def is_prefixed_digest(value: str) -> bool:
+    """A digest that names its algorithm: ``sha256:…``, ``sha512-…``, ``h1:…``, ``zh:…``."""
+    return _PREFIXED_DIGEST_RE.match(value) is not None
+
+
+def is_public_key(value: str) -> bool:
+    """An SSH or PEM public key or certificate, or an age recipient (``age1…``)."""
+    return _PUBLIC_KEY_RE.search(value) is not None or _AGE_RECIPIENT_RE.match(value) is not None
+
+
+def is_data_uri(value: str) -> bool:
+    """A ``data:`` URI (embedded images and fonts)."""
+    return value[:5].lower() == "data:"
+
+
+def is_uuid(value: str) -> bool:
+    """A dashed UUID."""
+    return _UUID_RE.match(value) is not None
+
+
+def is_our_fingerprint(value: str) -> bool:
+    """An importobot ``iobfp1:`` fingerprint (baselines, registries, reports)."""
+    return is_fingerprint(value)
+
+
+def is_path_or_url(value: str) -> bool:
+    """A file path or URL in a key-named variable (``JWT_SECRET_KEY=%kernel.dir%/jwt.pem``).
+
+    Only spellings no key can have: a ``scheme://``, or a path with a file extension or
+    a ``./``, ``~/``, ``%…%`` start. A bare ``/abc…`` is left alone: base64 may start so.
+    """
+    if "://" in value:
+        return True
+    if value.startswith(("./", "../", "~/", "%", "file:", "C:\\")):
+        return True
+    return (
+        "/" in value
+        and re.search(r"\.(?:pem|key|p12|pfx|der|crt|json|txt|asc|gpg|jks|pub)$", value) is not None
+    )
+
+
+def is_base64_text(value: str) -> bool:
+    """Base64 whose decoded bytes are readable text (``eyJpdiI6…`` is JSON, not a key)."""
+    body = value.strip().rstrip("=")
+    if len(body) < 16 or not re.fullmatch(r"[A-Za-z0-9+/_-]+", body):
+        return False
+    std = body.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(raw) < 12:
+        return False
+    printable = sum(1 for b in raw if 0x20 <= b <= 0x7E or b in (9, 10, 13))
+    return printable / len(raw) >= 0.95
+
+
+#: D9 class (a), in order: (name, predicate). A match means "not a key", always.
+CONTENT_FILTERS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("empty", is_empty),
+    ("reference", is_reference),
+    ("ciphertext", is_ciphertext),
+    ("jwt", is_jwt),
+    ("password-hash", is_password_hash),
+    ("prefixed-digest", is_prefixed_digest),
+    ("public-key", is_public_key),
+    ("data-uri", is_data_uri),
+    ("uuid", is_uuid),
+    ("importobot-fingerprint", is_our_fingerprint),
+    ("path-or-url", is_path_or_url),
+    ("base64-text", is_base64_text),
+)
+
+
+def content_filter(value: str) -> str | None:
+    """Name of the first class (a) filter that matches ``value``, or ``None``."""
+    for name, predicate in CONTENT_FILTERS:
+        if predicate(value):
+            return name
+    return None
+
+
+# ------------------------------------------------------------------ (b) context
+
+_HEX_DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
+
+
+def is_bare_hex_digest(value: str) -> bool:
+    """Bare hex of a digest length (MD5, SHA-1 / git SHA, SHA-224/256/384/512)."""
+    return len(value) in _HEX_DIGEST_LENGTHS and all(c in "0123456789abcdefABCDEF" for c in value)
+
+
+def is_dashless_uuid(value: str) -> bool:
+    """32 hex characters with a UUID version nibble (``…4xxx[89ab]…``)."""
+    return (
+        len(value) == 32
+        and all(c in "0123456789abcdef" for c in value.lower())
+        and value[12] in "12345678"
+        and value[16].lower() in "89ab"
+    )
+
+
+def is_pinned_ref(value: str) -> bool:
+    """An ``owner/repo@<40 hex>`` pinned action or a ``name@sha256:…`` image."""
+    return re.search(r"@(?:[0-9a-f]{40}|sha256:[0-9a-f]{64})\b", value) is not None
+
+
+#: D9 class (b): applied only when the name is not key/secret-named.
+CONTEXT_FILTERS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("hex-digest", is_bare_hex_digest),
+    ("dashless-uuid", is_dashless_uuid),
+    ("pinned-ref", is_pinned_ref),
+)
+
+
+def context_filter(value: str) -> str | None:
+    """Name of the first class (b) filter that matches ``value``, or ``None``."""
+    for name, predicate in CONTEXT_FILTERS:
+        if predicate(value):
+            return name
+    return None

@@ -1,0 +1,252 @@
+"""Key recognizer (D8): a value is key material when it is key-shaped *and* in key context.
+
+*Key-shaped*: it decodes (D1: Laravel ``base64:``, hex, base64 of either alphabet,
+padding optional) to 16, 24, 32, 48 or 64 bytes that are not weak (D4), or it is hex
+of 32 or more characters, or an opaque random string of 32 or more characters (D4),
+or a Python bytes literal of such bytes, or a PEM ``PRIVATE KEY`` block.
+
+*Key context*: the name says key or secret and not identifier or public; or the file
+is a key file; or — in an env-style file — the value is 32 bytes and the name does
+not say hash or ID.
+
+Published example keys are key material and are reported with a note. Nothing here
+raises, logs or returns a key value: a :class:`Match` carries a fingerprint and sizes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from importobot.keys.fingerprint import fingerprint, fingerprint_opaque
+from importobot.keys.material import (
+    KEY_SIZES,
+    decode_key_text,
+    is_random_opaque,
+    is_readable_placeholder,
+    weakness,
+)
+from importobot.scan.filters import (
+    content_filter,
+    context_filter,
+    is_hash_or_id_name,
+    is_identifier_name,
+    is_key_name,
+)
+
+__all__ = ["PUBLISHED_NOTE", "Match", "key_shape", "recognize", "recognize_key_file"]
+
+PUBLISHED_NOTE = "published example key"
+
+_MIN_LEN = 16
+_HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
+_ESCAPE_RE = re.compile(r"\\x[0-9a-fA-F]{2}")
+_EMBED_HEX_RE = re.compile(r"(?<![0-9A-Za-z])(?:key_)?([0-9a-fA-F]{32,})(?![0-9A-Za-z])")
+_EMBED_B64_RE = re.compile(r"(?<![A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{22,}={0,2})(?![A-Za-z0-9+/=_-])")
+_PEM_PRIVATE_RE = re.compile(
+    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ED25519 )?PRIVATE KEY(?: BLOCK)?)-----"
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A recognized key: type, size, fingerprint and where in the value it starts."""
+
+    #: ``fernet``, ``base64``, ``hex``, ``laravel``, ``opaque``, ``pem-private-key``, ``key-file``.
+    key_type: str
+    #: Decoded size in bytes (characters for an opaque string).
+    key_bytes: int
+    fingerprint: str
+    #: ``published example key`` for a listed demo key, else ``None``.
+    note: str | None = None
+    #: Offset of the key inside the value (non-zero for a key embedded in a URI).
+    offset: int = 0
+    #: How the value was spelled when that is worth saying (``bytes literal``).
+    spelling: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Match(key_type={self.key_type!r}, key_bytes={self.key_bytes}, "
+            f"fingerprint={self.fingerprint!r})"
+        )
+
+
+def _bytes_literal(value: str) -> bytes | None:
+    """Decode a Python-style ``'\\xb5\\xcc…'`` literal to bytes, if it is one."""
+    if len(_ESCAPE_RE.findall(value)) < 4:
+        return None
+    out = bytearray()
+    i = 0
+    n = len(value)
+    simple = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, "'": 39, '"': 34, "a": 7, "b": 8}
+    while i < n:
+        c = value[i]
+        if c == "\\" and i + 1 < n:
+            nxt = value[i + 1]
+            if nxt == "x" and i + 3 < n + 0 and re.match(r"[0-9a-fA-F]{2}", value[i + 2 : i + 4]):
+                out.append(int(value[i + 2 : i + 4], 16))
+                i += 4
+                continue
+            if nxt in simple:
+                out.append(simple[nxt])
+                i += 2
+                continue
+        code = ord(c)
+        if code > 0xFF:
+            return None
+        out.append(code)
+        i += 1
+    return bytes(out)
+
+
+def _pem_match(value: str) -> Match | None:
+    m = _PEM_PRIVATE_RE.search(value)
+    if m is None or "ENCRYPTED" in value[: m.end()]:
+        return None
+    body = value[m.end() :]
+    end = body.find("-----END")
+    if end >= 0:
+        body = body[:end]
+    lines = [
+        ln.strip() for ln in body.replace("\\n", "\n").splitlines() if ln.strip() and ":" not in ln
+    ]
+    text = "".join(lines)
+    try:
+        raw = base64.b64decode(text, validate=True) if text else b""
+    except (binascii.Error, ValueError):
+        raw = b""
+    fp = fingerprint(raw) if raw else fingerprint_opaque(text or m.group(1))
+    return Match("pem-private-key", len(raw), fp, offset=m.start())
+
+
+def key_shape(value: str) -> Match | None:
+    """The key a value spells, or ``None`` when it is not key-shaped (or is weak).
+
+    Does not look at names or apply the D9 filters; :func:`recognize` does.
+    """
+    v = value.strip()
+    if len(v) < _MIN_LEN:
+        return None
+    if "-----BEGIN" in v:
+        return _pem_match(v)
+    raw_literal = _bytes_literal(v)
+    if raw_literal is not None:
+        if len(raw_literal) < 16 or weakness(raw_literal) not in (None, "published"):
+            return None
+        note = PUBLISHED_NOTE if weakness(raw_literal) == "published" else None
+        return Match("opaque", len(raw_literal), fingerprint(raw_literal), note, 0, "bytes literal")
+    if any(c.isspace() for c in v):
+        return None
+    is_hex = _HEX_RE.match(v) is not None
+    if is_readable_placeholder(v):
+        return None
+    decoded = decode_key_text(v)
+    if decoded is not None:
+        size = len(decoded.key_bytes)
+        if (
+            size in KEY_SIZES
+            or (decoded.key_type == "hex" and size >= 16)
+            or (decoded.key_type == "laravel" and size >= 16)
+        ):
+            reason = weakness(decoded.key_bytes)
+            if reason is not None and reason != "published":
+                return None
+            note = PUBLISHED_NOTE if reason == "published" else None
+            return Match(decoded.key_type, size, decoded.fingerprint, note)
+        if decoded.key_type == "hex":
+            return None
+        # Decodes, but to no key size: still key-shaped as an opaque random string
+        # unless the bytes are text spelled in base64.
+        reason = weakness(decoded.key_bytes)
+        if reason is not None:
+            return None
+    elif is_hex:
+        return None  # odd-length hex: a digest fragment, not a key
+    if len(v) >= 32 and is_random_opaque(v):
+        return Match("opaque", len(v), fingerprint_opaque(v))
+    return None
+
+
+def _embedded(value: str) -> Match | None:
+    """A key inside a longer value (``dotenv://:key_<hex>@host``)."""
+    for regex in (_EMBED_HEX_RE, _EMBED_B64_RE):
+        for m in regex.finditer(value):
+            token = m.group(1)
+            if content_filter(token) is not None:
+                continue
+            found = key_shape(token)
+            if found is not None and found.key_type != "opaque":
+                return Match(
+                    found.key_type,
+                    found.key_bytes,
+                    found.fingerprint,
+                    found.note,
+                    m.start(1),
+                )
+    return None
+
+
+def _is_pgp_fingerprint(name: str, value: str) -> bool:
+    """A 40-hex OpenPGP fingerprint under ``GPG_KEY``-style names, or spelled upper-case."""
+    if len(value) != 40 or _HEX_RE.match(value) is None:
+        return False
+    upper = name.upper()
+    return value.isupper() or any(w in upper for w in ("GPG", "PGP", "GNUPG"))
+
+
+def recognize(
+    name: str | None,
+    value: str,
+    *,
+    env_style: bool = False,
+    literal: bool = False,
+) -> Match | None:
+    """Decide whether ``value`` under ``name`` is committed key material (D8, D9).
+
+    ``env_style``: the value sits in an env-style context (IOB101), where a 32-byte
+    value counts whatever its name unless the name says hash or ID.
+    ``literal``: the value was single-quoted, so ``$…`` in it is text, not a reference.
+    """
+    v = value.strip()
+    if len(v) < _MIN_LEN:
+        return None
+    reason = content_filter(v)
+    if reason == "reference" and literal:
+        reason = None
+    if reason is not None and reason != "path-or-url":
+        return None
+    key_named = False
+    if name:
+        if is_identifier_name(name):
+            return None
+        key_named = is_key_name(name)
+    if reason == "path-or-url":
+        # A URI may carry a key (``dotenv://:key_<hex>@host``); a path never is one.
+        return _embedded(v) if key_named and "://" in v else None
+    if key_named and _is_pgp_fingerprint(name or "", v):
+        return None
+    found = key_shape(v)
+    if found is None:
+        return _embedded(v) if key_named else None
+    if key_named or found.key_type == "pem-private-key":
+        return found
+    if not env_style or found.key_bytes != 32 or found.key_type == "opaque":
+        return None
+    if name and is_hash_or_id_name(name):
+        return None
+    if context_filter(v) is not None:
+        return None
+    return found
+
+
+def recognize_key_file(text: str) -> Match | None:
+    """A key file's content (one key-shaped token and nothing else) as a ``key-file`` match."""
+    token = text.strip()
+    if not token or any(c.isspace() for c in token) or content_filter(token) is not None:
+        return None
+    found = key_shape(token)
+    if found is None or found.key_type == "opaque":
+        return None
+    return Match("key-file", found.key_bytes, found.fingerprint, found.note)

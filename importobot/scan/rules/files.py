@@ -1,0 +1,464 @@
+"""IOB101 / IOB102: find plaintext keys in one file's bytes (D8–D10).
+
+:func:`scan_file` is the per-file scan shared by ``importobot check`` (paths,
+``--staged`` blobs, ``--history`` added lines) and the block-keys hook: give it a
+path (for naming rules and messages) and the bytes, get findings. It never raises
+on any input, never follows anything outside the bytes it is given, and never puts
+a key value in a finding.
+
+Most files are decided by a byte search: a file without a key-ish word (``key``,
+``secret``, ``salt``, …), a PEM marker or an env-style context is done before it is
+decoded. Env-style files and YAML are read structurally; everything else is read
+only on the lines holding such a word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from fnmatch import fnmatchcase
+
+from importobot.dotenv import split_lines
+from importobot.scan.finding import Finding, rule_info
+from importobot.scan.readers.base import Candidate
+from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
+from importobot.scan.readers.lines import read_line, read_lines
+from importobot.scan.readers.yaml import is_env_context, read_k8s_data, read_yaml_line
+from importobot.scan.recognizer import Match, key_shape, recognize, recognize_key_file
+
+__all__ = [
+    "ENV_FILE_GLOBS",
+    "holds_secrets",
+    "KEY_FILE_GLOBS",
+    "is_binary",
+    "is_env_file",
+    "is_key_file_name",
+    "scan_file",
+    "scan_text",
+]
+
+#: Env-style file names (IOB101), matched against the base name, case-insensitive.
+ENV_FILE_GLOBS: tuple[str, ...] = (".env", ".env.*", "*.env", ".envrc", "*.envrc", "*.env.*")
+#: Key file names (D10): a file holding one key and nothing else.
+KEY_FILE_GLOBS: tuple[str, ...] = (
+    "*.key",
+    "*_key",
+    "*-key",
+    "*.secret",
+    "*_secret",
+    "*.keyfile",
+    "secret",
+    "key",
+    "master.key",
+    "*.fernet",
+)
+_NOT_KEY_FILES = ("*.pub", "*.pem", "*.crt", "*.cer", "*.csr", "*.asc", "*.gpg", "*.sig")
+
+_HOT_WORDS: tuple[bytes, ...] = (
+    b"key",
+    b"secret",
+    b"passphrase",
+    b"salt",
+    b"cipher",
+    b"crypt",
+    b"pepper",
+    b"hmac",
+    b"signing",
+    b"-----begin",
+)
+_HOT_WORDS_STR = tuple(w.decode() for w in _HOT_WORDS)
+_YAML_EXT = (".yml", ".yaml")
+_DOCKERFILE_RE = re.compile(r"(?i)^(?:dockerfile|containerfile)(?:[._-].*)?$|\.dockerfile$")
+_CODE_EXT = frozenset(
+    ".py .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .rb .php .c .h .cc .cpp .hpp .cs .swift"
+    " .json .toml .ini .cfg .conf .xml .html .htm .css .scss .md .rst .txt .lock .sum .mod"
+    " .yml .yaml .sql .csv .tsv .svg .nix .tf .hcl .gradle .properties .ipynb .lua .pl .r"
+    " .scala .vue .svelte .dart .ex .exs .erl .hs .ml .clj .groovy .ps1 .bat .cmd .mk"
+    " .tmpl .tpl .j2 .jinja .erb .xsd .wsdl .plist .proto .graphql .map".split()
+)
+_PRAGMA_RE = re.compile(
+    r"importobot:\s*ignore(?:\[(?P<codes>[A-Za-z0-9_, \-]+)\])?|pragma:\s*allowlist[ -]secret"
+)
+_NEXTLINE_RE = re.compile(r"pragma:\s*allowlist[ -]nextline[ -]secret")
+_PEM_BEGIN_RE = re.compile(
+    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ED25519 |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
+)
+_STRUCTURED_MAX = 2 * 1024 * 1024
+_KEY_FILE_MAX = 4096
+_TYPE_LABEL = {
+    "fernet": "Fernet key",
+    "laravel": "Laravel base64: key",
+    "hex": "hex key",
+    "base64": "base64 key",
+    "opaque": "random secret",
+    "pem-private-key": "PEM private key",
+    "key-file": "key file",
+}
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _glob_any(name: str, globs: Iterable[str]) -> bool:
+    low = name.lower()
+    return any(fnmatchcase(low, g.lower()) for g in globs)
+
+
+def is_env_file(path: str, extra_globs: Iterable[str] = ()) -> bool:
+    """True for an env-style file name (IOB101): ``.env``, ``.env.*``, ``*.env``, ``.envrc``.
+
+    ``extra_globs`` (config ``env-files``) match the base name, or the whole path
+    when they hold a ``/``.
+    """
+    name = _basename(path)
+    if _glob_any(name, ENV_FILE_GLOBS):
+        return True
+    for g in extra_globs:
+        target = path if "/" in g else name
+        if fnmatchcase(target, g):
+            return True
+    return False
+
+
+def is_key_file_name(path: str) -> bool:
+    """True for a name like a key file's (``master.key``, ``fernet.key``, ``app_secret``)."""
+    name = _basename(path)
+    return _glob_any(name, KEY_FILE_GLOBS) and not _glob_any(name, _NOT_KEY_FILES)
+
+
+def is_binary(data: bytes) -> bool:
+    """A NUL byte in the first 8 KiB means binary (as git decides)."""
+    return b"\0" in data[:8192]
+
+
+def _suffix(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
+def _pragma_codes(text: str) -> set[str] | None:
+    """Rules an inline pragma on this line suppresses (empty set: all), or ``None``."""
+    m = _PRAGMA_RE.search(text)
+    if m is None:
+        return None
+    codes = m.group("codes")
+    if not codes:
+        return set()
+    return {c.strip().upper() for c in codes.split(",") if c.strip()}
+
+
+class _FileScan:
+    """Collects findings for one file; resolves rule, message and pragmas."""
+
+    def __init__(self, path: str, env_file: bool, inline_ignores: bool) -> None:
+        self.path = path
+        self.env_file = env_file
+        self.inline_ignores = inline_ignores
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[int, str]] = set()
+
+    def add(
+        self,
+        match: Match,
+        *,
+        line: int,
+        column: int,
+        variable: str | None,
+        env: bool,
+        line_text: str,
+        prev_text: str = "",
+        commented: bool = False,
+        via: str | None = None,
+    ) -> None:
+        if (line, match.fingerprint) in self._seen:
+            return
+        self._seen.add((line, match.fingerprint))
+        if match.key_type in ("pem-private-key", "key-file"):
+            rule = "IOB102"
+        else:
+            rule = "IOB101" if (self.env_file or env) else "IOB102"
+        info = rule_info(rule)
+        label = _TYPE_LABEL.get(match.key_type, match.key_type)
+        if match.spelling:
+            label = f"{label} ({match.spelling})"
+        unit = "character" if match.key_type == "opaque" and not match.spelling else "byte"
+        size = f"{match.key_bytes}-{unit} " if match.key_bytes else ""
+        where = f" in {variable}" if variable else ""
+        message = f"plaintext {size}{label}{where}"
+        if match.key_bytes == 32 and unit == "byte":
+            message += " (a 32-byte key: the importobot key size)"
+        if commented:
+            message += ", commented out"
+        if via:
+            message += f", {via}"
+        notes = [n for n in (match.note,) if n]
+        finding = Finding(
+            rule=rule,
+            severity=info.severity,
+            path=self.path,
+            line=line,
+            column=column,
+            variable=variable,
+            key_type=match.key_type,
+            key_bytes=match.key_bytes,
+            fingerprint=match.fingerprint,
+            message=message + (f" ({notes[0]})" if notes else ""),
+            note=notes[0] if notes else None,
+        )
+        if self.inline_ignores:
+            codes = _pragma_codes(line_text)
+            if codes is None and prev_text and _NEXTLINE_RE.search(prev_text):
+                codes = set()
+            if codes is not None and (not codes or rule in codes):
+                finding = finding.with_suppression("inline")
+        self.findings.append(finding)
+
+    def candidate(
+        self,
+        c: Candidate,
+        *,
+        line_text: str,
+        prev_text: str = "",
+        env: bool = False,
+    ) -> None:
+        if "-----BEGIN" in c.value:
+            return  # PEM blocks are found by _pem(), never as candidates (D10)
+        is_env = env or c.env or self.env_file
+        m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'")
+        if m is None:
+            return
+        self.add(
+            m,
+            line=c.line,
+            column=c.column + m.offset,
+            variable=c.name,
+            env=env or c.env,
+            line_text=line_text,
+            prev_text=prev_text,
+            commented=c.commented,
+            via=c.via if c.via and c.via != "dotenv" else None,
+        )
+
+
+def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
+    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges."""
+    ranges: list[tuple[int, int]] = []
+    for m in _PEM_BEGIN_RE.finditer(text):
+        start_line = text.count("\n", 0, m.start()) + 1
+        end = text.find("-----END", m.end())
+        end_line = start_line if end < 0 else text.count("\n", 0, end) + 1
+        ranges.append((start_line, end_line))
+        block = text[m.start() : (end if end >= 0 else m.end()) + 40]
+        found = key_shape(block)
+        if found is None:
+            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.start())
+        line_text = text[line_start : line_end if line_end >= 0 else len(text)]
+        scan.add(
+            found,
+            line=start_line,
+            column=m.start() - line_start + 1,
+            variable=None,
+            env=False,
+            line_text=line_text,
+        )
+    return ranges
+
+
+def _in_ranges(line: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(a < line <= b for a, b in ranges)
+
+
+def scan_text(
+    path: str,
+    text: str,
+    *,
+    env_globs: Iterable[str] = (),
+    inline_ignores: bool = True,
+) -> list[Finding]:
+    """Findings (IOB101/IOB102) in ``text``, the content of ``path``. Never raises."""
+    try:
+        return _scan_text(path, text, tuple(env_globs), inline_ignores)
+    except RecursionError:  # pragma: no cover - defensive: a reader must never crash a scan
+        return []
+
+
+def scan_file(
+    path: str,
+    data: bytes,
+    *,
+    env_globs: Iterable[str] = (),
+    inline_ignores: bool = True,
+) -> list[Finding]:
+    """Findings in a file's bytes. Binary content yields nothing (callers count the skip)."""
+    if is_binary(data):
+        return []
+    name = _basename(path)
+    env_globs = tuple(env_globs)
+    if not _needs_text(path, name, data, env_globs):
+        return []
+    text = data.decode("utf-8", errors="replace")
+    return scan_text(path, text, env_globs=env_globs, inline_ignores=inline_ignores)
+
+
+def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -> bool:
+    """Byte-level prefilter: can this file hold a finding at all?"""
+    if is_env_file(path, env_globs) or _DOCKERFILE_RE.search(name):
+        return True
+    if len(data) <= _KEY_FILE_MAX and is_key_file_name(path):
+        return True
+    low = data.lower()
+    if any(w in low for w in _HOT_WORDS):
+        return True
+    if b"kind:" in data and _suffix(name) in _YAML_EXT:
+        return True
+    # Extension-less or unusual names may be env files under another name (sniffed).
+    return _suffix(name) not in _CODE_EXT and len(data) <= _STRUCTURED_MAX and b"=" in data
+
+
+def _scan_text(path: str, text: str, env_globs: tuple[str, ...], inline: bool) -> list[Finding]:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    name = _basename(path)
+    suffix = _suffix(name)
+    env_file = is_env_file(path, env_globs)
+    scan = _FileScan(path, env_file, inline)
+
+    if len(text) <= _KEY_FILE_MAX and is_key_file_name(path):
+        found = recognize_key_file(text)
+        if found is not None:
+            line = 1
+            stripped = text.lstrip()
+            line += text[: len(text) - len(stripped)].count("\n")
+            lines = split_lines(text)
+            first = lines[line - 1] if line - 1 < len(lines) else ""
+            scan.add(
+                found,
+                line=line,
+                column=len(first) - len(first.lstrip()) + 1,
+                variable=name,
+                env=False,
+                line_text=first,
+            )
+            return scan.findings
+
+    pem_ranges = _pem(scan, text) if "-----BEGIN" in text else []
+    small = len(text) <= _STRUCTURED_MAX
+
+    if env_file or (
+        small
+        and suffix not in _CODE_EXT
+        and not _DOCKERFILE_RE.search(name)
+        and looks_like_dotenv(text)
+    ):
+        lines = split_lines(text)
+        for c in read_dotenv(text):
+            if _in_ranges(c.line, pem_ranges):
+                continue
+            scan.candidate(
+                c,
+                line_text=lines[c.line - 1],
+                prev_text=lines[c.line - 2] if c.line >= 2 else "",
+            )
+        return scan.findings
+
+    if small and (suffix in _YAML_EXT or _DOCKERFILE_RE.search(name)):
+        lines = split_lines(text)
+        is_yaml = suffix in _YAML_EXT
+        if is_yaml and re.search(r"(?m)^kind:\s*(Secret|ConfigMap)\s*$", text):
+            secret = re.search(r"(?m)^kind:\s*Secret\s*$", text) is not None
+            for c in read_k8s_data(lines, secret=secret):
+                scan.candidate(c, line_text=lines[c.line - 1])
+        for idx in _hot_indices(lines) if is_yaml else range(len(lines)):
+            if _in_ranges(idx + 1, pem_ranges):
+                continue
+            env = is_yaml and is_env_context(lines, idx)
+            prev = lines[idx - 1] if idx else ""
+            cands: Iterator[Candidate] = read_line(lines[idx], idx + 1)
+            for c in cands:
+                scan.candidate(c, line_text=lines[idx], prev_text=prev, env=env)
+            if is_yaml:
+                for c in read_yaml_line(lines, idx):
+                    scan.candidate(c, line_text=lines[c.line - 1], prev_text=prev, env=env)
+        return scan.findings
+
+    # Any other text: read only the lines holding a key-ish word.
+    for lineno, line_text, prev_text, spots in _hot_lines(text):
+        if _in_ranges(lineno, pem_ranges):
+            continue
+        for c in read_lines([line_text], [0], hot={0: spots}):
+            c = Candidate(c.name, c.value, lineno, c.column, c.quote, c.commented, c.env, c.via)
+            scan.candidate(c, line_text=line_text, prev_text=prev_text)
+    return scan.findings
+
+
+_LONG_RUN_RE = re.compile(r"[A-Za-z0-9+/_=-]{40,}")
+
+
+_SECRET_NAME_RE = re.compile(
+    r"(?i)pass(?:word|wd|phrase)?|secret|token|credential|(?:^|_)key$|_key_"
+)
+
+
+def holds_secrets(text: str) -> bool:
+    """True when an env file assigns a non-empty literal to a secret-named variable.
+
+    Used for IOB103: such a file should be git-ignored even when no value in it is a key.
+    References (``${VAR}``), empty values and ``changeme``-style placeholders do not count.
+    """
+    from importobot.keys.material import is_readable_placeholder
+    from importobot.scan.filters import content_filter
+
+    for c in read_dotenv(text):
+        if c.commented or not _SECRET_NAME_RE.search(c.name or ""):
+            continue
+        value = c.value.strip()
+        if len(value) < 8 or content_filter(value) is not None:
+            continue
+        if is_readable_placeholder(value):
+            continue
+        return True
+    return False
+
+
+def _hot_indices(lines: list[str]) -> Iterator[int]:
+    """Lines with a key-ish word, or a long base64/hex run (a 32-byte value in env context)."""
+    for idx, line in enumerate(lines):
+        low = line.lower()
+        if any(w in low for w in _HOT_WORDS_STR) or _LONG_RUN_RE.search(line):
+            yield idx
+
+
+def _hot_lines(text: str) -> Iterator[tuple[int, str, str, list[int]]]:
+    """(line number, line, previous line, hot offsets) for lines holding a key-ish word."""
+    low = text.lower()
+    spots: dict[int, list[int]] = {}
+    for word in _HOT_WORDS_STR:
+        pos = low.find(word)
+        while pos >= 0:
+            start = low.rfind("\n", 0, pos) + 1
+            spots.setdefault(start, []).append(pos - start)
+            end = low.find("\n", pos)
+            if end < 0 or end - start <= 16384:
+                # short line: one visit is enough, skip to its end
+                if end < 0:
+                    break
+                pos = low.find(word, end)
+            else:
+                pos = low.find(word, pos + len(word))
+    lineno = 1
+    last = 0
+    for start in sorted(spots):
+        lineno += text.count("\n", last, start)
+        last = start
+        end = text.find("\n", start)
+        line = text[start : end if end >= 0 else len(text)]
+        if line.endswith("\r"):
+            line = line[:-1]
+        prev = ""
+        if start > 0:
+            pstart = text.rfind("\n", 0, start - 1) + 1
+            prev = text[pstart : start - 1]
+        yield lineno, line, prev, spots[start]

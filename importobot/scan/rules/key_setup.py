@@ -1,0 +1,104 @@
+"""IOB201–IOB203: is a valid key set up? Judged over the key the process would use.
+
+Sources in contract order: ``IMPORTOBOT_ENCRYPTION_KEY``, then the OS keyring entry
+named by ``IMPORTOBOT_KEYRING_SERVICE``/``IMPORTOBOT_KEYRING_USERNAME``. Messages name
+the source and never the value; rejected or weak keys carry no fingerprint (D2).
+"""
+
+from __future__ import annotations
+
+from importobot.exceptions import InvalidKeyError, MissingKeyError
+from importobot.keys.fingerprint import fingerprint
+from importobot.scan.finding import Finding, rule_info
+from importobot.security.key_sources import (
+    ENV_KEY,
+    ENV_PREVIOUS_KEYS,
+    ResolvedKey,
+    keyring_location,
+    resolve_previous_keys,
+    resolve_primary_key,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["KeySetup", "check_key_setup", "configured_source", "key_finding"]
+
+
+def key_finding(
+    rule: str,
+    message: str,
+    *,
+    source: str | None = None,
+    fp: str | None = None,
+    severity: str | None = None,
+    key_bytes: int | None = None,
+) -> Finding:
+    """A location-less key-health finding (IOB2xx/IOB3xx)."""
+    return Finding(
+        rule=rule,
+        severity=severity or rule_info(rule).severity,
+        path=None,
+        line=None,
+        column=None,
+        variable=None,
+        key_type=None,
+        key_bytes=key_bytes,
+        fingerprint=fp,
+        message=message,
+        source=source,
+    )
+
+
+def configured_source(env: Mapping[str, str] | None = None) -> str | None:
+    """The label of the primary source that is configured (``env:…``/``keyring:…``)."""
+    import os
+
+    e = os.environ if env is None else env
+    if e.get(ENV_KEY, "").strip():
+        return f"env:{ENV_KEY}"
+    location = keyring_location(e)
+    if location is not None:
+        return f"keyring:{location[0]}/{location[1]}"
+    return None
+
+
+class KeySetup:
+    """The outcome of the set-up check: findings, and the key when it is valid."""
+
+    __slots__ = ("findings", "key")
+
+    def __init__(self, findings: list[Finding], key: ResolvedKey | None) -> None:
+        self.findings = findings
+        self.key = key
+
+    @property
+    def fingerprint(self) -> str | None:
+        """Fingerprint of the valid key, else ``None``."""
+        return fingerprint(self.key.raw) if self.key is not None else None
+
+
+def check_key_setup(
+    env: Mapping[str, str] | None = None, *, optional: bool = False, previous: bool = True
+) -> KeySetup:
+    """Judge the configured key; ``optional``: no key at all is fine, an invalid one is not.
+
+    Raises :class:`~importobot.exceptions.KeyringUnavailableError` (exit 2) when the
+    keyring cannot be read: that is an environment error, not a finding.
+    """
+    findings: list[Finding] = []
+    key: ResolvedKey | None = None
+    try:
+        key = resolve_primary_key(env=env)
+    except MissingKeyError as exc:
+        if not optional:
+            findings.append(key_finding("IOB201", str(exc), source=configured_source(env)))
+    except InvalidKeyError as exc:
+        findings.append(key_finding(exc.rule, str(exc), source=configured_source(env)))
+    if previous:
+        try:
+            resolve_previous_keys(env)
+        except InvalidKeyError as exc:
+            findings.append(key_finding(exc.rule, str(exc), source=f"env:{ENV_PREVIOUS_KEYS}"))
+    return KeySetup(findings, key)
