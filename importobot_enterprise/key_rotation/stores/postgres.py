@@ -1,0 +1,287 @@
+"""PostgresStore: the SQL store over psycopg 3 (D21).
+
+Identifiers are composed with ``psycopg.sql.Identifier`` (``schema.table`` accepted).
+A run holds ``pg_try_advisory_lock`` on its session; a second runner is told the pid,
+client and start time of the holder. The journal is a table the user names (created
+if missing; the user's own tables are never altered). A DSN holding a password is
+refused (D6): use ``PGPASSWORD``, ``~/.pgpass`` or ``PGSERVICE``; DSNs are printed
+without passwords. psycopg is imported here only, with an install hint if missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from importobot_enterprise.key_rotation.errors import StoreError, StoreLockedError
+from importobot_enterprise.key_rotation.stores.sql import SQLStore, split_name
+
+__all__ = ["DEFAULT_JOURNAL_TABLE", "PostgresStore", "check_dsn", "redact_dsn"]
+
+DEFAULT_JOURNAL_TABLE = "importobot_rotation_journal"
+_HINT = "PostgreSQL rotation needs psycopg 3: pip install 'importobot[enterprise]'"
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+        import psycopg.conninfo
+        import psycopg.sql
+    except ImportError:
+        raise StoreError(_HINT) from None
+    return psycopg
+
+
+def _parse(dsn: str) -> dict[str, Any]:
+    pg = _psycopg()
+    try:
+        parsed: dict[str, Any] = pg.conninfo.conninfo_to_dict(dsn)
+    except pg.ProgrammingError:
+        # The parser's message may quote the DSN, which may hold a password: say less.
+        raise StoreError("invalid PostgreSQL DSN (libpq could not parse it)") from None
+    return parsed
+
+
+def check_dsn(dsn: str) -> None:
+    """Refuse a DSN that carries a password (D6)."""
+    if "password" in _parse(dsn):
+        raise StoreError(
+            "the PostgreSQL DSN holds a password; passwords never go on the command line: "
+            "use PGPASSWORD, ~/.pgpass or PGSERVICE"
+        )
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN without a password, for printing."""
+    try:
+        parts = _parse(dsn)
+    except StoreError:
+        return "<unparsable DSN>"
+    parts.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in sorted(parts.items()))
+
+
+class PostgresStore(SQLStore):
+    """Tokens in one column of one PostgreSQL table, rows addressed by a unique id column."""
+
+    def __init__(
+        self,
+        dsn: str,
+        table: str,
+        id_column: str,
+        column: str,
+        *,
+        journal_table: str = DEFAULT_JOURNAL_TABLE,
+        read_only: bool = False,
+    ) -> None:
+        pg = _psycopg()
+        check_dsn(dsn)
+        self._pg = pg
+        self._sql = pg.sql
+        self.table = split_name(table)
+        self.journal_table = split_name(journal_table)
+        self.id_column = id_column
+        self.column = column
+        self.read_only = read_only
+        self.description = f"postgresql:{redact_dsn(dsn)}:{table}.{column}"
+        try:
+            self.conn = pg.connect(dsn, autocommit=True, application_name="importobot-rotate")
+        except pg.Error as exc:
+            raise StoreError(f"cannot connect to {redact_dsn(dsn)}: {_primary(exc)}") from None
+        self._qtable = self._sql.Identifier(*self.table)
+        self._qid = self._sql.Identifier(id_column)
+        self._qcol = self._sql.Identifier(column)
+        self._qjournal = self._sql.Identifier(*self.journal_table)
+        self._tx: Any = None
+        try:
+            db = self.conn.execute("SELECT current_database()").fetchone()[0]
+            # One name per table and column whatever the DSN's spelling: lock and journal key.
+            self._ident = f"{db}/{'.'.join(self.table)}.{column}"
+            self._lock_key = _lock_key(self._ident)
+            self._check_schema()
+        except pg.Error as exc:
+            self.conn.close()
+            raise StoreError(f"{self.description}: {_primary(exc)}") from None
+
+    def _check_schema(self) -> None:
+        name = ".".join(self.table)
+        regclass = self.conn.execute(
+            "SELECT to_regclass(%s)::oid", (self._qtable.as_string(self.conn),)
+        ).fetchone()[0]
+        if regclass is None:
+            raise StoreError(f"{self.description}: no table {name!r}")
+        cols = {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
+                "AND NOT attisdropped",
+                (regclass,),
+            )
+        }
+        for col in (self.id_column, self.column):
+            if col not in cols:
+                raise StoreError(f"{self.description}: table {name!r} has no column {col!r}")
+        unique = self.conn.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = i.indkey[0] WHERE i.indrelid = %s AND i.indisunique "
+            "AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = %s",
+            (regclass, self.id_column),
+        ).fetchone()
+        if unique is None:
+            raise StoreError(
+                f"{self.description}: id column {self.id_column!r} of {name!r} is not unique "
+                f"(no primary key or unique index on it alone)"
+            )
+
+    # -- driver hooks ------------------------------------------------------------------
+    def _select_page(self, after: Any, limit: int) -> list[tuple[Any, Any]]:
+        s = self._sql
+        if after is None:
+            q = s.SQL("SELECT {i}, {c} FROM {t} ORDER BY {i} LIMIT %s").format(
+                i=self._qid, c=self._qcol, t=self._qtable
+            )
+            return list(self.conn.execute(q, (limit,)).fetchall())
+        q = s.SQL("SELECT {i}, {c} FROM {t} WHERE {i} > %s ORDER BY {i} LIMIT %s").format(
+            i=self._qid, c=self._qcol, t=self._qtable
+        )
+        return list(self.conn.execute(q, (after, limit)).fetchall())
+
+    def _select_ids(self, ids: Sequence[Any]) -> list[tuple[Any, Any]]:
+        q = self._sql.SQL("SELECT {i}, {c} FROM {t} WHERE {i} = ANY(%s)").format(
+            i=self._qid, c=self._qcol, t=self._qtable
+        )
+        return list(self.conn.execute(q, (list(ids),)).fetchall())
+
+    def _begin(self) -> None:
+        self._tx = self.conn.transaction()
+        self._tx.__enter__()
+
+    def _cas_update(self, rows: Sequence[tuple[Any, Any, Any]]) -> set[Any]:
+        q = self._sql.SQL("UPDATE {t} SET {c} = %s WHERE {i} = %s AND {c} = %s RETURNING {i}")
+        q = q.format(i=self._qid, c=self._qcol, t=self._qtable)
+        updated: set[Any] = set()
+        with self.conn.cursor() as cur:
+            cur.executemany(q, list(rows), returning=True)
+            while True:
+                updated.update(row[0] for row in cur.fetchall())
+                if not cur.nextset():
+                    break
+        return updated
+
+    def _commit(self) -> None:
+        tx, self._tx = self._tx, None
+        tx.__exit__(None, None, None)
+
+    def _rollback(self) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            err = self._pg.errors.QueryCanceled("rolled back")
+            try:
+                tx.__exit__(type(err), err, None)
+            except self._pg.Error:
+                pass
+
+    def _db_error(self, exc: BaseException) -> StoreError | None:
+        if not isinstance(exc, self._pg.Error):
+            return None
+        return StoreError(
+            f"{self.description}: {_primary(exc)}; the open batch was rolled back, nothing lost"
+        )
+
+    # -- Store -------------------------------------------------------------------------
+    def lock(self) -> AbstractContextManager[None]:
+        """``pg_try_advisory_lock`` for this table and column, held by this session."""
+        return self._advisory_lock()
+
+    @contextmanager
+    def _advisory_lock(self) -> Iterator[None]:
+        got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
+        if not got or not got[0]:
+            raise StoreLockedError(f"{self.description} is being rotated by {self._holder()}")
+        try:
+            yield
+        finally:
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+            except self._pg.Error:
+                pass  # a closed session has released it
+
+    def _holder(self) -> str:
+        row = self.conn.execute(
+            "SELECT a.pid, a.client_addr, a.backend_start, a.application_name "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
+            (self._lock_key,),
+        ).fetchone()
+        if row is None:
+            return "another session"
+        pid, addr, started, app = row
+        return f"backend pid {pid} ({app or 'unknown client'} from {addr or 'local socket'}) " + (
+            f"since {started:%Y-%m-%dT%H:%M:%S%z}" if started else ""
+        )
+
+    def count(self) -> int | None:
+        """Rows in the table."""
+        q = self._sql.SQL("SELECT count(*) FROM {t}").format(t=self._qtable)
+        return int(self.conn.execute(q).fetchone()[0])
+
+    def _ensure_journal(self) -> None:
+        q = self._sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {j} (store text PRIMARY KEY, data text NOT NULL, "
+            "updated timestamptz NOT NULL DEFAULT now())"
+        ).format(j=self._qjournal)
+        self.conn.execute(q)
+
+    def _journal_exists(self) -> bool:
+        row = self.conn.execute(
+            "SELECT to_regclass(%s)", (self._qjournal.as_string(self.conn),)
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    def read_journal(self) -> dict[str, Any] | None:
+        """This store's row of the journal table."""
+        if not self._journal_exists():
+            return None
+        q = self._sql.SQL("SELECT data FROM {j} WHERE store = %s").format(j=self._qjournal)
+        row = self.conn.execute(q, (self._ident,)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return data if isinstance(data, dict) else None
+
+    def write_journal(self, data: dict[str, Any]) -> None:
+        """Upsert this store's journal row."""
+        self._ensure_journal()
+        q = self._sql.SQL(
+            "INSERT INTO {j} (store, data) VALUES (%s, %s) ON CONFLICT (store) "
+            "DO UPDATE SET data = EXCLUDED.data, updated = now()"
+        ).format(j=self._qjournal)
+        self.conn.execute(q, (self._ident, json.dumps(data, default=str)))
+
+    def clear_journal(self) -> None:
+        """Delete this store's journal row."""
+        if self._journal_exists():
+            q = self._sql.SQL("DELETE FROM {j} WHERE store = %s").format(j=self._qjournal)
+            self.conn.execute(q, (self._ident,))
+
+    def close(self) -> None:
+        """Close the session (releasing the advisory lock)."""
+        self.conn.close()
+
+
+def _lock_key(ident: str) -> int:
+    digest = hashlib.sha256(b"importobot-rotation:" + ident.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _primary(exc: BaseException) -> str:
+    """The driver's primary message only: DETAIL lines may quote row values."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        return str(primary)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

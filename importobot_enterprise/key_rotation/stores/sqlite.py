@@ -1,0 +1,187 @@
+"""SQLiteStore: the embedded default (D21).
+
+Each batch is ``BEGIN IMMEDIATE`` … ``COMMIT`` with ``PRAGMA synchronous=FULL``, so a
+committed batch survives power loss and a killed run loses at most the open batch
+(rolled back by SQLite). A run also holds the flock on ``<db>.importobot-lock``; the
+journal is ``<db>.importobot-rotation.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from importobot_enterprise.key_rotation.durable import real_target, store_lock
+from importobot_enterprise.key_rotation.errors import StoreError
+from importobot_enterprise.key_rotation.journal import JsonJournal
+from importobot_enterprise.key_rotation.stores.sql import SQLStore, split_name
+
+__all__ = ["SQLiteStore", "quote_identifier"]
+
+_ROWID_NAMES = {"rowid", "oid", "_rowid_"}
+
+
+def quote_identifier(name: str) -> str:
+    """An SQLite identifier in double quotes, inner quotes doubled."""
+    if "\x00" in name:
+        raise StoreError("identifiers cannot contain NUL")
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SQLiteStore(SQLStore):
+    """Tokens in one column of one SQLite table, rows addressed by a unique id column.
+
+    ``read_only`` opens the database read-only (dry runs). ``pragmas`` are applied after
+    connecting (tests use ``max_page_count`` to simulate a full disk).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        table: str,
+        id_column: str,
+        column: str,
+        *,
+        read_only: bool = False,
+        pragmas: Mapping[str, int | str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self.target = real_target(self.path)
+        if not self.target.is_file():
+            raise StoreError(f"{self.path}: no such SQLite database")
+        self.table = split_name(table)
+        self.id_column = id_column
+        self.column = column
+        self.description = f"sqlite:{self.path}:{table}.{column}"
+        self._qtable = ".".join(quote_identifier(p) for p in self.table)
+        self._qid = quote_identifier(id_column)
+        self._qcol = quote_identifier(column)
+        uri = f"file:{quote(str(self.target))}?mode={'ro' if read_only else 'rw'}"
+        try:
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
+            self.conn.execute("PRAGMA synchronous=FULL")
+            for name, value in (pragmas or {}).items():
+                if not name.replace("_", "").isalnum():
+                    raise StoreError(f"invalid pragma name {name!r}")
+                self.conn.execute(f"PRAGMA {name}={int(value)}")
+            self._check_schema()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+        self._journal = JsonJournal(self.target, f"{'.'.join(self.table)}.{column}")
+
+    # -- schema checks (D21: never altered, only inspected) ----------------------------
+    def _pragma(self, name: str, arg: str) -> list[tuple[Any, ...]]:
+        schema = f"{quote_identifier(self.table[0])}." if len(self.table) == 2 else ""
+        return self.conn.execute(f"PRAGMA {schema}{name}({quote_identifier(arg)})").fetchall()
+
+    def _check_schema(self) -> None:
+        name = ".".join(self.table)
+        cols = {row[1]: row for row in self._pragma("table_info", self.table[-1])}
+        if not cols:
+            raise StoreError(f"{self.path}: no table {name!r}")
+        if self.column not in cols:
+            raise StoreError(f"{self.path}: table {name!r} has no column {self.column!r}")
+        if self.id_column not in cols:
+            if self.id_column.lower() in _ROWID_NAMES:
+                return  # the rowid itself (unique by definition)
+            raise StoreError(f"{self.path}: table {name!r} has no column {self.id_column!r}")
+        pks = [row for row in cols.values() if row[5]]
+        if len(pks) == 1 and pks[0][1] == self.id_column:
+            return
+        for index in self._pragma("index_list", self.table[-1]):
+            if index[2]:  # unique
+                members = [row[2] for row in self._pragma("index_info", index[1])]
+                if members == [self.id_column]:
+                    return
+        raise StoreError(
+            f"{self.path}: id column {self.id_column!r} of {name!r} is not unique (no primary "
+            f"key or unique index on it alone); rows could not be addressed one by one"
+        )
+
+    # -- driver hooks --------------------------------------------------------------------
+    def _select_page(self, after: Any, limit: int) -> list[tuple[Any, Any]]:
+        base = f"SELECT {self._qid}, {self._qcol} FROM {self._qtable}"  # noqa: S608 - quoted
+        if after is None:
+            sql = f"{base} ORDER BY {self._qid} LIMIT ?"
+            return self.conn.execute(sql, (limit,)).fetchall()
+        sql = f"{base} WHERE {self._qid} > ? ORDER BY {self._qid} LIMIT ?"
+        return self.conn.execute(sql, (after, limit)).fetchall()
+
+    def _select_ids(self, ids: Sequence[Any]) -> list[tuple[Any, Any]]:
+        sql = (
+            f"SELECT {self._qid}, {self._qcol} FROM {self._qtable} "  # noqa: S608 - quoted
+            f"WHERE {self._qid} = ?"
+        )
+        rows: list[tuple[Any, Any]] = []
+        for row_id in ids:
+            rows.extend(self.conn.execute(sql, (row_id,)).fetchall())
+        return rows
+
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def _cas_update(self, rows: Sequence[tuple[Any, Any, Any]]) -> set[Any]:
+        sql = (
+            f"UPDATE {self._qtable} SET {self._qcol} = ? "  # noqa: S608 - quoted
+            f"WHERE {self._qid} = ? AND {self._qcol} = ?"
+        )
+        updated: set[Any] = set()
+        execute = self.conn.execute
+        for new, row_id, old in rows:
+            if execute(sql, (new, row_id, old)).rowcount == 1:
+                updated.add(row_id)
+        return updated
+
+    def _commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def _db_error(self, exc: BaseException) -> StoreError | None:
+        if not isinstance(exc, sqlite3.Error):
+            return None
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and "full" in text:
+            text += " (disk full or max_page_count reached)"
+        return StoreError(f"{self.path}: {text}; the open batch was rolled back, nothing lost")
+
+    # -- Store -------------------------------------------------------------------------
+    def lock(self) -> AbstractContextManager[None]:
+        """flock on ``<db>.importobot-lock`` (batches also take BEGIN IMMEDIATE)."""
+        return store_lock(self.target)
+
+    def prepare(self) -> None:
+        """Sweep journal temp files left by killed runs."""
+        self._journal.sweep()
+
+    def count(self) -> int | None:
+        """Rows in the table."""
+        sql = f"SELECT COUNT(*) FROM {self._qtable}"  # noqa: S608 - quoted
+        return int(self.conn.execute(sql).fetchone()[0])
+
+    def read_journal(self) -> dict[str, Any] | None:
+        """This table's entry in ``<db>.importobot-rotation.json``."""
+        return self._journal.read()
+
+    def write_journal(self, data: dict[str, Any]) -> None:
+        """Record this table's entry."""
+        self._journal.write(data)
+
+    def clear_journal(self) -> None:
+        """Drop this table's entry."""
+        self._journal.clear()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
