@@ -27,6 +27,7 @@ __all__ = [
     "CONTEXT_FILTERS",
     "content_filter",
     "context_filter",
+    "is_credential_name",
     "is_hash_or_id_name",
     "is_identifier_name",
     "is_key_name",
@@ -76,6 +77,21 @@ _IDENTIFIER_RE = re.compile(
 _HASH_ID_RE = re.compile(
     r"SHA|HASH|DIGEST|CHECKSUM|MD5|ETAG|(?:^|_)ID$|COMMIT|(?:^|_)REV|VERSION|INTEGRITY"
 )
+
+
+_CREDENTIAL_RE = re.compile(
+    r"API_?KEY|APIKEY|API_?SECRET|ACCESS_?KEY|CLIENT_?SECRET|CONSUMER_?SECRET|TOKEN|"
+    r"LICEN[CS]E_?KEY|(?:^|_)DSN$"
+)
+
+
+def is_credential_name(name: str) -> bool:
+    """A credential for another service (``OPENAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY``).
+
+    The labeling policy leaves service credentials out of a key detector's scope, so
+    under such names only values that decode to an exact key size count as keys.
+    """
+    return _CREDENTIAL_RE.search(normalize_name(name)) is not None
 
 
 def is_key_name(name: str) -> bool:
@@ -169,7 +185,7 @@ def is_fernet_token(value: str) -> bool:
 def is_ciphertext(value: str) -> bool:
     """sops ``ENC[…]``, dotenvx ``encrypted:…``, ``ENCRYPTED|…``, age/PGP armor, Fernet tokens."""
     v = value.lstrip()
-    if v.startswith(("ENC[", "encrypted:", "ENCRYPTED|", "enc:", "AQICAH")):
+    if v.startswith(("ENC[", "encrypted:", "ENCRYPTED|", "enc:", "AQICAH", "$ANSIBLE_VAULT;")):
         return True
     if "-----BEGIN AGE ENCRYPTED FILE-----" in v or "-----BEGIN PGP MESSAGE-----" in v:
         return True

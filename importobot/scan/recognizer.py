@@ -31,6 +31,7 @@ from importobot.keys.material import (
 from importobot.scan.filters import (
     content_filter,
     context_filter,
+    is_credential_name,
     is_hash_or_id_name,
     is_identifier_name,
     is_key_name,
@@ -230,7 +231,13 @@ def recognize(
     found = key_shape(v)
     if found is None:
         return _embedded(v) if key_named else None
-    if key_named or found.key_type == "pem-private-key":
+    if found.key_type == "pem-private-key":
+        return found
+    if key_named and name and is_credential_name(name):
+        # A service credential: only an exact key size spelled as a key counts.
+        exact = found.key_type != "opaque" and found.key_bytes in KEY_SIZES
+        return found if exact else None
+    if key_named:
         return found
     if not env_style or found.key_bytes != 32 or found.key_type == "opaque":
         return None

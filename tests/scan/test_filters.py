@@ -112,6 +112,16 @@ CONTEXT_ROWS: list[tuple[str, str, str, bool]] = [
     ("SECRET_KEY", hex_key(20), True, True),  # a 40-hex value under a key name counts
     ("encodingAesKey", S.rstrip("="), False, True),
     ("app.secret_key", K, False, True),
+    (
+        "OPENAI_API_KEY",
+        "sk-proj-" + base64.urlsafe_b64encode(secrets.token_bytes(36)).decode(),
+        True,
+        False,
+    ),
+    ("AWS_SECRET_ACCESS_KEY", base64.b64encode(secrets.token_bytes(30)).decode(), True, False),
+    ("GITHUB_CLIENT_SECRET", hex_key(20), True, False),
+    ("S3_ACCESS_KEY_SECRET", H, True, True),  # an exact key size still counts
+    ("VAULT_TOKEN", K, False, False),
     ("DOTENV_KEY", "dotenv://:key_" + H + "@dotenvx.com/vault/.env.vault", True, True),
 ]
 
