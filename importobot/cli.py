@@ -258,16 +258,7 @@ def _status_report(
         )
         if retired:
             findings.append(_retired_warning(fp, p.source.label))
-    try:
-        resolve_primary_key_error = None
-        from importobot.security.key_sources import resolve_primary_key
-
-        resolve_primary_key()
-    except InvalidKeyError as exc:
-        resolve_primary_key_error = exc
-    except MissingKeyError:
-        pass
-    if resolve_primary_key_error is not None and resolve_primary_key_error.legacy_usable:
+    if setup.legacy_usable:
         report["migration"] = [
             "importobot key generate --format env   # the new primary key",
             "IMPORTOBOT_PREVIOUS_KEYS=legacy:<old value>   # old key, decrypt only",

@@ -169,6 +169,9 @@ def parse_key(key: str | bytes, where: str = "the key") -> bytes:
         )
     if text.lower() in _PLACEHOLDER_WORDS:
         raise PlaceholderKeyError(f"{where} is a placeholder, not a key")
+    readable = len(set(text)) > 4 and any(c.isalpha() for c in text)
+    if len(text) >= 8 and readable and is_readable_placeholder(text):
+        raise _refuse(PlaceholderKeyError, where, "reads as words: a placeholder, not a key", text)
     if text.startswith("base64:"):
         raise KeyAlphabetError(
             f"{where} has a Laravel-style `base64:` prefix; importobot keys are plain base64"
@@ -191,16 +194,15 @@ def parse_key(key: str | bytes, where: str = "the key") -> bytes:
         raise KeyAlphabetError(f"{where} mixes the standard (+/) and url-safe (-_) alphabets")
     body_len = len(text.rstrip("="))
     if body_len != 43:
-        detail = "is too short" if body_len < 43 else "is too long"
+        detail = "too short" if body_len < 43 else "too long"
         raise _refuse(
             KeyLengthError,
             where,
-            f"{detail} ({len(text)} characters; a key is 44, or 43 unpadded)",
+            f"is {detail}: {body_len} base64 characters before padding, where a 32-byte "
+            f"key has 43 (44 with its `=`)",
             text,
         )
     decoded = decode_key_text(text)
-    if decoded is None and is_readable_placeholder(text):
-        raise PlaceholderKeyError(f"{where} reads as words, a placeholder, not a random key")
     if decoded is None:
         if "=" in text.rstrip("="):
             raise _refuse(KeyAlphabetError, where, "has `=` padding inside the value", text)
@@ -209,8 +211,6 @@ def parse_key(key: str | bytes, where: str = "the key") -> bytes:
         detail = f"decodes to {len(decoded.key_bytes)} bytes, not 32"
         raise _refuse(KeyLengthError, where, detail, text)
     _check_weak(decoded.key_bytes, where)
-    if is_readable_placeholder(text):
-        raise PlaceholderKeyError(f"{where} reads as words, a placeholder, not a random key")
     return decoded.key_bytes
 
 

@@ -48,6 +48,7 @@ def test_acceptance_short_key_status_and_encrypt():
     status = _run("key", "status", env={"IMPORTOBOT_ENCRYPTION_KEY": "short"})
     assert status.returncode == 1
     assert status.stdout.startswith("IOB202 malformed-key: IMPORTOBOT_ENCRYPTION_KEY is too short")
+    assert "5 base64 characters" in status.stdout
     assert "short " not in status.stdout.replace("too short", "")
     enc = _run("encrypt", env={"IMPORTOBOT_ENCRYPTION_KEY": "short"}, stdin="x\n")
     assert enc.returncode == 2
@@ -62,6 +63,7 @@ def test_acceptance_short_key_status_and_encrypt():
         ({}, 1, "IOB201"),
         ({"IMPORTOBOT_ENCRYPTION_KEY": "changeme"}, 1, "IOB203"),
         ({"IMPORTOBOT_ENCRYPTION_KEY": base64.b64encode(bytes(32)).decode()}, 1, "IOB203"),
+        ({"IMPORTOBOT_ENCRYPTION_KEY": "changeme" * 5 + "1234"}, 1, "IOB203"),
         ({"IMPORTOBOT_ENCRYPTION_KEY": base64.b64encode(os.urandom(24)).decode()}, 1, "IOB202"),
     ],
 )

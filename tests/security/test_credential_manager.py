@@ -97,7 +97,7 @@ def test_explicit_key_wins_over_env(monkeypatch):
 
 
 def test_invalid_env_key_is_an_error_naming_the_variable(monkeypatch):
-    monkeypatch.setenv("IMPORTOBOT_ENCRYPTION_KEY", "tooshort")
+    monkeypatch.setenv("IMPORTOBOT_ENCRYPTION_KEY", "q7Zp2x9W")
     monkeypatch.setenv("IMPORTOBOT_KEYRING_SERVICE", "never-consulted")
     with pytest.raises(KeyLengthError, match="IMPORTOBOT_ENCRYPTION_KEY"):
         CredentialManager()

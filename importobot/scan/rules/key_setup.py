@@ -67,11 +67,15 @@ def configured_source(env: Mapping[str, str] | None = None) -> str | None:
 class KeySetup:
     """The outcome of the set-up check: findings, and the key when it is valid."""
 
-    __slots__ = ("findings", "key")
+    __slots__ = ("findings", "key", "legacy_usable")
 
-    def __init__(self, findings: list[Finding], key: ResolvedKey | None) -> None:
+    def __init__(
+        self, findings: list[Finding], key: ResolvedKey | None, legacy_usable: bool = False
+    ) -> None:
         self.findings = findings
         self.key = key
+        #: The refused key is one importobot 0.1.5 accepted (D3): print the migration.
+        self.legacy_usable = legacy_usable
 
     @property
     def fingerprint(self) -> str | None:
@@ -89,16 +93,18 @@ def check_key_setup(
     """
     findings: list[Finding] = []
     key: ResolvedKey | None = None
+    legacy = False
     try:
         key = resolve_primary_key(env=env)
     except MissingKeyError as exc:
         if not optional:
             findings.append(key_finding("IOB201", str(exc), source=configured_source(env)))
     except InvalidKeyError as exc:
+        legacy = exc.legacy_usable
         findings.append(key_finding(exc.rule, str(exc), source=configured_source(env)))
     if previous:
         try:
             resolve_previous_keys(env)
         except InvalidKeyError as exc:
             findings.append(key_finding(exc.rule, str(exc), source=f"env:{ENV_PREVIOUS_KEYS}"))
-    return KeySetup(findings, key)
+    return KeySetup(findings, key, legacy)

@@ -1,0 +1,55 @@
+"""``importobot-check-key``: fail unless a valid 32-byte key is set up (IOB201–IOB203).
+
+``--optional``: no key at all is fine (e.g. a contributor without secrets); an invalid
+key never is. Exit 0 fine, 1 no/invalid key, 2 usage or an unreachable keyring.
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """\
+usage: importobot-check-key [--optional]
+
+Fail unless a valid 32-byte key is set up: IMPORTOBOT_ENCRYPTION_KEY, or the OS keyring
+entry named by IMPORTOBOT_KEYRING_SERVICE / IMPORTOBOT_KEYRING_USERNAME.
+
+  --optional   a missing key is fine; an invalid one still fails
+Exit: 0 valid (or absent with --optional), 1 missing/malformed/weak, 2 usage or keyring error.
+"""
+
+
+def run(*, optional: bool = False) -> int:
+    """Judge the configured key and print findings; returns the exit code."""
+    from importobot.hooks._common import emit, exit_code
+    from importobot.scan.rules.key_setup import check_key_setup
+
+    setup = check_key_setup(optional=optional)
+    emit(setup.findings)
+    if setup.key is not None and not setup.findings:
+        sys.stdout.write(f"key ok: {setup.fingerprint} from {setup.key.source.label}\n")
+    return exit_code(setup.findings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse argv and run the hook."""
+    from importobot.exceptions import ImportobotError
+    from importobot.hooks._common import UsageError, parse_args
+
+    try:
+        opts, rest = parse_args(
+            sys.argv[1:] if argv is None else argv, {"--optional"}, set(), USAGE
+        )
+        if rest:
+            raise UsageError("takes no file names (set pass_filenames: false)")
+        return run(optional=bool(opts.get("--optional")))
+    except UsageError as exc:
+        sys.stderr.write(f"importobot-check-key: error: {exc}\n{USAGE}")
+        return 2
+    except ImportobotError as exc:
+        sys.stderr.write(f"importobot-check-key: error: {exc}\n")
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Key age against a policy, with time as a parameter (``now=``) so tests fix the clock.
+
+Durations are a whole number and one unit: ``h`` (hours), ``d`` (days) or ``w``
+(weeks). Ambiguous units are refused: ``m`` (minutes or months?), ``mo``, ``y``
+(365 or 366 days?), and bare numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "AgePolicy",
+    "AgeVerdict",
+    "default_warn_age",
+    "format_duration",
+    "judge_age",
+    "parse_duration",
+    "parse_timestamp",
+    "utc_now",
+]
+
+_DURATION_RE = re.compile(r"\A\s*(\d+)\s*([hdw])\s*\Z")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_AMBIGUOUS = {
+    "m": "`m` is ambiguous (minutes or months); use d or w",
+    "mo": "months vary in length; use d (e.g. 90d)",
+    "y": "years vary in length; use d (e.g. 365d)",
+    "": "a bare number has no unit; write e.g. 90d",
+    "s": "seconds are too fine for key age; use h or d",
+}
+
+DEFAULT_MAX_AGE = timedelta(days=90)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90d"`` → ``timedelta(days=90)``; ``ValueError`` naming what is wrong."""
+    if not isinstance(text, str):
+        raise ValueError("expected a duration such as 90d")
+    m = _DURATION_RE.match(text)
+    if m is None:
+        unit = re.sub(r"[\d\s.]", "", text).lower()
+        hint = _AMBIGUOUS.get(unit, "use a whole number and h, d or w (e.g. 90d, 12w, 36h)")
+        raise ValueError(f"invalid duration {text!r}: {hint}")
+    value = int(m.group(1))
+    if value == 0:
+        raise ValueError(f"invalid duration {text!r}: must be more than zero")
+    return value * _UNITS[m.group(2)]
+
+
+def format_duration(delta: timedelta) -> str:
+    """A short human form: ``100d``, ``36h``."""
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if abs(seconds) >= 2 * 86400:
+        return f"{seconds / 86400:.1f}d"
+    return f"{seconds // 3600}h"
+
+
+def default_warn_age(max_age: timedelta) -> timedelta:
+    """The warning window when none is given: 15 days before the maximum (or 5/6 of it)."""
+    return max_age - timedelta(days=15) if max_age > timedelta(days=30) else max_age * 5 / 6
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An RFC 3339 timestamp (TOML datetime or text, or a date) as aware UTC.
+
+    A timestamp without a UTC offset is refused: the registry is shared across
+    machines and time zones.
+    """
+    from datetime import date
+
+    if isinstance(value, datetime):
+        stamp = value
+    elif isinstance(value, date):
+        stamp = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10:
+            try:
+                d = date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"not an RFC 3339 date or timestamp: {value!r}") from None
+            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        try:
+            stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not an RFC 3339 timestamp: {value!r}") from None
+    else:
+        raise ValueError(f"expected an RFC 3339 timestamp, got {type(value).__name__}")
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset (write e.g. 2026-01-31T00:00:00Z)")
+    return stamp.astimezone(timezone.utc)
+
+
+class AgePolicy:
+    """Maximum age (IOB301) and warning age (IOB302)."""
+
+    __slots__ = ("max_age", "warn_age")
+
+    def __init__(self, max_age: timedelta = DEFAULT_MAX_AGE, warn_age: timedelta | None = None):
+        if warn_age is None:
+            warn_age = default_warn_age(max_age)
+        if warn_age > max_age:
+            raise ValueError(
+                f"warn age ({format_duration(warn_age)}) is longer than the max age "
+                f"({format_duration(max_age)})"
+            )
+        self.max_age = max_age
+        self.warn_age = warn_age
+
+    def describe(self) -> str:
+        """``max 90d, warn 75d``."""
+        return f"max {format_duration(self.max_age)}, warn {format_duration(self.warn_age)}"
+
+
+class AgeVerdict:
+    """How old a key is: ``state`` is ``ok``, ``warn`` or ``due``."""
+
+    __slots__ = ("age", "created", "due", "state", "warn_at")
+
+    def __init__(
+        self, state: str, age: timedelta, created: datetime, due: datetime, warn_at: datetime
+    ):
+        self.state = state
+        self.age = age
+        self.created = created
+        self.due = due
+        self.warn_at = warn_at
+
+
+def judge_age(created: datetime, policy: AgePolicy, now: datetime) -> AgeVerdict:
+    """Judge a key created at ``created`` against ``policy`` at time ``now``."""
+    age = now - created
+    due = created + policy.max_age
+    warn_at = created + policy.warn_age
+    if now >= due:
+        state = "due"
+    elif now >= warn_at:
+        state = "warn"
+    else:
+        state = "ok"
+    return AgeVerdict(state, age, created, due, warn_at)

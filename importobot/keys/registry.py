@@ -1,0 +1,272 @@
+"""The key registry (D19): a committed file of fingerprints with created / retired dates.
+
+``.importobot-keys.toml`` at the repository root holds one ``[[key]]`` table per key::
+
+    [[key]]
+    fingerprint = "iobfp1:0123456789abcdef"
+    created = 2026-08-01T09:30:00Z
+    retired = 2026-11-01T00:00:00Z   # optional
+    note = "production"              # optional
+
+Tables are sorted by fingerprint so diffs and merges stay clean. Only fingerprints
+are stored, never keys: a registry holding anything key-shaped is refused. Every
+error names the file and line (exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+
+from importobot.exceptions import ConfigError
+from importobot.keys.age import parse_timestamp
+from importobot.keys.fingerprint import is_fingerprint
+from importobot.keys.material import KEY_SIZES, decode_key_text, is_random_opaque, weakness
+
+__all__ = ["REGISTRY_FILE", "KeyRecord", "Registry"]
+
+REGISTRY_FILE = ".importobot-keys.toml"
+_FIELDS = ("fingerprint", "created", "retired", "note")
+_HEADER = (
+    "# importobot key registry: fingerprints and dates only, never keys (safe to commit).\n"
+    "# Written by `importobot key register` / `importobot key retire`; see docs/registry.md.\n"
+)
+_KEYISH_RE = re.compile(r"[A-Za-z0-9+/_=:-]{32,}")
+
+
+class KeyRecord:
+    """One registered key: fingerprint, created, retired (or ``None``), note."""
+
+    __slots__ = ("created", "fingerprint", "note", "retired")
+
+    def __init__(
+        self,
+        fingerprint: str,
+        created: datetime,
+        retired: datetime | None = None,
+        note: str | None = None,
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.created = created
+        self.retired = retired
+        self.note = note
+
+    def _data(self) -> tuple[str, datetime, datetime | None, str | None]:
+        return (self.fingerprint, self.created, self.retired, self.note)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyRecord) and self._data() == other._data()
+
+    def __hash__(self) -> int:
+        return hash(self._data())
+
+    def __repr__(self) -> str:
+        return f"KeyRecord({self.fingerprint!r}, created={self.created.isoformat()})"
+
+    def to_dict(self) -> dict[str, str | None]:
+        """JSON-ready form."""
+        return {
+            "fingerprint": self.fingerprint,
+            "created": _fmt(self.created),
+            "retired": _fmt(self.retired) if self.retired else None,
+            "note": self.note,
+        }
+
+
+def _fmt(stamp: datetime) -> str:
+    return stamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _toml_string(text: str) -> str:
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    out = "".join(c if c >= " " or c == "\t" else f"\\u{ord(c):04x}" for c in out)
+    return f'"{out}"'
+
+
+def _load_toml(path: str, text: str) -> dict[str, object]:
+    from importobot._toml import TomlError, loads
+
+    try:
+        return loads(text)
+    except TomlError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+class Registry:
+    """The registry file of one repository, loaded and validated."""
+
+    def __init__(self, path: str, records: dict[str, KeyRecord] | None = None) -> None:
+        self.path = path
+        self.records: dict[str, KeyRecord] = dict(records or {})
+
+    # -- loading -------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str, *, now: datetime | None = None, missing_ok: bool = True) -> Registry:
+        """Read and validate ``path``; a missing file is an empty registry if ``missing_ok``."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            if missing_ok:
+                return cls(path)
+            raise ConfigError(f"{path}: no key registry (run `importobot key register`)") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the key registry: {exc}") from None
+        return cls.parse(path, text, now=now)
+
+    @classmethod
+    def parse(cls, path: str, text: str, *, now: datetime | None = None) -> Registry:
+        """Validate registry text (D19); errors name ``path`` and the line."""
+        lines = text.splitlines()
+        for number, line in enumerate(lines, 1):
+            body = line.split("#", 1)[0]
+            for m in _KEYISH_RE.finditer(body):
+                if _key_shaped(m.group(0)):
+                    raise ConfigError(
+                        f"{path}:{number}: holds a long key-shaped value; the registry "
+                        f"stores fingerprints only (`importobot key status` shows them)"
+                    )
+        document = _load_toml(path, text)
+        starts = [n for n, line in enumerate(lines, 1) if line.strip().startswith("[[key]]")]
+        extra = set(document) - {"key"}
+        if extra:
+            name = sorted(extra)[0]
+            raise ConfigError(
+                f"{path}:{_line_of(lines, name, 1, len(lines))}: unknown entry {name!r}"
+            )
+        tables = document.get("key", [])
+        if not isinstance(tables, list):
+            raise ConfigError(f"{path}: `key` must be an array of tables ([[key]])")
+        records: dict[str, KeyRecord] = {}
+        current = now or datetime.now(timezone.utc)
+        for index, table in enumerate(tables):
+            start = starts[index] if index < len(starts) else 1
+            end = starts[index + 1] - 1 if index + 1 < len(starts) else len(lines)
+            record = _record(path, lines, start, end, table, current)
+            previous = records.get(record.fingerprint)
+            if previous is not None and previous != record:
+                raise ConfigError(
+                    f"{path}:{start}: fingerprint {record.fingerprint} is listed twice "
+                    f"with different data"
+                )
+            records[record.fingerprint] = record
+        return cls(path, records)
+
+    # -- queries -------------------------------------------------------------------
+    def get(self, fingerprint: str) -> KeyRecord | None:
+        """The record of ``fingerprint`` or ``None``."""
+        return self.records.get(fingerprint)
+
+    # -- changes -------------------------------------------------------------------
+    def register(self, fingerprint: str, created: datetime, note: str | None = None) -> bool:
+        """Add a key; ``False`` when it is already registered with the same date."""
+        if not is_fingerprint(fingerprint):
+            raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
+        record = self.records.get(fingerprint)
+        if record is not None:
+            if record.created == created or note is None and record.created == created:
+                return False
+            raise ConfigError(
+                f"{self.path}: {fingerprint} is already registered (created "
+                f"{_fmt(record.created)}); edit the file to change its date"
+            )
+        self.records[fingerprint] = KeyRecord(fingerprint, created, None, note)
+        return True
+
+    def retire(self, fingerprint: str, when: datetime) -> None:
+        """Mark a key retired at ``when``."""
+        record = self.records.get(fingerprint)
+        if record is None:
+            raise ConfigError(f"{self.path}: {fingerprint} is not registered")
+        if when < record.created:
+            raise ConfigError(f"{self.path}: {fingerprint} cannot retire before it was created")
+        record.retired = when
+
+    def dumps(self) -> str:
+        """The file text: header, then one ``[[key]]`` table per key, sorted by fingerprint."""
+        parts = [_HEADER]
+        for fp in sorted(self.records):
+            rec = self.records[fp]
+            parts.append("\n[[key]]\n")
+            parts.append(f"fingerprint = {_toml_string(rec.fingerprint)}\n")
+            parts.append(f"created = {_fmt(rec.created)}\n")
+            if rec.retired is not None:
+                parts.append(f"retired = {_fmt(rec.retired)}\n")
+            if rec.note:
+                parts.append(f"note = {_toml_string(rec.note)}\n")
+        return "".join(parts)
+
+    def save(self) -> None:
+        """Write atomically (temp file, fsync, rename)."""
+        text = self.dumps()
+        directory = os.path.dirname(os.path.abspath(self.path))
+        tmp = os.path.join(directory, f".{os.path.basename(self.path)}.tmp-{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def _key_shaped(text: str) -> bool:
+    if is_fingerprint(text):
+        return False
+    decoded = decode_key_text(text)
+    if decoded is not None and len(decoded.key_bytes) in KEY_SIZES:
+        return weakness(decoded.key_bytes) is None
+    return is_random_opaque(text)
+
+
+def _line_of(lines: list[str], name: str, start: int, end: int) -> int:
+    pattern = re.compile(rf"\s*{re.escape(name)}\s*=")
+    for number in range(start, min(end, len(lines)) + 1):
+        if pattern.match(lines[number - 1]):
+            return number
+    return start
+
+
+def _record(
+    path: str, lines: list[str], start: int, end: int, table: object, now: datetime
+) -> KeyRecord:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}:{start}: each [[key]] must be a table")
+    for name in table:
+        if name not in _FIELDS:
+            where = _line_of(lines, name, start, end)
+            raise ConfigError(
+                f"{path}:{where}: unknown field {name!r} (allowed: {', '.join(_FIELDS)})"
+            )
+    fp = table.get("fingerprint")
+    if not isinstance(fp, str) or not is_fingerprint(fp):
+        where = _line_of(lines, "fingerprint", start, end)
+        raise ConfigError(
+            f"{path}:{where}: `fingerprint` must be an iobfp1: fingerprint "
+            f"(iobfp1: and 16 hex digits)"
+        )
+    stamps: dict[str, datetime] = {}
+    for name in ("created", "retired"):
+        if name not in table:
+            if name == "created":
+                raise ConfigError(f"{path}:{start}: {fp} has no `created` date")
+            continue
+        where = _line_of(lines, name, start, end)
+        try:
+            stamps[name] = parse_timestamp(table[name])
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{where}: `{name}`: {exc}") from None
+        if stamps[name] > now:
+            raise ConfigError(f"{path}:{where}: `{name}` is in the future ({_fmt(stamps[name])})")
+    if "retired" in stamps and stamps["retired"] < stamps["created"]:
+        where = _line_of(lines, "retired", start, end)
+        raise ConfigError(f"{path}:{where}: `retired` is before `created`")
+    note = table.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ConfigError(f"{path}:{_line_of(lines, 'note', start, end)}: `note` must be text")
+    return KeyRecord(fp, stamps["created"], stamps.get("retired"), note)

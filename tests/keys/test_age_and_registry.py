@@ -1,0 +1,158 @@
+"""Durations, age verdicts with a fixed clock, and the registry file (D19)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from importobot.exceptions import ConfigError
+from importobot.keys.age import AgePolicy, judge_age, parse_duration, parse_timestamp
+from importobot.keys.fingerprint import fingerprint
+from importobot.keys.registry import Registry
+from tests.keygen import new_raw
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90d", timedelta(days=90)),
+        ("12w", timedelta(weeks=12)),
+        ("36h", timedelta(hours=36)),
+        (" 7d ", timedelta(days=7)),
+    ],
+)
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("3m", "ambiguous"),
+        ("2mo", "months"),
+        ("1y", "years"),
+        ("90", "no unit"),
+        ("0d", "more than zero"),
+        ("1.5d", "whole number"),
+        ("-3d", "whole number"),
+        ("d", "whole number"),
+    ],
+)
+def test_ambiguous_or_bad_durations(text, why):
+    with pytest.raises(ValueError, match=why):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("age_days", "state"),
+    [(10, "ok"), (74, "ok"), (75, "warn"), (89, "warn"), (90, "due"), (100, "due")],
+)
+def test_verdicts_with_a_fixed_clock(age_days, state):
+    policy = AgePolicy(parse_duration("90d"), parse_duration("75d"))
+    verdict = judge_age(NOW - timedelta(days=age_days), policy, NOW)
+    assert verdict.state == state
+    assert verdict.due == NOW - timedelta(days=age_days) + timedelta(days=90)
+
+
+def test_warn_longer_than_max_is_refused():
+    with pytest.raises(ValueError, match="longer than the max"):
+        AgePolicy(timedelta(days=30), timedelta(days=40))
+
+
+def test_timestamps_need_an_offset():
+    assert parse_timestamp("2026-01-02") == datetime(2026, 1, 2, tzinfo=timezone.utc)
+    assert parse_timestamp("2026-01-02T03:04:05+02:00") == datetime(
+        2026, 1, 2, 1, 4, 5, tzinfo=timezone.utc
+    )
+    with pytest.raises(ValueError, match="no UTC offset"):
+        parse_timestamp("2026-01-02T03:04:05")
+
+
+def _fp() -> str:
+    return fingerprint(new_raw())
+
+
+def test_round_trip_sorted_and_stable(tmp_path):
+    path = tmp_path / ".importobot-keys.toml"
+    reg = Registry(str(path))
+    fps = [_fp() for _ in range(3)]
+    for n, fp in enumerate(fps):
+        assert reg.register(fp, NOW - timedelta(days=10 * (n + 1)), note=f"key {n}")
+    reg.retire(fps[2], NOW - timedelta(days=1))
+    reg.save()
+    text = path.read_text()
+    back = Registry.load(str(path), now=NOW)
+    assert back.records == reg.records
+    assert back.dumps() == text  # stable: writing again changes nothing
+    order = [line.split('"')[1] for line in text.splitlines() if line.startswith("fingerprint")]
+    assert order == sorted(fps)
+    assert not reg.register(fps[0], reg.get(fps[0]).created)
+
+
+BAD = [
+    (
+        '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = 2026-01-01T00:00:00Z\n'
+        'colour = "red"\n',
+        4,
+        "unknown field",
+    ),
+    ('[[key]]\nfingerprint = "abc"\ncreated = 2026-01-01T00:00:00Z\n', 2, "iobfp1"),
+    (
+        '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = 2027-06-01T00:00:00Z\n',
+        3,
+        "future",
+    ),
+    (
+        '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = 2026-05-01T00:00:00Z\n'
+        "retired = 2026-04-01T00:00:00Z\n",
+        4,
+        "before",
+    ),
+    ('[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = "last tuesday"\n', 3, "RFC 3339"),
+    (
+        '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = 2026-05-01T00:00:00\n',
+        3,
+        "offset",
+    ),
+    ('[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\n', 1, "no `created`"),
+    (
+        '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = 2026-01-01T00:00:00Z\n'
+        '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\ncreated = 2026-02-01T00:00:00Z\n',
+        4,
+        "twice",
+    ),
+    ("[[key]\n", None, "invalid TOML"),
+    ('color = "red"\n', 1, "unknown entry"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "why"), BAD)
+def test_bad_registries_name_file_line_and_problem(tmp_path, text, line, why):
+    path = tmp_path / "reg.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=why) as info:
+        Registry.load(str(path), now=NOW)
+    if line is not None:
+        assert f"{path}:{line}:" in str(info.value)
+
+
+def test_a_registry_holding_a_key_is_refused(tmp_path):
+    raw = new_raw()
+    path = tmp_path / "reg.toml"
+    path.write_text(
+        f'[[key]]\nfingerprint = "{fingerprint(raw)}"\ncreated = 2026-01-01T00:00:00Z\n'
+        f'note = "{base64.b64encode(raw).decode()}"\n'
+    )
+    with pytest.raises(ConfigError, match="key-shaped") as info:
+        Registry.load(str(path), now=NOW)
+    assert base64.b64encode(raw).decode() not in str(info.value)
+    # A long readable note is fine.
+    path.write_text(
+        f'[[key]]\nfingerprint = "{fingerprint(raw)}"\ncreated = 2026-01-01T00:00:00Z\n'
+        f'note = "production-payments-service-primary-key-for-eu"\n'
+    )
+    assert Registry.load(str(path), now=NOW).get(fingerprint(raw)) is not None
