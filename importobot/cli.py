@@ -11,12 +11,12 @@ they are listed by name and imported only when invoked.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
+from importobot._version import __version__
 from importobot.exceptions import (
     ImportobotError,
     InvalidKeyError,
@@ -101,7 +101,7 @@ class ImportobotGroup(click.Group):
 
 
 @click.group(cls=ImportobotGroup, name="importobot")
-@click.version_option(package_name="importobot", prog_name="importobot")
+@click.version_option(version=__version__, prog_name="importobot")
 def cli() -> None:
     """Keep encryption keys out of git and keep them healthy.
 
@@ -302,6 +302,8 @@ def key_status(
     """
     report, code = _status_report(max_age, warn_age, registry)
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         ctx.exit(code)
     if report["valid"]:

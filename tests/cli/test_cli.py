@@ -211,3 +211,11 @@ def test_version_reads_no_entry_points(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_version_is_the_package_metadata():
+    from importlib.metadata import version
+
+    import importobot
+
+    assert version("importobot") == importobot.__version__
