@@ -259,8 +259,9 @@ def resolve_primary_key(
             f"store one with `importobot key store`"
         )
     raise MissingKeyError(
-        f"no encryption key: set {ENV_KEY} (generate one with `importobot key generate` "
-        f"or `openssl rand -base64 32`) or store one in the OS keyring with "
+        f"Strong encryption unavailable: no encryption key. Set {ENV_KEY} (generate one "
+        f"with `importobot key generate` or `openssl rand -base64 32`) or store one in "
+        f"the OS keyring with "
         f"`importobot key store` and set {ENV_KEYRING_SERVICE}"
     )
 
