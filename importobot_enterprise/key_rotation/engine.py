@@ -120,9 +120,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_rotate(tokens: list[bytes]) -> list[TokenResult]:
+_OUTCOMES = list(Outcome)
+
+
+def _worker_rotate(tokens: list[bytes]) -> list[tuple[int, bytes | None, str | None, int]]:
+    # Plain tuples: cheaper to pickle back than dataclasses holding an Enum.
     s = _worker_state
-    return [rotate_token(t, s["old"], s["new"], now=s["now"], rotate=not s["dry"]) for t in tokens]
+    out = []
+    for t in tokens:
+        r = rotate_token(t, s["old"], s["new"], now=s["now"], rotate=not s["dry"])
+        out.append((_OUTCOMES.index(r.outcome), r.token, r.source, r.length))
+    return out
+
+
+def _unpack(rows: list[tuple[int, bytes | None, str | None, int]]) -> list[TokenResult]:
+    return [TokenResult(_OUTCOMES[o], tok, src, n) for o, tok, src, n in rows]
 
 
 class _Rotator:
@@ -133,6 +145,8 @@ class _Rotator:
     ) -> None:
         self.old, self.new, self.now, self.dry = old, new, now, dry
         self.workers = workers
+        #: Pages in flight beyond the one being written (keeps the workers busy meanwhile).
+        self.depth = 1 if workers <= 1 else 2
         self.pool: Any = None
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
@@ -150,7 +164,7 @@ class _Rotator:
             self.pool.apply_async(_worker_rotate, (tokens[i : i + size],))
             for i in range(0, len(tokens), size)
         ]
-        return lambda: [r for part in parts for r in part.get()]
+        return lambda: [r for part in parts for r in _unpack(part.get())]
 
     def close(self) -> None:
         if self.pool is not None:

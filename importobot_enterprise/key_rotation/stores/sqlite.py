@@ -131,10 +131,15 @@ class SQLiteStore(SQLStore):
             f"UPDATE {self._qtable} SET {self._qcol} = ? "  # noqa: S608 - quoted
             f"WHERE {self._qid} = ? AND {self._qcol} = ?"
         )
+        # The id is unique, so each statement touches at most one row: when the total is
+        # right every row was swapped; otherwise find which ones by their current value.
+        if self.conn.executemany(sql, rows).rowcount == len(rows):
+            return {row_id for _, row_id, _ in rows}
+        check = f"SELECT {self._qcol} FROM {self._qtable} WHERE {self._qid} = ?"  # noqa: S608
         updated: set[Any] = set()
-        execute = self.conn.execute
-        for new, row_id, old in rows:
-            if execute(sql, (new, row_id, old)).rowcount == 1:
+        for new, row_id, _ in rows:
+            found = self.conn.execute(check, (row_id,)).fetchone()
+            if found is not None and found[0] == new:
                 updated.add(row_id)
         return updated
 
