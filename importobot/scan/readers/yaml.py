@@ -45,6 +45,8 @@ def parents(lines: list[str], idx: int) -> list[str]:
     stripped = line.lstrip()
     if stripped.startswith("- "):
         level += 1  # a list item belongs to the key at its own indentation
+    if level == 0:
+        return out
     stop = max(-1, idx - _MAX_LOOKBACK)
     for j in range(idx - 1, stop, -1):
         text = lines[j]

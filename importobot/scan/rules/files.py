@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from importobot.dotenv import split_lines
@@ -277,10 +278,14 @@ def scan_text(
     *,
     env_globs: Iterable[str] = (),
     inline_ignores: bool = True,
+    _data: bytes | None = None,
 ) -> list[Finding]:
-    """Findings (IOB101/IOB102) in ``text``, the content of ``path``. Never raises."""
+    """Findings (IOB101/IOB102) in ``text``, the content of ``path``. Never raises.
+
+    ``_data`` (internal) is ``text``'s UTF-8 bytes when the caller has them.
+    """
     try:
-        return _scan_text(path, text, tuple(env_globs), inline_ignores)
+        return _scan_text(path, text, tuple(env_globs), inline_ignores, _data)
     except RecursionError:  # pragma: no cover - defensive: a reader must never crash a scan
         return []
 
@@ -300,7 +305,7 @@ def scan_file(
     if not _needs_text(path, name, data, env_globs):
         return []
     text = data.decode("utf-8", errors="replace")
-    return scan_text(path, text, env_globs=env_globs, inline_ignores=inline_ignores)
+    return scan_text(path, text, env_globs=env_globs, inline_ignores=inline_ignores, _data=data)
 
 
 def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -> bool:
@@ -318,9 +323,16 @@ def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -
     return _suffix(name) not in _CODE_EXT and len(data) <= _STRUCTURED_MAX and b"=" in data
 
 
-def _scan_text(path: str, text: str, env_globs: tuple[str, ...], inline: bool) -> list[Finding]:
+def _scan_text(
+    path: str,
+    text: str,
+    env_globs: tuple[str, ...],
+    inline: bool,
+    data: bytes | None = None,
+) -> list[Finding]:
     if text.startswith("\ufeff"):
         text = text[1:]
+        data = None
     name = _basename(path)
     suffix = _suffix(name)
     env_file = is_env_file(path, env_globs)
@@ -371,21 +383,26 @@ def _scan_text(path: str, text: str, env_globs: tuple[str, ...], inline: bool) -
             secret = re.search(r"(?m)^kind:\s*Secret\s*$", text) is not None
             for c in read_k8s_data(lines, secret=secret):
                 scan.candidate(c, line_text=lines[c.line - 1])
-        for idx in _hot_indices(lines) if is_yaml else range(len(lines)):
+        for idx in _hot_indices(text, lines) if is_yaml else range(len(lines)):
             if _in_ranges(idx + 1, pem_ranges):
                 continue
-            env = is_yaml and is_env_context(lines, idx)
             prev = lines[idx - 1] if idx else ""
-            cands: Iterator[Candidate] = read_line(lines[idx], idx + 1)
-            for c in cands:
-                scan.candidate(c, line_text=lines[idx], prev_text=prev, env=env)
+            cands: list[Candidate] = list(read_line(lines[idx], idx + 1))
             if is_yaml:
-                for c in read_yaml_line(lines, idx):
-                    scan.candidate(c, line_text=lines[c.line - 1], prev_text=prev, env=env)
+                cands.extend(read_yaml_line(lines, idx))
+            for c in cands:
+                if is_yaml and not c.env:
+                    # Env context (compose environment:, Actions env:) is looked up only
+                    # for a value that would be a key there: the look-up walks back.
+                    if recognize(c.name, c.value, env_style=True, literal=c.quote == "'") is None:
+                        continue
+                    c = replace(c, env=is_env_context(lines, idx))
+                scan.candidate(c, line_text=lines[c.line - 1], prev_text=prev)
         return scan.findings
 
     # Any other text: read only the lines holding a key-ish word.
-    for lineno, line_text, prev_text, spots in _hot_lines(text):
+    raw_data = data if data is not None else text.encode("utf-8", errors="replace")
+    for lineno, line_text, prev_text, spots in _hot_lines(raw_data):
         if _in_ranges(lineno, pem_ranges):
             continue
         for c in read_lines([line_text], [0], hot={0: spots}):
@@ -395,6 +412,12 @@ def _scan_text(path: str, text: str, env_globs: tuple[str, ...], inline: bool) -
 
 
 _LONG_RUN_RE = re.compile(r"[A-Za-z0-9+/_=-]{40,}")
+#: A line can hold a key only if some value of >= 16 characters follows a separator,
+#: a ``--flag``, or it holds byte escapes or a PEM marker. One C-level search per line.
+_GATE_RE = re.compile(
+    r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
+    r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
+)
 
 
 _SECRET_NAME_RE = re.compile(
@@ -423,42 +446,76 @@ def holds_secrets(text: str) -> bool:
     return False
 
 
-def _hot_indices(lines: list[str]) -> Iterator[int]:
-    """Lines with a key-ish word, or a long base64/hex run (a 32-byte value in env context)."""
-    for idx, line in enumerate(lines):
+def _hot_indices(text: str, lines: list[str]) -> Iterator[int]:
+    """Lines passing the gate that hold a key-ish word or a long base64/hex run.
+
+    The gate runs once over the whole text (C level); only its lines are inspected.
+    """
+    lineno = 0
+    last = 0
+    done = -1
+    for m in _GATE_RE.finditer(text):
+        lineno += text.count("\n", last, m.start())
+        last = m.start()
+        if lineno == done or lineno >= len(lines):
+            continue
+        done = lineno
+        line = lines[lineno]
         low = line.lower()
         if any(w in low for w in _HOT_WORDS_STR) or _LONG_RUN_RE.search(line):
-            yield idx
+            yield lineno
 
 
-def _hot_lines(text: str) -> Iterator[tuple[int, str, str, list[int]]]:
-    """(line number, line, previous line, hot offsets) for lines holding a key-ish word."""
-    low = text.lower()
-    spots: dict[int, list[int]] = {}
-    for word in _HOT_WORDS_STR:
-        pos = low.find(word)
-        while pos >= 0:
-            start = low.rfind("\n", 0, pos) + 1
-            spots.setdefault(start, []).append(pos - start)
-            end = low.find("\n", pos)
-            if end < 0 or end - start <= 16384:
-                # short line: one visit is enough, skip to its end
-                if end < 0:
-                    break
-                pos = low.find(word, end)
-            else:
-                pos = low.find(word, pos + len(word))
+_HOT_WORD_RE = re.compile(
+    rb"key|secret|passphrase|salt|cipher|crypt|pepper|hmac|signing|-----begin"
+)
+_GATE_BYTES_RE = re.compile(_GATE_RE.pattern.encode())
+
+
+def _hot_lines(data: bytes) -> Iterator[tuple[int, str, str, list[int]]]:
+    """(line number, line, previous line, hot offsets) for lines holding a key-ish word.
+
+    Works on bytes: one C-level search per hot line over the ASCII-lowered copy (same
+    length, so offsets agree), and only lines that pass the gate are decoded.
+    Offsets matter only for very long lines (read in windows).
+    """
+    low = data.lower()
+    search = _HOT_WORD_RE.search
     lineno = 1
     last = 0
-    for start in sorted(spots):
-        lineno += text.count("\n", last, start)
+    n = len(data)
+    pos = 0
+    while True:
+        m = search(low, pos)
+        if m is None:
+            return
+        start = data.rfind(b"\n", 0, m.start()) + 1
+        end = data.find(b"\n", m.end())
+        if end < 0:
+            end = n
+        pos = end + 1
+        raw = data[start:end]
+        if _GATE_BYTES_RE.search(raw) is None:
+            continue
+        lineno += data.count(b"\n", last, start)
         last = start
-        end = text.find("\n", start)
-        line = text[start : end if end >= 0 else len(text)]
+        line = raw.decode("utf-8", errors="replace")
         if line.endswith("\r"):
             line = line[:-1]
         prev = ""
         if start > 0:
-            pstart = text.rfind("\n", 0, start - 1) + 1
-            prev = text[pstart : start - 1]
-        yield lineno, line, prev, spots[start]
+            pstart = data.rfind(b"\n", 0, start - 1) + 1
+            prev = data[pstart : start - 1].decode("utf-8", errors="replace")
+        spots: list[int] = [0]
+        if len(line) > 16384:
+            lowline = line.lower()
+            spots = []
+            for word in _HOT_WORDS_STR:
+                at = lowline.find(word)
+                while at >= 0:
+                    spots.append(at)
+                    at = lowline.find(word, at + len(word))
+        if pos > n:
+            yield lineno, line, prev, spots
+            return
+        yield lineno, line, prev, spots
