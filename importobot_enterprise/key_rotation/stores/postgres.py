@@ -37,11 +37,15 @@ def _psycopg() -> Any:
 
 def _parse(dsn: str) -> dict[str, Any]:
     pg = _psycopg()
+    parsed: dict[str, Any] | None = None
     try:
-        parsed: dict[str, Any] = pg.conninfo.conninfo_to_dict(dsn)
+        parsed = pg.conninfo.conninfo_to_dict(dsn)
     except pg.ProgrammingError:
-        # The parser's message may quote the DSN, which may hold a password: say less.
-        raise StoreError("invalid PostgreSQL DSN (libpq could not parse it)") from None
+        pass
+    if parsed is None:
+        # The parser's message may quote the DSN, which may hold a password: say less, and
+        # raise outside the handler so the parser's error is not kept as __context__ (D6).
+        raise StoreError("invalid PostgreSQL DSN (libpq could not parse it)")
     return parsed
 
 

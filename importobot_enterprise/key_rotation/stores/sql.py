@@ -81,13 +81,17 @@ class SQLStore(Store):
         """Keyset pages of ``batch_size`` rows."""
         last = after
         while True:
+            failure: StoreError | None = None
             try:
                 rows = self._select_page(last, batch_size)
             except Exception as exc:
-                err = self._db_error(exc)
-                if err is None:
+                failure = self._db_error(exc)
+                if failure is None:
                     raise
-                raise err from None
+            if failure is not None:
+                # Raised outside the handler: no driver error (which may quote row values)
+                # rides along as __context__ (D6).
+                raise failure
             if not rows:
                 return
             cells, skipped = self._page(rows)
@@ -103,6 +107,8 @@ class SQLStore(Store):
     def replace(self, changes: Sequence[Change]) -> list[Any]:
         """One transaction of compare-and-swap updates; ids that changed underneath back."""
         rows = [(ch.cell.with_token(ch.new_token), ch.cell.id, ch.cell.raw) for ch in changes]
+        failure: StoreError | None = None
+        updated: set[Any] = set()
         try:
             self._begin()
             try:
@@ -113,9 +119,10 @@ class SQLStore(Store):
                 self._rollback()
                 raise
         except Exception as exc:
-            err = self._db_error(exc)
-            if err is None:
+            failure = self._db_error(exc)
+            if failure is None:
                 raise
-            raise err from None
+        if failure is not None:
+            raise failure  # outside the handler: no __context__ (D6)
         crash_point("after-commit")
         return [ch.cell.id for ch in changes if ch.cell.id not in updated]
