@@ -73,21 +73,12 @@ def _make_files(directory: Path, tokens: list[bytes], files: int) -> list[Path]:
     return paths
 
 
-def _median_rate(n: int, repeat: int, run: Callable[[int], None]) -> float:
-    times = []
-    for r in range(repeat):
-        start = time.perf_counter()
-        run(r)
-        times.append(time.perf_counter() - start)
-    return n / statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--values", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument("--batch-size", type=int, default=5000)
     ap.add_argument("--files", type=int, default=50)
     ap.add_argument("--file-values", type=int, default=20_000)
     args = ap.parse_args(argv)
@@ -103,13 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         template = work / "template.db"
         _make_db(template, tokens)
         multi = MultiFernet([Fernet(_text(k_new)), Fernet(_text(k_old))])
-        rates: dict[str, float] = {}
+        timings: dict[str, list[float]] = {}
+        counts: dict[str, int] = {}
 
         def raw_rotate(_: int) -> None:
             for t in tokens:
                 multi.rotate(t)
-
-        rates["raw-rotate"] = _median_rate(n, args.repeat, raw_rotate)
 
         def raw_sqlite(r: int) -> None:
             db = work / f"raw{r}.db"
@@ -133,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
                 last = rows[-1][0]
             conn.close()
 
-        rates["raw-sqlite"] = _median_rate(n, args.repeat, raw_sqlite)
-
         def store_run(workers: int) -> Callable[[int], None]:
             def run(r: int) -> None:
                 db = work / f"s{workers}-{r}.db"
@@ -147,25 +135,33 @@ def main(argv: list[str] | None = None) -> int:
 
             return run
 
-        rates["sqlite-w1"] = _median_rate(n, args.repeat, store_run(1))
-        rates[f"sqlite-w{args.workers}"] = _median_rate(n, args.repeat, store_run(args.workers))
-
         fv = args.file_values
         file_tokens = tokens[:fv]
-
-        def files_run(r: int) -> None:
+        file_sets = {}
+        for r in range(args.repeat):
             d = work / f"files{r}"
             d.mkdir()
-            paths = _make_files(d, file_tokens, args.files)
-            start = time.perf_counter()
-            for p in paths:
-                assert rotate_store(FileStore(p), old, new).complete
-            files_run.elapsed.append(time.perf_counter() - start)  # type: ignore[attr-defined]
+            file_sets[r] = _make_files(d, file_tokens, args.files)
 
-        files_run.elapsed = []  # type: ignore[attr-defined]
+        def files_run(r: int) -> None:
+            for p in file_sets[r]:
+                assert rotate_store(FileStore(p), old, new).complete
+
+        variants: list[tuple[str, int, Callable[[int], None]]] = [
+            ("raw-rotate", n, raw_rotate),
+            ("raw-sqlite", n, raw_sqlite),
+            ("sqlite-w1", n, store_run(1)),
+            (f"sqlite-w{args.workers}", n, store_run(args.workers)),
+            ("files-w1", fv, files_run),
+        ]
+        # Interleaved (round-robin) so that load from other processes hits every variant alike.
         for r in range(args.repeat):
-            files_run(r)
-        rates["files-w1"] = fv / statistics.median(files_run.elapsed)  # type: ignore[attr-defined]
+            for name, count, run in variants:
+                start = time.perf_counter()
+                run(r)
+                timings.setdefault(name, []).append(time.perf_counter() - start)
+                counts[name] = count
+        rates = {name: counts[name] / statistics.median(ts) for name, ts in timings.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
