@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from importobot.scan.finding import ScanResult
+
 __all__ = ["CheckRequest", "run_check"]
 
 _FATAL_SKIPS = ("missing", "unreadable")
@@ -37,6 +39,10 @@ class CheckRequest:
     show_suppressed: bool = False
     max_file_size: str | None = None
     jobs: int | None = None
+    #: Scan the git index (what the next commit holds) instead of the work tree.
+    staged: bool = False
+    #: Scan every commit's added lines: a revision range, ``""`` for all refs, ``None`` off.
+    history: str | None = None
 
 
 def _key_checks_configured(settings: Settings, root: Path) -> bool:
@@ -55,6 +61,27 @@ def _version() -> str:
         return str(__version__)
     except ImportError:  # pragma: no cover
         return "0"
+
+
+def _git_scan(
+    req: CheckRequest,
+    settings: Settings,
+    options: ScanOptions,
+    entries: set[tuple[str, str, str]],
+) -> ScanResult:
+    """``--staged`` / ``--history``: the git sources, into the same result and reporting."""
+    from importobot.scan.git import GitError, scan_history, scan_staged
+
+    if req.staged and req.history is not None:
+        raise ConfigError("--staged and --history cannot be combined")
+    try:
+        if req.staged:
+            return scan_staged(settings, options, req.paths, baseline=entries)
+        if req.paths:
+            raise ConfigError("--history takes a revision range, not paths")
+        return scan_history(settings, options, req.history or None, baseline=entries)
+    except GitError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def run_check(req: CheckRequest, *, err: TextIO | None = None) -> int:
@@ -91,7 +118,10 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None) -> int:
         jobs=req.jobs,
         cwd=cwd,
     )
-    result = check_paths(req.paths, settings, options, baseline=entries)
+    if req.staged or req.history is not None:
+        result = _git_scan(req, settings, options, entries)
+    else:
+        result = check_paths(req.paths, settings, options, baseline=entries)
 
     if req.update_baseline and path is not None:
         from importobot.scan.baseline import baseline_entries, write_baseline

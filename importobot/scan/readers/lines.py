@@ -35,6 +35,7 @@ _FLAG_RE = re.compile(
 )
 _COMMENT_START_RE = re.compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*)")
 _WINDOW = 4096
+_MIN_VALUE = 16
 _LONG_LINE = 16384
 
 
@@ -90,6 +91,8 @@ def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candi
         # A bare value may hide further assignments (``cfg = Config{Key: "…"}``):
         # search again from inside it, not after it.
         pos = m.start("value") + 1 if raw[:1] not in "'\"`" else m.end()
+        if len(raw) < _MIN_VALUE:
+            continue  # too short to be key-shaped: skip before building a candidate
         value, quote, off = _unquote(raw)
         start = m.start("value") + off
         if start in seen:
