@@ -462,6 +462,23 @@ def hook_key_age(
     ctx.exit(hook_main(argv))
 
 
+@hook.command("block-keys")
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--baseline", type=click.Path(dir_okay=False), help="Accepted findings (D13).")
+@click.option("--no-inline-ignores", is_flag=True, help="Ignore inline suppression pragmas.")
+@click.pass_context
+def hook_block_keys(
+    ctx: click.Context, files: tuple[str, ...], baseline: str | None, no_inline_ignores: bool
+) -> None:
+    """Fail if a passed file holds a plaintext key (staged content and work tree, D12)."""
+    from importobot.hooks.block_keys import main as hook_main
+
+    argv: list[str] = ["--baseline", baseline] if baseline else []
+    if no_inline_ignores:
+        argv.append("--no-inline-ignores")
+    ctx.exit(hook_main([*argv, "--", *files]))
+
+
 # -- encrypt / decrypt ----------------------------------------------------------------
 def _manager() -> Any:
     from importobot.security.credential_manager import CredentialManager
@@ -516,6 +533,15 @@ def decrypt() -> None:
 @click.option("--no-inline-ignores", is_flag=True, help="Ignore inline suppression pragmas.")
 @click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings.")
 @click.option("--max-file-size", metavar="SIZE", help="Skip larger files (default 10MB).")
+@click.option("--staged", is_flag=True, help="Scan the git index: what the next commit holds.")
+@click.option(
+    "--history",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[REV-RANGE]",
+    help="Scan the lines every commit added (default: all refs; or e.g. main..HEAD).",
+)
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -531,6 +557,8 @@ def check(
     no_inline_ignores: bool,
     show_suppressed: bool,
     max_file_size: str | None,
+    staged: bool,
+    history: str | None,
 ) -> None:
     """Scan files for committed plaintext keys (default: git's tracked + untracked files).
 
@@ -551,6 +579,8 @@ def check(
         inline_ignores=not no_inline_ignores,
         show_suppressed=show_suppressed,
         max_file_size=max_file_size,
+        staged=staged,
+        history=history,
     )
     ctx.exit(run_check(request))
 

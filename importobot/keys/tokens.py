@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+
+TYPE_CHECKING = False  # datetime is imported only by token_time (hook start-up, D17)
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["token_bytes", "token_time", "token_timestamp"]
 
@@ -50,6 +53,8 @@ def token_time(token: str | bytes) -> datetime | None:
     if ts is None:
         return None
     try:
+        from datetime import datetime, timezone
+
         return datetime.fromtimestamp(ts, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
