@@ -3,7 +3,8 @@
 Every kill is followed by checks (no value lost, no file half-written) and a resume;
 at the end every value decrypts under the final key *alone* to its original plaintext.
 The PostgreSQL variants cover client death (the rotating process is killed while the
-server stays up), not a server crash.
+server stays up), not a server crash. Random kills hit forked child processes (no
+interpreter start-up per kill); crash points and the final resumes run as new processes.
 """
 
 from __future__ import annotations
@@ -228,6 +229,48 @@ def test_every_crash_point_is_exercised() -> None:
 
 
 # -- random kills --------------------------------------------------------------------------
+def _store_for(args: list[str]) -> object:
+    from importobot_enterprise.key_rotation import FileStore, PostgresStore, SQLiteStore
+
+    if args[0] == "sqlite":
+        return [SQLiteStore(args[1], "creds", "id", "secret")]
+    if args[0] == "files":
+        return [FileStore(p) for p in args[2:]]
+    return [PostgresStore(args[1], args[2], "id", "secret", journal_table=args[2] + "_j")]
+
+
+def forked_run(args: list[str], chain: Chain) -> tuple[int, int]:
+    """A rotation in a forked child process (no interpreter start-up to wait for).
+
+    Returns (pid, fd): the child writes one byte to fd once its stores are open.
+    """
+    from importobot_enterprise.key_rotation import rotate_store
+
+    batch = int(args[2] if args[0] == "sqlite" else args[1] if args[0] == "files" else args[3])
+    target = chain.any_key()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: rotate, then leave without running the parent's exit handlers
+        code = 1
+        try:
+            os.close(r)
+            stores = _store_for(args)
+            os.write(w, b"r")
+            complete = True
+            for store in stores:  # type: ignore[attr-defined]
+                with store:
+                    complete &= rotate_store(store, target, target, batch_size=batch).complete
+            code = 0 if complete else 3
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
 def random_kills(case: object, chain: Chain, kills: int, batch: int, window: float) -> int:
     """SIGKILL runs at random instants after start-up; resume; return kills that landed."""
     check: Callable[..., None] = case.check  # type: ignore[attr-defined]
@@ -235,16 +278,23 @@ def random_kills(case: object, chain: Chain, kills: int, batch: int, window: flo
     rng = random.Random()
     landed = 0
     while landed < kills:
-        proc = driver(args, chain.env())
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "ready": imports done, store opened
+        pid, ready = forked_run(args, chain)
+        os.read(ready, 1)  # stores opened
+        os.close(ready)
         time.sleep(rng.uniform(0, window))
-        proc.send_signal(signal.SIGKILL)
-        if finish(proc) == -signal.SIGKILL:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            assert os.WTERMSIG(status) == signal.SIGKILL
             landed += 1
             check(chain.any_key(), sample=10)
         else:
+            assert os.WEXITSTATUS(status) == 0, "the rotation failed (see stderr)"
             chain.advance()  # that rotation finished: rotate again towards a fresh key
+    # The last, uninterrupted run is a real new process, as a user would start it.
     assert finish(driver(args, chain.env())) == 0
     check(only(chain.keys[-1]))
     return landed

@@ -96,7 +96,9 @@ def test_postgres_lock_names_holder_and_refuses_passwords(pg_dsn: str, schema: s
     _, _, old, new = managers()
     fill(pg_dsn, schema, old, plaintexts(3), False)
     first = PostgresStore(pg_dsn, f"{schema}.Creds", "id", "sec ret")
-    second = PostgresStore(pg_dsn + " application_name=x", f"{schema}.Creds", "id", "sec ret")
+    second = PostgresStore(
+        pg_dsn + " application_name=x", f"{schema}.Creds", "id", "sec ret", lock_wait=0.2
+    )
     with first.lock():
         with pytest.raises(StoreLockedError, match="backend pid"):
             rotate_store(second, old, new)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -80,6 +81,7 @@ class PostgresStore(SQLStore):
         *,
         journal_table: str = DEFAULT_JOURNAL_TABLE,
         read_only: bool = False,
+        lock_wait: float = 3.0,
     ) -> None:
         pg = _psycopg()
         check_dsn(dsn)
@@ -90,6 +92,9 @@ class PostgresStore(SQLStore):
         self.id_column = id_column
         self.column = column
         self.read_only = read_only
+        # A killed runner's session ends when the server notices its socket closed: give
+        # that a moment before calling the lock taken.
+        self.lock_wait = lock_wait
         self.description = f"postgresql:{redact_dsn(dsn)}:{table}.{column}"
         try:
             self.conn = pg.connect(dsn, autocommit=True, application_name="importobot-rotate")
@@ -202,8 +207,14 @@ class PostgresStore(SQLStore):
 
     @contextmanager
     def _advisory_lock(self) -> Iterator[None]:
-        got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
-        if not got or not got[0]:
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            got = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,))
+            taken = bool(got.fetchone()[0])
+            if taken or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if not taken:
             raise StoreLockedError(f"{self.description} is being rotated by {self._holder()}")
         try:
             yield
