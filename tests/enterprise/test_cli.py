@@ -170,3 +170,81 @@ def test_no_iob303_after_rotating_a_100_day_old_token(
         pytest.skip("this build's `importobot check` does not report IOB303 yet")
     assert run("rotate", "files", str(env_file))[0] == 0
     assert not iob303()
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_on_a_terminal(tmp_path: Path, tty: bool) -> None:
+    import pty
+
+    k0, k1 = new_raw(), new_raw()
+    db = make_sqlite(tmp_path / "app.db", CredentialManager(k0), plaintexts(3000))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTOBOT_")}
+    env.update(
+        IMPORTOBOT_ENCRYPTION_KEY=key_text(k1), IMPORTOBOT_PREVIOUS_KEYS=key_text(k0), TERM="xterm"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "importobot.cli",
+        "rotate",
+        "sqlite",
+        str(db),
+        "--table",
+        "creds",
+        "--id-column",
+        "id",
+        "--column",
+        "secret",
+        "--batch-size",
+        "100",
+    ]
+    if not tty:
+        proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120, check=False)
+        assert proc.returncode == 0
+        assert b"rotating" not in proc.stderr and b"\x1b[" not in proc.stderr + proc.stdout
+        return
+    master, slave = pty.openpty()
+    proc2 = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc2.wait(timeout=120) == 0
+    os.close(master)
+    assert b"rotating" in seen
+
+
+def test_journal_target_mismatch_and_lock_exit_2(tmp_path: Path, keys: tuple[bytes, bytes]) -> None:
+    from importobot_enterprise.key_rotation import SQLiteStore
+    from importobot_enterprise.key_rotation.durable import store_lock
+
+    k0, k1 = keys
+    db = make_sqlite(tmp_path / "app.db", CredentialManager(k0), plaintexts(20))
+    other = CredentialManager(new_raw()).key_fingerprint
+    with SQLiteStore(db, "creds", "id", "secret") as store:
+        store.write_journal({"target_fingerprint": other, "last_id": 5, "started": "x"})
+    args = [
+        "rotate",
+        "sqlite",
+        str(db),
+        "--table",
+        "creds",
+        "--id-column",
+        "id",
+        "--column",
+        "secret",
+    ]
+    code, out = run(*args)
+    assert code == 2 and other in out and CredentialManager(k1).key_fingerprint in out
+    assert "--new-target" in out
+    with store_lock(db):
+        code, out = run(*args, "--new-target")
+    assert code == 2 and f"pid {os.getpid()}" in out
+    code, out = run(*args, "--new-target")
+    assert code == 0 and "20 rotated" in out
