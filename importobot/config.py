@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from importobot.exceptions import ConfigError
@@ -45,14 +46,14 @@ DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration. Durations are in days; sizes in bytes."""
+    """Validated configuration. Durations are timedeltas; sizes in bytes."""
 
     exclude: tuple[str, ...] = ()
     env_files: tuple[str, ...] = ()
     baseline: str | None = None
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    max_key_age: int | None = None
-    warn_key_age: int | None = None
+    max_key_age: timedelta | None = None
+    warn_key_age: timedelta | None = None
     key_check: bool | None = None
     registry: str = ".importobot-keys.toml"
     #: The file these settings came from (``None``: defaults).
@@ -65,24 +66,20 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*([dwy]?)\s*$", re.IGNORECASE)
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 
 
-def parse_duration(text: str | int) -> int:
-    """``"90d"``, ``"12w"``, ``"1y"`` or a number of days → days. ``ValueError`` if malformed."""
-    if isinstance(text, bool):
-        raise ValueError("expected a duration such as 90d")
-    if isinstance(text, int):
-        if text < 0:
-            raise ValueError("a duration cannot be negative")
-        return text
-    m = _DURATION_RE.match(str(text))
-    if m is None:
-        raise ValueError(f"expected a duration such as 90d, 12w or 1y, got {text!r}")
-    n = int(m.group(1))
-    unit = m.group(2).lower()
-    return n * {"": 1, "d": 1, "w": 7, "y": 365}[unit]
+def parse_duration(text: object) -> timedelta:
+    """``"90d"``, ``"12w"``, ``"36h"`` → a timedelta; ``ValueError`` naming what is wrong.
+
+    The same rules as the command line (:func:`importobot.keys.age.parse_duration`):
+    ambiguous units (``m``, ``mo``, ``y``) and bare numbers are refused.
+    """
+    from importobot.keys.age import parse_duration as parse
+
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise ValueError(f'expected a duration string such as "90d", got {text!r}')
+    return parse(text)
 
 
 def parse_size(text: str | int) -> int:

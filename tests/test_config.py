@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,12 @@ def test_pyproject_section(tmp_path: Path) -> None:
     assert s.exclude == ("a/**",)
     assert s.env_files == ("*.conf",)
     assert s.max_file_size == 2 * 1024 * 1024
-    assert (s.max_key_age, s.warn_key_age, s.key_check, s.baseline) == (90, 70, True, "bl.json")
+    assert (s.max_key_age, s.warn_key_age, s.key_check, s.baseline) == (
+        timedelta(days=90),
+        timedelta(weeks=10),
+        True,
+        "bl.json",
+    )
 
 
 def test_pyproject_without_section_is_defaults(tmp_path: Path) -> None:
@@ -33,9 +39,9 @@ def test_pyproject_without_section_is_defaults(tmp_path: Path) -> None:
 
 
 def test_dot_file_wins_and_takes_top_level_keys(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("[tool.importobot]\nmax-key-age = 1\n")
-    (tmp_path / ".importobot.toml").write_text("max_key_age = 30\n")
-    assert load_settings(tmp_path).max_key_age == 30
+    (tmp_path / "pyproject.toml").write_text('[tool.importobot]\nmax-key-age = "1d"\n')
+    (tmp_path / ".importobot.toml").write_text('max_key_age = "30d"\n')
+    assert load_settings(tmp_path).max_key_age == timedelta(days=30)
 
 
 ERRORS = [
@@ -44,7 +50,9 @@ ERRORS = [
     ('max-file-size = "huge"\n', "max-file-size"),
     ('max-key-age = "3 months"\n', "max-key-age"),
     ("key-check = 1\n", "key-check must be true or false"),
-    ("max-key-age = 10\nwarn-key-age = 20\n", "warn-key-age must not exceed"),
+    ('max-key-age = "10d"\nwarn-key-age = "20d"\n', "warn-key-age must not exceed"),
+    ("max-key-age = 10\n", "duration string"),
+    ('max-key-age = "1y"\n', "years vary"),
     ("not toml = = =\n", "invalid TOML"),
 ]
 
@@ -64,9 +72,12 @@ def test_explicit_missing_file(tmp_path: Path) -> None:
         load_settings(tmp_path, tmp_path / "nope.toml")
 
 
-@pytest.mark.parametrize(("text", "days"), [("90d", 90), ("2w", 14), ("1y", 365), ("7", 7), (5, 5)])
-def test_parse_duration(text: str | int, days: int) -> None:
-    assert parse_duration(text) == days
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [("90d", timedelta(days=90)), ("2w", timedelta(weeks=2)), ("36h", timedelta(hours=36))],
+)
+def test_parse_duration(text: str, delta: timedelta) -> None:
+    assert parse_duration(text) == delta
 
 
 @pytest.mark.parametrize(
@@ -76,10 +87,10 @@ def test_parse_size(text: str | int, size: int) -> None:
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("bad", ["", "-1", "1.5d", True, 0])
+@pytest.mark.parametrize("bad", ["", "-1", "1.5d", True, 0, "1y", "7"])
 def test_parse_bad(bad: str | int) -> None:
     with pytest.raises(ValueError):
-        if isinstance(bad, str) and bad.endswith("d"):
+        if isinstance(bad, str) and (bad.endswith(("d", "y")) or bad == "7"):
             parse_duration(bad)
         else:
             parse_size(bad)

@@ -7,8 +7,6 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from datetime import timedelta
-
     from importobot.config import Settings
     from importobot.keys.age import AgePolicy
     from importobot.scan.finding import Finding
@@ -116,12 +114,6 @@ def registry_path(root: str, settings: Settings | None, override: str | None = N
     return name if os.path.isabs(name) else os.path.join(root, name)
 
 
-def _days(value: int | None) -> timedelta | None:
-    from datetime import timedelta
-
-    return None if value is None else timedelta(days=value)
-
-
 def load_policy(
     settings: Settings | None, max_age: str | None = None, warn_age: str | None = None
 ) -> AgePolicy:
@@ -131,8 +123,8 @@ def load_policy(
     max_td = parse_duration(max_age) if max_age else None
     warn_td = parse_duration(warn_age) if warn_age else None
     if settings is not None:
-        max_td = max_td or _days(settings.max_key_age)
-        warn_td = warn_td or _days(settings.warn_key_age)
+        max_td = max_td or settings.max_key_age
+        warn_td = warn_td or settings.warn_key_age
     return AgePolicy(max_td or DEFAULT_MAX_AGE, warn_td)
 
 
