@@ -154,6 +154,11 @@ def _spawn_small(
         (os.POSIX_SPAWN_DUP2, out_w, 1),
         (os.POSIX_SPAWN_DUP2, err_w, 2),
     ]
+    for src, dst in ((in_r, 0), (out_w, 1), (err_w, 2)):
+        if src == dst:
+            # Our own std fd was closed, so the pipe took its number: dup2 onto itself is a
+            # no-op that would leave close-on-exec set (git would see a closed fd).
+            os.set_inheritable(src, True)
     try:
         pid = os.posix_spawnp(argv[0], [argv[0], "-C", cwd, *argv[1:]], env, file_actions=actions)
     except OSError as exc:

@@ -246,3 +246,21 @@ def test_one_git_log_for_the_whole_history(repo, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     _check("--history")
     assert sum(" log " in f" {line} " for line in log.read_text().splitlines()) == 1
+
+
+def test_git_runs_with_our_std_fds_closed(repo):
+    """A hook started with stdin closed: the pipe takes fd 0 and must stay open for git."""
+    import sys
+
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    probe = (
+        "import os\n"
+        "os.close(0)\n"
+        "from importobot.scan.git import read_index_blobs\n"
+        "print(read_index_blobs('.', ['a.txt']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "b'a\\n'" in proc.stdout, proc.stderr
