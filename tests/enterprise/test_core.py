@@ -150,3 +150,14 @@ def test_results_do_not_pickle_keys() -> None:
     (out,) = rotate_credentials([old.encrypt_credential("p")], old, new)
     blob = pickle.dumps(out)
     assert not contains_key(blob, k1) and not contains_key(blob, k0)
+
+
+def test_0_1_5_keyword_construction_and_fields() -> None:
+    # 0.1.5's RotationPlan was a dataclass(items, source_manager, target_manager).
+    k0, k1 = new_raw(), new_raw()
+    old, new = CredentialManager(k0), CredentialManager(k1)  # new knows nothing of k0
+    items = [old.encrypt_credential("legacy-secret")]
+    plan = RotationPlan(items=items, source_manager=old, target_manager=new)
+    assert plan.items == items and plan.source_manager is old and plan.target_manager is new
+    (out,) = plan.execute()
+    assert new.decrypt_credential(out) == "legacy-secret"

@@ -300,8 +300,13 @@ def random_kills(case: object, chain: Chain, kills: int, batch: int, window: flo
     return landed
 
 
+# Read at import: the autouse fixture of tests/conftest.py clears IMPORTOBOT_* variables
+# (all but IMPORTOBOT_TEST_*) before each test runs.
+SLOW_KILLS = int(os.environ.get("IMPORTOBOT_SLOW_COUNT", "") or 1000)
+
+
 def _kill_count(slow: bool) -> int:
-    return int(os.environ.get("IMPORTOBOT_SLOW_COUNT", "1000")) if slow else DEFAULT_KILLS
+    return SLOW_KILLS if slow else DEFAULT_KILLS
 
 
 def _sqlite_kills(tmp_path: Path, slow: bool) -> None:
