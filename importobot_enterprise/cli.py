@@ -33,27 +33,40 @@ def _manager() -> Any:
 
 @contextmanager
 def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int | None], None] | None]:
-    """A rich progress bar on a terminal (stderr), nothing otherwise."""
+    """A rich progress bar on a terminal (stderr), nothing otherwise.
+
+    The bar (and its refresh thread) starts at the first update, after rotate_store has
+    forked its workers: no thread is running when the pool forks.
+    """
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress(
+    bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
+    )
+    task = bar.add_task(label, total=None)
+    started = False
 
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int | None) -> None:
+        nonlocal started
+        if not started:
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if started:
+            bar.stop()
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:

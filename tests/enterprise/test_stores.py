@@ -329,3 +329,16 @@ def test_reports_hold_no_key_or_plaintext(tmp_path: Path) -> None:
     assert not any(p.decode() in text for p in plains)
     with pytest.raises(DecryptionError):
         only(k0).decrypt_bytes(str(sqlite_values(db)[1]))
+
+
+def test_worker_pool_rotates_every_value_main_process_writes(tmp_path: Path) -> None:
+    import multiprocessing
+
+    k0, k1, old, new = managers()
+    plains = plaintexts(3000)
+    db = make_sqlite(tmp_path / "c.db", old, plains)
+    with SQLiteStore(db, "creds", "id", "secret") as store:
+        report = rotate_store(store, old, new, batch_size=400, workers=2)
+    assert report.complete and report.rotated == 3000
+    _all_under(sqlite_values(db), k1, plains)
+    assert multiprocessing.active_children() == []
