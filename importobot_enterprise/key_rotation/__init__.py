@@ -25,6 +25,7 @@ from importobot_enterprise.key_rotation.errors import (
     StoreLockedError,
 )
 from importobot_enterprise.key_rotation.stores import FileStore, SQLiteStore, Store
+from importobot_enterprise.key_rotation.stores.base import stores_holding
 
 if TYPE_CHECKING:  # pragma: no cover
     from importobot_enterprise.key_rotation.stores.postgres import PostgresStore
@@ -46,6 +47,7 @@ __all__ = [
     "rotate_credentials",
     "rotate_store",
     "rotate_token",
+    "stores_holding",
 ]
 
 

@@ -19,6 +19,7 @@ from importobot_enterprise.key_rotation import (
     StoreError,
     StoreLockedError,
     rotate_store,
+    stores_holding,
 )
 from importobot_enterprise.key_rotation.durable import store_lock
 from importobot_enterprise.key_rotation.stores.base import Change
@@ -316,6 +317,11 @@ def test_holds_values_under_and_census(tmp_path: Path) -> None:
         rotate_store(store, old, new)
         assert not store.holds_values_under(old.key_fingerprint, new)
         assert store.census(new) == {new.key_fingerprint: 10}
+    env = tmp_path / ".env"
+    env.write_text(f"K={old.encrypt_bytes(b'x').decode()}\n")
+    with SQLiteStore(db, "creds", "id", "secret") as store:
+        holding = stores_holding([store, FileStore(env)], old.key_fingerprint, new)
+    assert [s.description for s in holding] == [str(env)]
 
 
 def test_reports_hold_no_key_or_plaintext(tmp_path: Path) -> None:

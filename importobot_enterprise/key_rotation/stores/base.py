@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from importobot.security import CredentialManager
 
-__all__ = ["Cell", "Change", "Page", "Store", "token_in"]
+__all__ = ["Cell", "Change", "Page", "Store", "stores_holding", "token_in"]
 
 
 _SHAPE = re.compile(rb"gAAAAA[A-Za-z0-9_-]+={0,2}")
@@ -165,3 +165,13 @@ class Store(ABC):
                 except DecryptionError:
                     continue
         return False
+
+
+def stores_holding(
+    stores: Iterable[Store], fingerprint: str, manager: CredentialManager
+) -> list[Store]:
+    """The stores that still hold a value under key ``fingerprint`` (for ``key retire``).
+
+    ``manager`` must know that key, as primary or previous key. Empty list: safe to retire.
+    """
+    return [store for store in stores if store.holds_values_under(fingerprint, manager)]
