@@ -49,7 +49,7 @@ class TokenResult:
     outcome: Outcome
     token: bytes | None = None
     source: str | None = None
-    length: int = -1
+    length: int = -1  # of the plaintext: characters of UTF-8 text, else bytes
 
 
 def open_with_trial_order(
@@ -82,14 +82,14 @@ def rotate_token(
         return TokenResult(Outcome.UNDECRYPTABLE)
     plain, fp = opened
     if fp == target.key_fingerprint:
-        return TokenResult(Outcome.DONE, source=fp, length=len(plain))
+        return TokenResult(Outcome.DONE, source=fp, length=_chars(plain))
     if not rotate:
-        return TokenResult(Outcome.ROTATED, source=fp, length=len(plain))
+        return TokenResult(Outcome.ROTATED, source=fp, length=_chars(plain))
     when = int(time.time()) if now is None else int(now)
     new = target.encrypt_bytes(plain, now=when)
     if not verify_token(new, plain, target):
-        return TokenResult(Outcome.FAILED, source=fp, length=len(plain))
-    return TokenResult(Outcome.ROTATED, token=new, source=fp, length=len(plain))
+        return TokenResult(Outcome.FAILED, source=fp, length=_chars(plain))
+    return TokenResult(Outcome.ROTATED, token=new, source=fp, length=_chars(plain))
 
 
 def verify_token(token: bytes, plain: bytes, target: CredentialManager) -> bool:
@@ -107,8 +107,16 @@ def _as_credential(item: EncryptedCredential | str | bytes) -> EncryptedCredenti
     return EncryptedCredential.from_token(item)
 
 
-def _text_length(plain_length: int, result: TokenResult, original: EncryptedCredential) -> int:
+def _text_length(plain_length: int, original: EncryptedCredential) -> int:
     return original.length if original.length >= 0 else plain_length
+
+
+def _chars(plain: bytes) -> int:
+    """Length as EncryptedCredential counts it: characters of UTF-8 text, else bytes."""
+    try:
+        return len(plain.decode("utf-8"))
+    except UnicodeDecodeError:
+        return len(plain)
 
 
 @dataclass(frozen=True)
@@ -220,7 +228,7 @@ class RotationPlan:
                 results.append(
                     EncryptedCredential(
                         ciphertext=cred.ciphertext,
-                        length=_text_length(res.length, res, cred),
+                        length=_text_length(res.length, cred),
                         manager=target,
                         key_fingerprint=target.key_fingerprint,
                         encrypted_at=cred.encrypted_at,
@@ -230,7 +238,7 @@ class RotationPlan:
                 results.append(
                     EncryptedCredential(
                         ciphertext=res.token,
-                        length=_text_length(res.length, res, cred),
+                        length=_text_length(res.length, cred),
                         manager=target,
                         key_fingerprint=target.key_fingerprint,
                         encrypted_at=stamp,

@@ -161,3 +161,10 @@ def test_0_1_5_keyword_construction_and_fields() -> None:
     assert plan.items == items and plan.source_manager is old and plan.target_manager is new
     (out,) = plan.execute()
     assert new.decrypt_credential(out) == "legacy-secret"
+
+
+def test_length_counts_characters_for_tokens_loaded_from_text() -> None:
+    _, _, old, new = managers()
+    token = old.encrypt_credential("pässwörd-€").token
+    (out,) = rotate_credentials([token], old, new)
+    assert out.length == len("pässwörd-€")
