@@ -121,3 +121,19 @@ def test_postgres_refuses_non_unique_id(pg_dsn: str, schema: str) -> None:
         conn.execute(f'CREATE TABLE "{schema}".t (id int, c text)')
     with pytest.raises(StoreError, match="not unique"):
         PostgresStore(pg_dsn, f"{schema}.t", "id", "c")
+
+
+def test_postgres_dry_run_creates_nothing(pg_dsn: str, schema: str) -> None:
+    from importobot_enterprise.key_rotation import PostgresStore
+
+    _, _, old, new = managers()
+    fill(pg_dsn, schema, old, plaintexts(5), False)
+    before = values(pg_dsn, schema)
+    journal = f"{schema}.dry_journal"
+    with PostgresStore(
+        pg_dsn, f"{schema}.Creds", "id", "sec ret", journal_table=journal, read_only=True
+    ) as store:
+        assert rotate_store(store, old, new, dry_run=True).rotated == 5
+    assert values(pg_dsn, schema) == before
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass(%s)", (journal,)).fetchone()[0] is None

@@ -181,8 +181,9 @@ def test_sqlite_disk_full_fails_cleanly(tmp_path: Path) -> None:
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.close()
     with SQLiteStore(db, "creds", "id", "secret", pragmas={"max_page_count": pages}) as store:
-        with pytest.raises(StoreError, match="full"):
+        with pytest.raises(StoreError, match="full") as info:
             rotate_store(store, old, new, batch_size=200)
+    assert info.value.__context__ is None and info.value.__cause__ is None  # D6
     values = sqlite_values(db)
     both = CredentialManager(k1, previous_keys=[k0])
     assert [both.decrypt_bytes(str(v)) for v in values.values()] == plains
@@ -348,3 +349,26 @@ def test_worker_pool_rotates_every_value_main_process_writes(tmp_path: Path) -> 
     assert report.complete and report.rotated == 3000
     _all_under(sqlite_values(db), k1, plains)
     assert multiprocessing.active_children() == []
+
+
+def test_journal_and_lock_hold_no_key_or_plaintext(tmp_path: Path, monkeypatch) -> None:
+    k0, k1, old, new = managers()
+    plains = plaintexts(50)
+    db = make_sqlite(tmp_path / "c.db", old, plains)
+    seen: list[str] = []
+    store = SQLiteStore(db, "creds", "id", "secret")
+    real = store.write_journal
+
+    def spy(data):
+        real(data)
+        seen.append(store._journal.path.read_text())
+        seen.append((tmp_path / "c.db.importobot-lock").read_text())
+
+    monkeypatch.setattr(store, "write_journal", spy)
+    rotate_store(store, old, new, batch_size=10)
+    store.close()
+    assert len(seen) >= 10
+    blob = "".join(seen)
+    assert new.key_fingerprint in blob
+    assert not contains_key(blob, k0) and not contains_key(blob, k1)
+    assert not any(p.decode() in blob for p in plains)

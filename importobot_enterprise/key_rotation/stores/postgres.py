@@ -106,6 +106,8 @@ class PostgresStore(SQLStore):
         self._qjournal = self._sql.Identifier(*self.journal_table)
         self._tx: Any = None
         try:
+            if read_only:  # dry runs: the server itself refuses any write
+                self.conn.execute("SET default_transaction_read_only = on")
             db = self.conn.execute("SELECT current_database()").fetchone()[0]
             # One name per table and column whatever the DSN's spelling: lock and journal key.
             self._ident = f"{db}/{'.'.join(self.table)}.{column}"
