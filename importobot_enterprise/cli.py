@@ -41,8 +41,12 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int | None],
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    except ImportError:  # rich comes with the enterprise extra; without it, no bar
+        yield None
+        return
 
     bar = Progress(
         "[progress.description]{task.description}",
