@@ -55,6 +55,8 @@ def split_lines(text: str) -> list[str]:
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.split("\n")
+    if "\r" not in text:
+        return lines
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 

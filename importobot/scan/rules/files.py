@@ -304,6 +304,8 @@ def scan_file(
     env_globs = tuple(env_globs)
     if not _needs_text(path, name, data, env_globs):
         return []
+    if _no_value_lines(path, name, data, env_globs):
+        return []
     text = data.decode("utf-8", errors="replace")
     return scan_text(path, text, env_globs=env_globs, inline_ignores=inline_ignores, _data=data)
 
@@ -321,6 +323,31 @@ def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -
         return True
     # Extension-less or unusual names may be env files under another name (sniffed).
     return _suffix(name) not in _CODE_EXT and len(data) <= _STRUCTURED_MAX and b"=" in data
+
+
+def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -> bool:
+    """True when the file is read line by line (no structure) and no line can hold a key.
+
+    Decided on bytes, before decoding: :func:`_scan_text` reads such a file only on the
+    lines :func:`_value_lines` finds (the generic reader, and YAML outside Kubernetes
+    manifests), and finds nothing when there are none.
+    """
+    if data.startswith(b"\xef\xbb\xbf") or b"-----BEGIN" in data:
+        return False
+    if is_env_file(path, env_globs) or is_key_file_name(path) or _DOCKERFILE_RE.search(name):
+        return False
+    suffix = _suffix(name)
+    if suffix in _YAML_EXT:
+        if len(data) > _STRUCTURED_MAX or b"kind:" in data:
+            return False
+        return not _has_value_line(data)
+    # Small files of unknown type may be sniffed as env files: only code types and
+    # files too large to sniff (more than _STRUCTURED_MAX characters) go the generic way.
+    if suffix not in _CODE_EXT and not (
+        len(data) > 4 * _STRUCTURED_MAX or (len(data) > _STRUCTURED_MAX and data.isascii())
+    ):
+        return False
+    return not _has_value_line(data)
 
 
 def _scan_text(
@@ -379,11 +406,12 @@ def _scan_text(
     if small and (suffix in _YAML_EXT or _DOCKERFILE_RE.search(name)):
         lines = split_lines(text)
         is_yaml = suffix in _YAML_EXT
+        raw = data if data is not None else text.encode("utf-8", errors="replace")
         if is_yaml and re.search(r"(?m)^kind:\s*(Secret|ConfigMap)\s*$", text):
             secret = re.search(r"(?m)^kind:\s*Secret\s*$", text) is not None
             for c in read_k8s_data(lines, secret=secret):
                 scan.candidate(c, line_text=lines[c.line - 1])
-        for idx in _hot_indices(text, lines) if is_yaml else range(len(lines)):
+        for idx in _hot_indices(lines, raw) if is_yaml else range(len(lines)):
             if _in_ranges(idx + 1, pem_ranges):
                 continue
             prev = lines[idx - 1] if idx else ""
@@ -446,24 +474,23 @@ def holds_secrets(text: str) -> bool:
     return False
 
 
-def _hot_indices(text: str, lines: list[str]) -> Iterator[int]:
+def _hot_indices(lines: list[str], data: bytes) -> Iterator[int]:
     """Lines passing the gate that hold a key-ish word or a long base64/hex run.
 
-    The gate runs once over the whole text (C level); only its lines are inspected.
+    Only the lines :func:`_value_lines` finds in ``data`` (the text's UTF-8 bytes)
+    are inspected; the gate sees a CRLF line with its ``\\r``, as it would in the text.
     """
-    lineno = 0
-    last = 0
-    done = -1
-    for m in _GATE_RE.finditer(text):
-        lineno += text.count("\n", last, m.start())
-        last = m.start()
-        if lineno == done or lineno >= len(lines):
+    gate = _GATE_RE.search
+    total = len(lines)
+    for idx, start, end in _value_lines(data, block_headers=True):
+        if idx >= total:
             continue
-        done = lineno
-        line = lines[lineno]
+        line = lines[idx]
+        if gate(line + "\r" if end > start and data[end - 1] == 0x0D else line) is None:
+            continue
         low = line.lower()
         if any(w in low for w in _HOT_WORDS_STR) or _LONG_RUN_RE.search(line):
-            yield lineno
+            yield idx
 
 
 _HOT_WORD_RE = re.compile(
@@ -471,34 +498,92 @@ _HOT_WORD_RE = re.compile(
 )
 _GATE_BYTES_RE = re.compile(_GATE_RE.pattern.encode())
 
+#: Byte classes for :func:`_value_lines`: base64/hex characters; non-space characters.
+_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_=-"
+_B64_TABLE = bytes(0x61 if i in _B64_CHARS else 0x20 for i in range(256))
+_NONSPACE_TABLE = bytes(0x20 if i in b" \t\n\r\x0b\x0c" else 0x61 for i in range(256))
+#: The shortest spellings of a key (D1, D8): base64 of 16 bytes is 22 characters (hex
+#: of 16 bytes 32; a Laravel value holds base64 of 16 or more); an opaque secret is 32
+#: characters without a space; a bytes literal holds ``\\x`` escapes; PEM its marker.
+_B64_RUN = b"a" * 22
+_NONSPACE_RUN = b"a" * 32
+_VALUE_MARKERS = (b"\\x", b"-----BEGIN")
+_PRINTABLE_RE = re.compile(rb"[\x21-\x7e]")
+_BLOCK_LOOKBACK = 49
+
+
+def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int, int, int]]:
+    r"""(0-based index, start, end offset) of each line that can hold a key value, in order.
+
+    A necessary condition, decided by C-level byte searches alone: a key-shaped value
+    (D8) lies within one line and holds a run of >= 22 base64/hex characters, a run of
+    >= 32 non-space characters, ``\\x`` escapes (a bytes literal) or a PEM marker. No
+    other line can yield a finding, so no other line is decoded or parsed.
+    ``block_headers`` adds, above each such line, the lines up to the nearest surely
+    non-blank one: a YAML block scalar header (``key: |``) whose value that line is.
+    """
+    find = data.find
+    rfind = data.rfind
+    starts: set[int] = set()
+    searches = [
+        (data.translate(_B64_TABLE), _B64_RUN),
+        (data.translate(_NONSPACE_TABLE), _NONSPACE_RUN),
+    ]
+    searches.extend((data, marker) for marker in _VALUE_MARKERS)
+    for buf, pattern in searches:
+        pos = buf.find(pattern)
+        while pos >= 0:
+            starts.add(rfind(b"\n", 0, pos) + 1)
+            end = find(b"\n", pos)
+            if end < 0:
+                break
+            pos = buf.find(pattern, end + 1)
+    if block_headers:
+        # A header holds ``:`` and ``|``/``>``, so it is the nearest line above with
+        # printable ASCII (blank lines in between), and only if it holds ``|`` or ``>``.
+        for start in list(starts):
+            s = start
+            for _ in range(_BLOCK_LOOKBACK):
+                if s == 0:
+                    break
+                end = s - 1
+                s = rfind(b"\n", 0, end) + 1
+                if _PRINTABLE_RE.search(data, s, end) is not None:
+                    if find(b"|", s, end) >= 0 or find(b">", s, end) >= 0:
+                        starts.add(s)
+                    break
+    out: list[tuple[int, int, int]] = []
+    lineno = 0
+    last = 0
+    n = len(data)
+    for start in sorted(starts):
+        lineno += data.count(b"\n", last, start)
+        last = start
+        end = find(b"\n", start)
+        out.append((lineno, start, n if end < 0 else end))
+    return out
+
+
+def _has_value_line(data: bytes) -> bool:
+    """True when :func:`_value_lines` would find a line (without locating it)."""
+    if _B64_RUN in data.translate(_B64_TABLE) or _NONSPACE_RUN in data.translate(_NONSPACE_TABLE):
+        return True
+    return any(marker in data for marker in _VALUE_MARKERS)
+
 
 def _hot_lines(data: bytes) -> Iterator[tuple[int, str, str, list[int]]]:
     """(line number, line, previous line, hot offsets) for lines holding a key-ish word.
 
-    Works on bytes: one C-level search per hot line over the ASCII-lowered copy (same
-    length, so offsets agree), and only lines that pass the gate are decoded.
-    Offsets matter only for very long lines (read in windows).
+    Works on bytes: only the lines :func:`_value_lines` finds are looked at; of those,
+    the ones holding a key-ish word (ASCII case-insensitive) and passing the gate are
+    decoded. Offsets matter only for very long lines (read in windows).
     """
-    low = data.lower()
-    search = _HOT_WORD_RE.search
-    lineno = 1
-    last = 0
-    n = len(data)
-    pos = 0
-    while True:
-        m = search(low, pos)
-        if m is None:
-            return
-        start = data.rfind(b"\n", 0, m.start()) + 1
-        end = data.find(b"\n", m.end())
-        if end < 0:
-            end = n
-        pos = end + 1
+    hot = _HOT_WORD_RE.search
+    gate = _GATE_BYTES_RE.search
+    for idx, start, end in _value_lines(data):
         raw = data[start:end]
-        if _GATE_BYTES_RE.search(raw) is None:
+        if hot(raw.lower()) is None or gate(raw) is None:
             continue
-        lineno += data.count(b"\n", last, start)
-        last = start
         line = raw.decode("utf-8", errors="replace")
         if line.endswith("\r"):
             line = line[:-1]
@@ -515,7 +600,4 @@ def _hot_lines(data: bytes) -> Iterator[tuple[int, str, str, list[int]]]:
                 while at >= 0:
                     spots.append(at)
                     at = lowline.find(word, at + len(word))
-        if pos > n:
-            yield lineno, line, prev, spots
-            return
-        yield lineno, line, prev, spots
+        yield idx + 1, line, prev, spots
