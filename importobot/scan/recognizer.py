@@ -42,6 +42,8 @@ __all__ = ["PUBLISHED_NOTE", "Match", "key_shape", "recognize", "recognize_key_f
 PUBLISHED_NOTE = "published example key"
 
 _MIN_LEN = 16
+_OPAQUE_MIN = 32
+_B64_RUN_RE = re.compile(r"[A-Za-z0-9+/_=-]{22}")
 _HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
 _ESCAPE_RE = re.compile(r"\\x[0-9a-fA-F]{2}")
 _EMBED_HEX_RE = re.compile(r"(?<![0-9A-Za-z])(?:key_)?([0-9a-fA-F]{32,})(?![0-9A-Za-z])")
@@ -212,6 +214,10 @@ def recognize(
     """
     v = value.strip()
     if len(v) < _MIN_LEN:
+        return None
+    if len(v) < _OPAQUE_MIN and "\\" not in v and _B64_RUN_RE.search(v) is None:
+        # Every key spelling shorter than an opaque secret holds a run of 22 base64/hex
+        # characters (16 bytes), a ``\\x`` escape or a PEM marker (longer than this).
         return None
     reason = content_filter(v)
     if reason == "reference" and literal:

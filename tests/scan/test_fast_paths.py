@@ -153,3 +153,30 @@ def test_value_lines_locate_lines() -> None:
     assert [idx for idx, _, _ in got] == [1, 3, 4]
     for idx, start, end in got:
         assert data[start:end] == data.split(b"\n")[idx]
+
+
+def test_recognize_short_value_reject_keeps_keys() -> None:
+    from importobot.scan.recognizer import recognize
+
+    raw = secrets.token_bytes(16)
+    for value in (
+        base64.b64encode(raw).decode(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "base64:" + base64.b64encode(raw).decode(),
+    ):
+        assert len(value) < 32
+        assert recognize("ENCRYPTION_KEY", value) is not None
+    assert recognize("ENCRYPTION_KEY", "function(b){return") is None
+
+
+def test_minified_windows_without_values_are_skipped_not_shifted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = fernet_key()
+    parts = [f"x{i}=cache_key(b,{i})" for i in range(30_000)]
+    for at in (3, 15_000, 29_990):
+        parts.insert(at, f"signing_key:'{key}'")
+    fast, slow = _scan_both(monkeypatch, "dist/x.min.js", ";".join(parts).encode())
+    assert len(fast) >= 1
+    assert [(f.line, f.column) for f in fast] == [(f.line, f.column) for f in slow]

@@ -11,7 +11,7 @@ so the work stays linear.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from importobot.scan.readers.base import Candidate
 
@@ -114,11 +114,14 @@ def read_lines(
     indices: Iterable[int] | None = None,
     *,
     hot: dict[int, list[int]] | None = None,
+    window_filter: Callable[[str], bool] | None = None,
 ) -> Iterator[Candidate]:
     """Assignments in ``lines`` (0-based ``indices`` only, when given).
 
     ``hot`` maps a line index to character offsets worth reading in a very long line;
-    such a line is read only in windows around them.
+    such a line is read only in windows around them. ``window_filter`` (optional) is
+    asked about each window's text first; a window it refuses is not read (the
+    windows themselves stay the same).
     """
     for idx in indices if indices is not None else range(len(lines)):
         if idx < 0 or idx >= len(lines):
@@ -135,4 +138,7 @@ def read_lines(
             lo = max(0, spot - 256)
             hi = min(len(text), spot + _WINDOW)
             done_until = hi - 512
-            yield from read_line(text[lo:hi], idx + 1, base_column=lo)
+            window = text[lo:hi]
+            if window_filter is not None and not window_filter(window):
+                continue
+            yield from read_line(window, idx + 1, base_column=lo)

@@ -433,7 +433,7 @@ def _scan_text(
     for lineno, line_text, prev_text, spots in _hot_lines(raw_data):
         if _in_ranges(lineno, pem_ranges):
             continue
-        for c in read_lines([line_text], [0], hot={0: spots}):
+        for c in read_lines([line_text], [0], hot={0: spots}, window_filter=_window_has_value):
             c = Candidate(c.name, c.value, lineno, c.column, c.quote, c.commented, c.env, c.via)
             scan.candidate(c, line_text=line_text, prev_text=prev_text)
     return scan.findings
@@ -569,6 +569,11 @@ def _has_value_line(data: bytes) -> bool:
     if _B64_RUN in data.translate(_B64_TABLE) or _NONSPACE_RUN in data.translate(_NONSPACE_TABLE):
         return True
     return any(marker in data for marker in _VALUE_MARKERS)
+
+
+def _window_has_value(window: str) -> bool:
+    """A window of a very long line can yield a finding only around a value run."""
+    return _has_value_line(window.encode("utf-8", errors="replace"))
 
 
 def _hot_lines(data: bytes) -> Iterator[tuple[int, str, str, list[int]]]:
