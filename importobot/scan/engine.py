@@ -29,7 +29,7 @@ __all__ = ["ScanOptions", "check_paths", "collect_files", "git_root", "scan_one"
 
 _PARALLEL_MIN_FILES = 200
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
-_CHUNK_BYTES = 4 * 1024 * 1024
+_CHUNK_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -280,6 +280,16 @@ def _chunks(
     return chunks
 
 
+def _chunk_weights(chunks: list[list[tuple[str, str, bool]]], sizes: list[int]) -> list[int]:
+    """Bytes per chunk (chunks hold the files in order)."""
+    out: list[int] = []
+    at = 0
+    for chunk in chunks:
+        out.append(sum(sizes[at : at + len(chunk)]))
+        at += len(chunk)
+    return out
+
+
 def _run(
     files: list[tuple[Path, str, bool]],
     max_size: int,
@@ -309,10 +319,14 @@ def _run(
     try:
         ctx = multiprocessing.get_context("fork") if os.name == "posix" else None
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(_scan_chunk, chunk, max_size, env_globs, inline) for chunk in chunks
-            ]
-            return [f.result() for f in futures]
+            # Heaviest chunks first (by bytes), so no big chunk is left for last; results
+            # keep the files' order.
+            weight = _chunk_weights(chunks, sizes)
+            order = sorted(range(len(chunks)), key=lambda i: -weight[i])
+            futures = {
+                i: pool.submit(_scan_chunk, chunks[i], max_size, env_globs, inline) for i in order
+            }
+            return [futures[i].result() for i in range(len(chunks))]
     except (OSError, concurrent.futures.process.BrokenProcessPool):
         items = [(str(p), s, e) for p, s, e in files]
         return [_scan_chunk(items, max_size, env_globs, inline)]
