@@ -528,7 +528,15 @@ def decrypt() -> None:
 @click.option("--update-baseline", is_flag=True, help="Write current findings to the baseline.")
 @click.option("--config", type=click.Path(dir_okay=False), help="Configuration file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("--no-key-check", is_flag=True, help="Only scan files; skip key set-up checks.")
+@click.option(
+    "--no-key-check", is_flag=True, help="Only scan files; skip key set-up, age and IOB204 checks."
+)
+@click.option(
+    "--max-key-age",
+    metavar="DURATION",
+    help="Key and ciphertext age limit for IOB301/IOB303, e.g. 90d (h, d or w).",
+)
+@click.option("--strict", is_flag=True, help="Warnings (IOB103, IOB302-IOB304) fail too.")
 @click.option("--no-gitignore", is_flag=True, help="Also scan files git ignores.")
 @click.option("--no-inline-ignores", is_flag=True, help="Ignore inline suppression pragmas.")
 @click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings.")
@@ -553,6 +561,8 @@ def check(
     config: str | None,
     exit_zero: bool,
     no_key_check: bool,
+    max_key_age: str | None,
+    strict: bool,
     no_gitignore: bool,
     no_inline_ignores: bool,
     show_suppressed: bool,
@@ -562,7 +572,13 @@ def check(
 ) -> None:
     """Scan files for committed plaintext keys (default: git's tracked + untracked files).
 
-    Exit codes: 0 clean, 1 findings, 2 usage/configuration error or nothing scanned.
+    When the repository opts in (a key registry, [tool.importobot] key-check = true, or
+    an IMPORTOBOT_*KEY* variable), also judges the set-up key (IOB201-IOB203), its age
+    (IOB301/IOB302/IOB304), committed copies of it (IOB204) and stale Fernet
+    ciphertext (IOB303).
+
+    Exit codes: 0 clean (or warnings only), 1 error findings, 2 usage/configuration
+    error, an unreachable keyring, or nothing scanned.
     """
     from importobot.scan.check import CheckRequest, run_check
 
@@ -575,6 +591,8 @@ def check(
         config=config,
         exit_zero=exit_zero,
         key_check=not no_key_check,
+        max_key_age=max_key_age,
+        strict=strict,
         gitignore=not no_gitignore,
         inline_ignores=not no_inline_ignores,
         show_suppressed=show_suppressed,

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from importobot.config import Settings, load_settings, parse_size
 from importobot.exceptions import ConfigError
-from importobot.scan.engine import ScanOptions, check_paths, git_root
+from importobot.scan.engine import ScanOptions, check_paths, collect_files, git_root
+from importobot.scan.finding import Finding, ScanResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import TextIO
 
     from importobot.scan.finding import ScanResult
@@ -40,6 +42,8 @@ class CheckRequest:
     max_file_size: str | None = None
     jobs: int | None = None
     #: Scan the git index (what the next commit holds) instead of the work tree.
+    max_key_age: str | None = None
+    strict: bool = False
     staged: bool = False
     #: Scan every commit's added lines: a revision range, ``""`` for all refs, ``None`` off.
     history: str | None = None
@@ -84,7 +88,53 @@ def _git_scan(
         raise ConfigError(str(exc)) from None
 
 
-def run_check(req: CheckRequest, *, err: TextIO | None = None) -> int:
+def _key_health(
+    req: CheckRequest,
+    settings: Settings,
+    root: Path,
+    options: ScanOptions,
+    result: ScanResult,
+    now: datetime | None,
+) -> list[Finding]:
+    """IOB2xx/IOB3xx and IOB204 over the configured key (D16: only when opted in)."""
+    from importobot.hooks._common import load_policy
+    from importobot.keys.age import utc_now
+    from importobot.keys.registry import Registry
+    from importobot.scan.rules.key_age import check_key_age
+    from importobot.scan.rules.key_health import (
+        compromised_findings,
+        stale_token_findings,
+        watched_fingerprints,
+    )
+    from importobot.scan.rules.key_setup import check_key_setup, configured_source
+
+    moment = now or utc_now()
+    try:
+        policy = load_policy(settings, req.max_key_age, None)
+    except ValueError as exc:
+        raise ConfigError(f"--max-key-age: {exc}") from None
+    registry_file = Path(settings.registry)
+    if not registry_file.is_absolute():
+        registry_file = root / registry_file
+    registry = Registry.load(str(registry_file), now=moment)
+    setup = check_key_setup()
+    found = list(setup.findings)
+    source = setup.key.source.label if setup.key is not None else configured_source()
+    if setup.fingerprint is not None:
+        found += check_key_age(setup.fingerprint, source, registry, policy, moment)
+    found += compromised_findings(
+        result.findings, watched_fingerprints(setup.fingerprint, source, registry)
+    )
+    if not req.staged and req.history is None:
+        files = collect_files(req.paths, settings, options, ScanResult())
+        limit = options.max_file_size or settings.max_file_size
+        found += stale_token_findings(
+            ((p, shown) for p, shown, _ in files), policy, moment, max_size=limit
+        )
+    return found
+
+
+def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | None = None) -> int:
     """Run one check: scan, apply baseline, render, write. Returns the exit code (D15).
 
     Raises :class:`ConfigError` (exit 2) for invalid configuration or options.
@@ -137,7 +187,9 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None) -> int:
             for f in result.findings
         ]
 
-    if req.key_check and not _key_checks_configured(settings, root):
+    if req.key_check and _key_checks_configured(settings, root):
+        result.findings.extend(_key_health(req, settings, root, options, result, now))
+    elif req.key_check:
         result.notes.append("key checks skipped (not configured)")
 
     from importobot.report import render
@@ -163,4 +215,4 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None) -> int:
     if result.files_scanned == 0 and any(result.skipped.get(r) for r in _FATAL_SKIPS):
         print("importobot: error: nothing could be scanned", file=stream)
         return 2
-    return result.exit_code(exit_zero=req.exit_zero)
+    return result.exit_code(exit_zero=req.exit_zero, strict=req.strict)
