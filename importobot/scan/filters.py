@@ -172,9 +172,30 @@ def is_reference(value: str) -> bool:
         return True
     if _URI_REF_RE.match(value):
         return True
-    if "(" in value and _RUNTIME_RE.search(value):
+    if "(" in value and (_RUNTIME_RE.search(value) or is_code_expression(value)):
         return True
     return value.startswith("{{") and value.endswith("}}")
+
+
+_CALL_EXPR_RE = re.compile(
+    r"[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)(?:\.[A-Za-z_]\w*(?:\((?:[^()]|\([^()]*\))*\))?)*"
+)
+
+
+def is_code_expression(value: str) -> bool:
+    """A call expression written in code (``base64.b64encode(raw).decode()``), or one
+    interpolated in a template or f-string (``{make_key()}``): computed at run time.
+
+    Key spellings (base64, hex) never hold parentheses, so this cannot hide a key.
+    """
+    v = value.strip().strip("\"'`,;")
+    if v.endswith("\\n"):
+        v = v[:-2].rstrip("\"'")
+    if v.startswith("{") and v.endswith("}"):
+        v = v[1:-1].strip()
+    # The value may run on past the call (``key=f(raw)).other()`` read from code).
+    m = _CALL_EXPR_RE.match(v)
+    return m is not None and 2 * m.end() >= len(v)
 
 
 def is_fernet_token(value: str) -> bool:

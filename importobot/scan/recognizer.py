@@ -120,8 +120,11 @@ def _pem_match(value: str) -> Match | None:
         raw = base64.b64decode(text, validate=True) if text else b""
     except (binascii.Error, ValueError):
         raw = b""
-    fp = fingerprint(raw) if raw else fingerprint_opaque(text or m.group(1))
-    return Match("pem-private-key", len(raw), fp, offset=m.start())
+    if len(raw) < 16:
+        # No base64 body: a marker in code or docs (a PEM built at run time, a truncated
+        # example), not key material.
+        return None
+    return Match("pem-private-key", len(raw), fingerprint(raw), offset=m.start())
 
 
 def key_shape(value: str) -> Match | None:

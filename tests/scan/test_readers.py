@@ -149,3 +149,12 @@ def test_long_minified_line_is_linear() -> None:
     found = scan_file("app.min.js", text.encode())
     assert time.perf_counter() - start < 5
     assert [f.variable for f in found if f.column == text.index(K) + 1] == ["secretKey"]
+
+
+def test_pem_marker_without_a_body_is_not_a_key() -> None:
+    # A PEM assembled at run time in code: the markers are there, the key is not.
+    text = (
+        'pem = "-----BEGIN PRIVATE KEY-----\\n" + "\\n".join(lines)'
+        ' + "\\n-----END PRIVATE KEY-----"\n'
+    )
+    assert scan_file("build_pem.py", text.encode()) == []
