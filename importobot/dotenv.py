@@ -14,13 +14,14 @@ still a committed key.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from importobot._lazyre import lazy_compile
+from importobot._record import Record
 
 __all__ = ["Entry", "parse", "split_lines"]
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Record):
     """One ``NAME=value`` assignment.
 
     ``line`` and ``column`` (both 1-based, the column in code points) locate the
@@ -28,26 +29,37 @@ class Entry:
     just past the separator. ``end_line`` differs from ``line`` for a multi-line value.
     """
 
+    __slots__ = (
+        "name",
+        "value",
+        "line",
+        "column",
+        "quote",
+        "commented",
+        "end_line",
+    )
+    _defaults = {"quote": "", "commented": False, "end_line": 0}
+
     name: str
     value: str
     line: int
     column: int
     #: The quote character around the value (``'``, ``"``, `````) or ``""``.
-    quote: str = ""
+    quote: str
     #: True when the assignment sits in a ``#`` comment.
-    commented: bool = False
-    end_line: int = 0
+    commented: bool
+    end_line: int
 
     def __repr__(self) -> str:
         # The value may be a key: never show it.
         return f"Entry(name={self.name!r}, line={self.line}, column={self.column})"
 
 
-_ASSIGN_RE = re.compile(
+_ASSIGN_RE = lazy_compile(
     r"[ \t]*(?:export[ \t]+|set[ \t]+)?(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)"
     r"[ \t]*(?P<sep>=|:(?=[ \t]|$))[ \t]*"
 )
-_COMMENT_RE = re.compile(r"[ \t]*#+[ \t]*(?:-[ \t]+)?")
+_COMMENT_RE = lazy_compile(r"[ \t]*#+[ \t]*(?:-[ \t]+)?")
 
 
 def split_lines(text: str) -> list[str]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import binascii
 import os
-import re
 
+from importobot._lazyre import lazy_compile
 from importobot.keys.fingerprint import fingerprint
 
 __all__ = [
@@ -39,9 +39,9 @@ PUBLISHED_KEY_FINGERPRINTS: frozenset[str] = frozenset(
     }
 )
 
-_HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
-_B64_STD_RE = re.compile(r"\A[A-Za-z0-9+/]+={0,2}\Z")
-_B64_URL_RE = re.compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")
+_HEX_RE = lazy_compile(r"\A[0-9a-fA-F]+\Z")
+_B64_STD_RE = lazy_compile(r"\A[A-Za-z0-9+/]+={0,2}\Z")
+_B64_URL_RE = lazy_compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")
 
 
 class Decoded:
@@ -199,7 +199,7 @@ def _words() -> tuple[frozenset[str], tuple[int, ...]]:
     return _WORDS[0]
 
 
-_LETTER_RUN_RE = re.compile(r"[A-Za-z]{4,}")
+_LETTER_RUN_RE = lazy_compile(r"[A-Za-z]{4,}")
 
 
 def word_coverage(text: str) -> float:

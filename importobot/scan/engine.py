@@ -17,10 +17,11 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from importobot._record import replace as record_replace
 from importobot.config import Settings
 from importobot.scan.finding import Finding, ScanResult, rule_info
 from importobot.scan.rules.files import holds_secrets, is_binary, is_env_file, scan_file
@@ -391,7 +392,7 @@ def _iob103(
     exposed = {rel[r] for r in _not_ignored(root, list(rel))}
     for i, f in enumerate(findings):
         if f.path in exposed and f.rule == "IOB101":
-            findings[i] = replace(f, message=f.message + "; the file is not git-ignored")
+            findings[i] = record_replace(f, message=f.message + "; the file is not git-ignored")
     info = rule_info("IOB103")
     return [
         Finding(

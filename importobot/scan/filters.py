@@ -19,6 +19,7 @@ import binascii
 import re
 from collections.abc import Callable
 
+from importobot._lazyre import lazy_compile
 from importobot.keys.fingerprint import is_fingerprint
 from importobot.keys.tokens import token_bytes
 
@@ -36,8 +37,8 @@ __all__ = [
 
 # --------------------------------------------------------------------------- names
 
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SPLIT_RE = re.compile(r"[^A-Z0-9]+")
+_CAMEL_RE = lazy_compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SPLIT_RE = lazy_compile(r"[^A-Z0-9]+")
 
 
 def normalize_name(name: str) -> str:
@@ -58,7 +59,7 @@ _KEY_WORDS = ("SECRET", "PASSPHRASE", "CIPHER", "CRYPT")
 _KEY_TOKENS = frozenset({"SALT", "PEPPER", "HMAC", "KEYS", "SIGNING", "AESKEY", "MASTERKEY"})
 
 #: Identifier / public names (D8): never key context.
-_IDENTIFIER_RE = re.compile(
+_IDENTIFIER_RE = lazy_compile(
     r"""(?x)
     (?:^|_)(?:KEY_?ID|KEY_?IDS|ACCESS_KEY_ID|CLIENT_ID|APP_ID|PROJECT_ID|ID|IDS|UUID)$
     | (?:^|_)(?:PUBLIC|PUB|PUBKEY|PUBLISHABLE|PUBLIC_KEY)(?:_|$)
@@ -74,12 +75,12 @@ _IDENTIFIER_RE = re.compile(
 )
 
 #: Hash / identifier names (D8): a 32-byte value in an env file under such a name is not reported.
-_HASH_ID_RE = re.compile(
+_HASH_ID_RE = lazy_compile(
     r"SHA|HASH|DIGEST|CHECKSUM|MD5|ETAG|(?:^|_)ID$|COMMIT|(?:^|_)REV|VERSION|INTEGRITY"
 )
 
 
-_CREDENTIAL_RE = re.compile(
+_CREDENTIAL_RE = lazy_compile(
     r"API_?KEY|APIKEY|API_?SECRET|ACCESS_?KEY|CLIENT_?SECRET|CONSUMER_?SECRET|TOKEN|"
     r"LICEN[CS]E_?KEY|(?:^|_)DSN$"
 )
@@ -125,32 +126,32 @@ def is_hash_or_id_name(name: str) -> bool:
 
 # ------------------------------------------------------------- (a) content-certain
 
-_REF_BRACE_RE = re.compile(r"\$\{\{?[^}]*\}")
-_REF_CMD_RE = re.compile(r"\$\(\s*[A-Za-z_][\w.\-/]*(?:\s|\)|$)")
-_BACKTICK_RE = re.compile(r"`[^`]+`")
-_RUNTIME_RE = re.compile(
+_REF_BRACE_RE = lazy_compile(r"\$\{\{?[^}]*\}")
+_REF_CMD_RE = lazy_compile(r"\$\(\s*[A-Za-z_][\w.\-/]*(?:\s|\)|$)")
+_BACKTICK_RE = lazy_compile(r"`[^`]+`")
+_RUNTIME_RE = lazy_compile(
     r"""(?x)
     (?:generate_key|token_hex|token_bytes|token_urlsafe|urandom|randomBytes|random_bytes|
        getenv|environ|process\.env|env\(|ENV\[|secrets\.|os\.|Deno\.env|System\.getenv)
     """
 )
-_URI_REF_RE = re.compile(
+_URI_REF_RE = lazy_compile(
     r"""(?xi)^(?:op|vault|secret|secrets|sm|awssm|gcpsm|azkv|keyvault|bws|doppler|infisical|
     ref\+[a-z0-9]+|arn|kms):"""
 )
-_JWT_RE = re.compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-_PHC_RE = re.compile(r"^\$(?:argon2(?:id|i|d)|2[abxy]?|scrypt|pbkdf2[\w-]*|[156])\$")
-_PREFIXED_DIGEST_RE = re.compile(
+_JWT_RE = lazy_compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_PHC_RE = lazy_compile(r"^\$(?:argon2(?:id|i|d)|2[abxy]?|scrypt|pbkdf2[\w-]*|[156])\$")
+_PREFIXED_DIGEST_RE = lazy_compile(
     r"^(?:(?:sha(?:1|224|256|384|512)|sha3-\d+)[:\-]|(?:md5|blake2b?|h1|zh):)", re.IGNORECASE
 )
-_PUBLIC_KEY_RE = re.compile(
+_PUBLIC_KEY_RE = lazy_compile(
     r"^(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(?:ssh|ecdsa)-[\w@.-]+)\s"
     r"|-----BEGIN (?:[A-Z0-9 ]+ )?(?:PUBLIC KEY|CERTIFICATE|CERTIFICATE REQUEST)-----"
 )
-_UUID_RE = re.compile(
+_UUID_RE = lazy_compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-_AGE_RECIPIENT_RE = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+_AGE_RECIPIENT_RE = lazy_compile(r"^age1[02-9ac-hj-np-z]{58}$")
 
 
 def is_empty(value: str) -> bool:
@@ -177,7 +178,7 @@ def is_reference(value: str) -> bool:
     return value.startswith("{{") and value.endswith("}}")
 
 
-_CALL_EXPR_RE = re.compile(
+_CALL_EXPR_RE = lazy_compile(
     r"[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)(?:\.[A-Za-z_]\w*(?:\((?:[^()]|\([^()]*\))*\))?)*"
 )
 

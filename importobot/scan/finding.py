@@ -5,7 +5,7 @@ The report formatters import only this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from importobot._record import Record, replace
 
 TYPE_CHECKING = False  # typing is not imported at run time (hook start-up, D17)
 if TYPE_CHECKING:
@@ -14,9 +14,15 @@ if TYPE_CHECKING:
 __all__ = ["RULES", "Finding", "RuleInfo", "ScanResult", "rule_info"]
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(Record):
     """A rule's code, kebab-case name, default severity and one-line summary."""
+
+    __slots__ = (
+        "code",
+        "name",
+        "severity",
+        "summary",
+    )
 
     code: str
     name: str
@@ -73,14 +79,31 @@ def rule_info(code: str) -> RuleInfo:
     return RULES.get(code) or RuleInfo(code, code.lower(), "error", code)
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record):
     """One finding. ``path``/``line``/``column`` are ``None`` without a location.
 
     ``line`` and ``column`` are 1-based; the column counts Unicode code points.
     ``key_bytes`` is the decoded size (characters for an opaque string).
     ``fingerprint`` is the D2 fingerprint (``None`` for rejected or weak set-up keys).
     """
+
+    __slots__ = (
+        "rule",
+        "severity",
+        "path",
+        "line",
+        "column",
+        "variable",
+        "key_type",
+        "key_bytes",
+        "fingerprint",
+        "message",
+        "commit",
+        "source",
+        "note",
+        "suppressed",
+    )
+    _defaults = {"commit": None, "source": None, "note": None, "suppressed": None}
 
     rule: str
     severity: str
@@ -92,12 +115,12 @@ class Finding:
     key_bytes: int | None
     fingerprint: str | None
     message: str
-    commit: str | None = None
-    source: str | None = None
+    commit: str | None
+    source: str | None
     #: Extra context, such as "published example key" or "unstaged".
-    note: str | None = None
+    note: str | None
     #: Why it is suppressed (``inline``, ``baseline``) or ``None`` when it counts.
-    suppressed: str | None = None
+    suppressed: str | None
 
     @property
     def rule_name(self) -> str:
@@ -136,24 +159,45 @@ class Finding:
         return data
 
 
-@dataclass
-class ScanResult:
+class ScanResult(Record):
     """The outcome of one ``check`` run: findings and what was (not) scanned."""
 
-    findings: list[Finding] = field(default_factory=list)
-    files_scanned: int = 0
-    bytes_scanned: int = 0
+    __slots__ = (
+        "findings",
+        "files_scanned",
+        "bytes_scanned",
+        "skipped",
+        "bytes_skipped",
+        "notes",
+        "baseline_added",
+        "baseline_removed",
+        "seconds",
+    )
+    _defaults = {
+        "files_scanned": 0,
+        "bytes_scanned": 0,
+        "bytes_skipped": 0,
+        "baseline_added": 0,
+        "baseline_removed": 0,
+        "seconds": 0.0,
+    }
+    _factories = {"findings": list, "skipped": dict, "notes": list}
+    _mutable = True
+
+    findings: list[Finding]
+    files_scanned: int
+    bytes_scanned: int
     #: Skip reason (``binary``, ``too-large``, ``unreadable``, ``excluded``, ``symlink``) → count.
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int]
     #: Bytes of skipped files (reported apart from scanned bytes).
-    bytes_skipped: int = 0
+    bytes_skipped: int
     #: One line per problem met (unreadable file, git failure); never a key.
-    notes: list[str] = field(default_factory=list)
+    notes: list[str]
     #: Baseline bookkeeping for ``--update-baseline`` (added, removed).
-    baseline_added: int = 0
-    baseline_removed: int = 0
+    baseline_added: int
+    baseline_removed: int
     #: Elapsed seconds (wall clock) of the scan.
-    seconds: float = 0.0
+    seconds: float
 
     def skip(self, reason: str, size: int = 0) -> None:
         """Count one skipped file."""

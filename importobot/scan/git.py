@@ -377,7 +377,7 @@ def scan_staged(
 
 
 def _with_note(f: Finding, note: str) -> Finding:
-    from dataclasses import replace
+    from importobot._record import replace
 
     return replace(f, note=f"{f.note}; {note}" if f.note else note)
 
@@ -581,8 +581,8 @@ def scan_history(
     suppress by path and fingerprint, in every commit.
     """
     import time
-    from dataclasses import replace
 
+    from importobot._record import replace
     from importobot.scan.finding import Finding, ScanResult
     from importobot.scan.rules.files import is_binary, scan_file
 

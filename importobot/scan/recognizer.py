@@ -18,8 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 
+from importobot._lazyre import lazy_compile
+from importobot._record import Record
 from importobot.keys.fingerprint import fingerprint, fingerprint_opaque
 from importobot.keys.material import (
     KEY_SIZES,
@@ -43,19 +44,30 @@ PUBLISHED_NOTE = "published example key"
 
 _MIN_LEN = 16
 _OPAQUE_MIN = 32
-_B64_RUN_RE = re.compile(r"[A-Za-z0-9+/_=-]{22}")
-_HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
-_ESCAPE_RE = re.compile(r"\\x[0-9a-fA-F]{2}")
-_EMBED_HEX_RE = re.compile(r"(?<![0-9A-Za-z])(?:key_)?([0-9a-fA-F]{32,})(?![0-9A-Za-z])")
-_EMBED_B64_RE = re.compile(r"(?<![A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{22,}={0,2})(?![A-Za-z0-9+/=_-])")
-_PEM_PRIVATE_RE = re.compile(
+_B64_RUN_RE = lazy_compile(r"[A-Za-z0-9+/_=-]{22}")
+_HEX_RE = lazy_compile(r"\A[0-9a-fA-F]+\Z")
+_ESCAPE_RE = lazy_compile(r"\\x[0-9a-fA-F]{2}")
+_EMBED_HEX_RE = lazy_compile(r"(?<![0-9A-Za-z])(?:key_)?([0-9a-fA-F]{32,})(?![0-9A-Za-z])")
+_EMBED_B64_RE = lazy_compile(
+    r"(?<![A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{22,}={0,2})(?![A-Za-z0-9+/=_-])"
+)
+_PEM_PRIVATE_RE = lazy_compile(
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ED25519 )?PRIVATE KEY(?: BLOCK)?)-----"
 )
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(Record):
     """A recognized key: type, size, fingerprint and where in the value it starts."""
+
+    __slots__ = (
+        "key_type",
+        "key_bytes",
+        "fingerprint",
+        "note",
+        "offset",
+        "spelling",
+    )
+    _defaults = {"note": None, "offset": 0, "spelling": None}
 
     #: ``fernet``, ``base64``, ``hex``, ``laravel``, ``opaque``, ``pem-private-key``, ``key-file``.
     key_type: str
@@ -63,11 +75,11 @@ class Match:
     key_bytes: int
     fingerprint: str
     #: ``published example key`` for a listed demo key, else ``None``.
-    note: str | None = None
+    note: str | None
     #: Offset of the key inside the value (non-zero for a key embedded in a URI).
-    offset: int = 0
+    offset: int
     #: How the value was spelled when that is worth saying (``bytes literal``).
-    spelling: str | None = None
+    spelling: str | None
 
     def __repr__(self) -> str:
         return (

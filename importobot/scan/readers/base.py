@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from importobot._record import Record
 
 __all__ = ["Candidate"]
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(Record):
     """A ``name``/``value`` pair found in a file.
 
     ``line`` and ``column`` are 1-based and locate the value's first character (the
     column in Unicode code points). ``name`` is ``None`` for a bare value.
     """
 
+    __slots__ = (
+        "name",
+        "value",
+        "line",
+        "column",
+        "quote",
+        "commented",
+        "env",
+        "via",
+    )
+    _defaults = {"quote": "", "commented": False, "env": False, "via": None}
+
     name: str | None
     value: str
     line: int
     column: int
     #: The quote around the value (``'``, ``"``, ````` or ``""``).
-    quote: str = ""
+    quote: str
     #: True when the assignment sits in a comment.
-    commented: bool = False
+    commented: bool
     #: True in an env-style context: compose ``environment:``, Actions ``env:``,
     #: Dockerfile ``ENV``/``ARG``, Kubernetes Secret/ConfigMap data.
-    env: bool = False
+    env: bool
     #: Text to show instead of the format's own name when it is not obvious.
-    via: str | None = None
+    via: str | None
 
     def __repr__(self) -> str:
         # The value may be a key: never show it.

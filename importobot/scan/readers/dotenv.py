@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from importobot import dotenv
+from importobot._lazyre import lazy_compile
 from importobot.scan.readers.base import Candidate
 
 __all__ = ["looks_like_dotenv", "read_dotenv"]
 
-_ASSIGN_LINE_RE = re.compile(r"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*=")
+_ASSIGN_LINE_RE = lazy_compile(r"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*=")
 
 
 def read_dotenv(text: str) -> Iterator[Candidate]:

@@ -13,27 +13,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from importobot._lazyre import lazy_compile
 from importobot.scan.readers.base import Candidate
 
 __all__ = ["read_line", "read_lines"]
 
 # The name is matched atomically (lookahead + backreference) and only at a word start,
 # so a long run of base64 cannot make the regex backtrack quadratically.
-_ASSIGN_RE = re.compile(
+_ASSIGN_RE = lazy_compile(
     r"""(?<![\w.\-$@/])(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
     [ \t]*(?:=>|:=|==?|(?<!:):(?![:/]))[ \t]*
     (?:[bBrRuU]{1,2}(?=["']))?
     (?P<value>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s'"`,;]+)""",
     re.X,
 )
-_DOCKER_RE = re.compile(r"[ \t]*(?:ENV|ARG)[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+(?P<value>[^=\s].*)$")
-_DOCKER_ENV_RE = re.compile(r"[ \t]*(?:ENV|ARG)[ \t]")
-_FLAG_RE = re.compile(
+_DOCKER_RE = lazy_compile(
+    r"[ \t]*(?:ENV|ARG)[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+(?P<value>[^=\s].*)$"
+)
+_DOCKER_ENV_RE = lazy_compile(r"[ \t]*(?:ENV|ARG)[ \t]")
+_FLAG_RE = lazy_compile(
     r"""(?<![\w-])--(?P<name>[A-Za-z][\w-]*)(?:=|[ \t]+)
     (?P<value>"[^"\n]*"|'[^'\n]*'|[^\s'"-][^\s'"]*)""",
     re.X,
 )
-_COMMENT_START_RE = re.compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*)")
+_COMMENT_START_RE = lazy_compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*)")
 _WINDOW = 4096
 _MIN_VALUE = 16
 _LONG_LINE = 16384

@@ -11,18 +11,19 @@ import binascii
 import re
 from collections.abc import Iterator
 
+from importobot._lazyre import lazy_compile
 from importobot.scan.readers.base import Candidate
 
 __all__ = ["ENV_PARENTS", "is_env_context", "parents", "read_k8s_data", "read_yaml_line"]
 
-_KEY_RE = re.compile(
+_KEY_RE = lazy_compile(
     r"(?P<indent>[ \t]*)(?:-[ \t]+)?(?P<q>[\"']?)"
     r"(?P<name>[^\s:#\"'][^:#\"']*?)(?P=q)[ \t]*:(?:[ \t]|$)"
 )
-_ITEM_RE = re.compile(
+_ITEM_RE = lazy_compile(
     r"(?P<indent>[ \t]*)-[ \t]+(?P<value>[^\s#:{}\[\]][^\s#]*|\"[^\"]*\"|'[^']*')[ \t]*(?:#.*)?$"
 )
-_BLOCK_RE = re.compile(
+_BLOCK_RE = lazy_compile(
     r"(?P<indent>[ \t]*)(?:-[ \t]+)?(?P<name>[\w.\-]+)[ \t]*:[ \t]*[|>][+-]?\d*[ \t]*(?:#.*)?$"
 )
 

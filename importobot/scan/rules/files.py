@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from fnmatch import fnmatchcase
 
+from importobot._lazyre import lazy_compile
+from importobot._record import replace
 from importobot.dotenv import split_lines
 from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
@@ -69,7 +70,7 @@ _HOT_WORDS: tuple[bytes, ...] = (
 )
 _HOT_WORDS_STR = tuple(w.decode() for w in _HOT_WORDS)
 _YAML_EXT = (".yml", ".yaml")
-_DOCKERFILE_RE = re.compile(r"(?i)^(?:dockerfile|containerfile)(?:[._-].*)?$|\.dockerfile$")
+_DOCKERFILE_RE = lazy_compile(r"(?i)^(?:dockerfile|containerfile)(?:[._-].*)?$|\.dockerfile$")
 _CODE_EXT = frozenset(
     ".py .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .rb .php .c .h .cc .cpp .hpp .cs .swift"
     " .json .toml .ini .cfg .conf .xml .html .htm .css .scss .md .rst .txt .lock .sum .mod"
@@ -77,11 +78,11 @@ _CODE_EXT = frozenset(
     " .scala .vue .svelte .dart .ex .exs .erl .hs .ml .clj .groovy .ps1 .bat .cmd .mk"
     " .tmpl .tpl .j2 .jinja .erb .xsd .wsdl .plist .proto .graphql .map".split()
 )
-_PRAGMA_RE = re.compile(
+_PRAGMA_RE = lazy_compile(
     r"importobot:\s*ignore(?:\[(?P<codes>[A-Za-z0-9_, \-]+)\])?|pragma:\s*allowlist[ -]secret"
 )
-_NEXTLINE_RE = re.compile(r"pragma:\s*allowlist[ -]nextline[ -]secret")
-_PEM_BEGIN_RE = re.compile(
+_NEXTLINE_RE = lazy_compile(r"pragma:\s*allowlist[ -]nextline[ -]secret")
+_PEM_BEGIN_RE = lazy_compile(
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ED25519 |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
 )
 _STRUCTURED_MAX = 2 * 1024 * 1024
@@ -439,16 +440,17 @@ def _scan_text(
     return scan.findings
 
 
-_LONG_RUN_RE = re.compile(r"[A-Za-z0-9+/_=-]{40,}")
+_LONG_RUN_RE = lazy_compile(r"[A-Za-z0-9+/_=-]{40,}")
 #: A line can hold a key only if some value of >= 16 characters follows a separator,
 #: a ``--flag``, or it holds byte escapes or a PEM marker. One C-level search per line.
-_GATE_RE = re.compile(
+_GATE = (
     r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
 )
+_GATE_RE = lazy_compile(_GATE)
 
 
-_SECRET_NAME_RE = re.compile(
+_SECRET_NAME_RE = lazy_compile(
     r"(?i)pass(?:word|wd|phrase)?|secret|token|credential|(?:^|_)key$|_key_"
 )
 
@@ -493,10 +495,10 @@ def _hot_indices(lines: list[str], data: bytes) -> Iterator[int]:
             yield idx
 
 
-_HOT_WORD_RE = re.compile(
+_HOT_WORD_RE = lazy_compile(
     rb"key|secret|passphrase|salt|cipher|crypt|pepper|hmac|signing|-----begin"
 )
-_GATE_BYTES_RE = re.compile(_GATE_RE.pattern.encode())
+_GATE_BYTES_RE = lazy_compile(_GATE.encode())
 
 #: Byte classes for :func:`_value_lines`: base64/hex characters; non-space characters.
 _B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_=-"
@@ -508,7 +510,7 @@ _NONSPACE_TABLE = bytes(0x20 if i in b" \t\n\r\x0b\x0c" else 0x61 for i in range
 _B64_RUN = b"a" * 22
 _NONSPACE_RUN = b"a" * 32
 _VALUE_MARKERS = (b"\\x", b"-----BEGIN")
-_PRINTABLE_RE = re.compile(rb"[\x21-\x7e]")
+_PRINTABLE_RE = lazy_compile(rb"[\x21-\x7e]")
 _BLOCK_LOOKBACK = 49
 
 
