@@ -380,15 +380,49 @@ def key_register(created: str | None, note: str | None, registry: str | None) ->
         click.echo(f"{fp} is already registered in {reg.path}")
 
 
+def _stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
+    """The enterprise store check, found by entry point (the base never imports it)."""
+    from importlib.metadata import entry_points
+
+    from importobot.exceptions import ConfigError
+
+    found = list(entry_points(group="importobot.retire_checks", name="stores"))
+    try:
+        check = found[0].load() if found else None
+    except ImportError as exc:
+        check = None
+        detail = f"missing {getattr(exc, 'name', None) or 'a module'}"
+    else:
+        detail = "the store check is not installed"
+    if check is None:
+        raise ConfigError(
+            f"--store needs the 'enterprise' extra: pip install 'importobot[enterprise]' ({detail})"
+        )
+    result: list[str] = check(specs, fingerprint)
+    return result
+
+
 @key.command("retire")
 @click.argument("fingerprint", required=False)
 @click.option("--at", "at", metavar="DATE", help="Retirement time (default: now).")
 @click.option("--registry", type=click.Path(dir_okay=False), help="Registry file.")
-def key_retire(fingerprint: str | None, at: str | None, registry: str | None) -> None:
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    metavar="SPEC",
+    help="Refuse while this store holds values under the key: files:PATH, "
+    "sqlite:PATH:TABLE:ID_COLUMN:COLUMN or postgresql:TABLE:ID_COLUMN:COLUMN:DSN "
+    "(repeatable; needs importobot[enterprise]).",
+)
+def key_retire(
+    fingerprint: str | None, at: str | None, registry: str | None, stores: tuple[str, ...]
+) -> None:
     """Mark a previous key retired in the registry (never the active key).
 
-    FINGERPRINT may be left out when exactly one previous key is configured.
-    Afterwards remove that key from IMPORTOBOT_PREVIOUS_KEYS / the keyring.
+    FINGERPRINT may be left out when exactly one previous key is configured. With
+    --store, the key is retired only when no given store still holds a value under
+    it. Afterwards remove that key from IMPORTOBOT_PREVIOUS_KEYS / the keyring.
     """
     from importobot.exceptions import ConfigError
     from importobot.keys.fingerprint import fingerprint as fingerprint_of
@@ -407,6 +441,13 @@ def key_retire(fingerprint: str | None, at: str | None, registry: str | None) ->
         fingerprint = previous[0]
     if fingerprint == active:
         raise ConfigError(f"{fingerprint} is the active key; it cannot be retired")
+    if stores:
+        holding = _stores_still_holding(list(stores), fingerprint)
+        if holding:
+            raise ConfigError(
+                f"{fingerprint} still encrypts values in {', '.join(holding)}: rotate them "
+                f"first (`importobot rotate …`), then retire the key"
+            )
     reg = _registry_for(registry)
     if reg.get(fingerprint) is None:
         raise ConfigError(
