@@ -76,50 +76,11 @@ def _read_work_tree(path: str, max_size: int) -> tuple[bytes | None, str | None]
     return data, None
 
 
-def _filtered(root: str, rels: Sequence[str]) -> set[str]:
-    """Paths with a git ``filter`` attribute (git-crypt …): their work tree is plaintext.
-
-    Only asks git (a second call) when an attributes file mentions ``filter``.
-    """
-    from importobot.scan.git import git_dir, run_git
-
-    candidates = {os.path.join(root, ".gitattributes")}
-    gdir = git_dir(root)
-    if gdir:
-        candidates.add(os.path.join(gdir, "info", "attributes"))
-    for rel in rels:
-        parts = rel.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            candidates.add(os.path.join(root, *parts[:i], ".gitattributes"))
-    mentioned = False
-    for name in candidates:
-        try:
-            with open(name, "rb") as handle:
-                if b"filter" in handle.read():
-                    mentioned = True
-                    break
-        except OSError:
-            continue
-    if not mentioned:
-        return set()
-    stdin = b"".join(os.fsencode(r) + b"\0" for r in rels)
-    code, out, _ = run_git(["check-attr", "-z", "--stdin", "filter"], root, stdin)
-    if code != 0:
-        return set()
-    fields = out.split(b"\0")
-    filtered: set[str] = set()
-    for i in range(0, len(fields) - 2, 3):
-        value = fields[i + 2]
-        if value not in (b"unspecified", b"unset", b""):
-            filtered.add(os.fsdecode(fields[i]))
-    return filtered
-
-
 def _collect(
     files: Sequence[str], root: str, in_git: bool, max_size: int, err: list[str]
 ) -> tuple[list[_Source], int]:
     """What to scan for each passed path, following D12; returns (sources, empty files)."""
-    from importobot.scan.git import EMPTY_BLOB
+    from importobot.scan.git import EMPTY_BLOB, filtered_paths
 
     rels: list[str] = []
     for f in files:
@@ -134,7 +95,7 @@ def _collect(
         if inside and (os.environ.get("GIT_DIR") or maybe_tracked(index_path(root), inside)):
             blobs = read_index_blobs(root, inside)
             if blobs:
-                filtered = _filtered(root, [r for r in inside if r in blobs])
+                filtered = filtered_paths(root, [r for r in inside if r in blobs])
     sources: list[_Source] = []
     empty = 0
     for shown, rel in zip(files, rels, strict=True):

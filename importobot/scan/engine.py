@@ -412,6 +412,59 @@ def _iob103(
     ]
 
 
+def _scan_filtered_from_index(
+    files: list[tuple[Path, str, bool]],
+    options: ScanOptions,
+    result: ScanResult,
+    max_size: int,
+    env_globs: tuple[str, ...],
+) -> list[tuple[Path, str, bool]]:
+    """D11: tracked files with a git ``filter`` attribute (git-crypt, transcrypt) are
+    judged by their index content, what the repository holds, not the decrypted work
+    tree. Costs nothing unless an attributes file mentions ``filter``. Returns the rest.
+    """
+    root = git_root(options.cwd)
+    if root is None or not files:
+        return files
+    from importobot.scan.git import GitError, filtered_paths, read_index_blobs
+
+    rels: dict[str, int] = {}
+    for n, (p, _shown, _explicit) in enumerate(files):
+        try:
+            rel = p.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            continue
+        rels[rel] = n
+    filtered = filtered_paths(str(root), list(rels))
+    if not filtered:
+        return files
+    try:
+        blobs = read_index_blobs(str(root), sorted(filtered))
+    except GitError as exc:
+        result.notes.append(f"git filter files read from the work tree: {exc}")
+        return files
+    taken: set[int] = set()
+    for rel, entries in blobs.items():
+        data = next((d for stage, _oid, kind, d in entries if stage == 0 and kind == "blob"), None)
+        if data is None:
+            continue
+        n = rels[rel]
+        taken.add(n)
+        shown = files[n][1]
+        if len(data) > max_size:
+            result.skip("too-large", len(data))
+            continue
+        if is_binary(data):  # ciphertext, as git-crypt stores it
+            result.skip("binary", len(data))
+            continue
+        result.files_scanned += 1
+        result.bytes_scanned += len(data)
+        result.findings.extend(
+            scan_file(shown, data, env_globs=env_globs, inline_ignores=options.inline_ignores)
+        )
+    return [f for n, f in enumerate(files) if n not in taken]
+
+
 def check_paths(
     paths: Sequence[str],
     settings: Settings,
@@ -430,6 +483,7 @@ def check_paths(
     files = collect_files(paths, settings, options, result)
     max_size = options.max_file_size or settings.max_file_size
     env_globs = tuple(settings.env_files)
+    files = _scan_filtered_from_index(files, options, result, max_size, env_globs)
     for chunk in _run(files, max_size, env_globs, options.inline_ignores, options.jobs):
         result.findings.extend(chunk.findings)
         result.files_scanned += chunk.files

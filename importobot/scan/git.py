@@ -37,6 +37,7 @@ __all__ = [
     "git_dir",
     "index_path",
     "iter_history",
+    "filtered_paths",
     "maybe_tracked",
     "read_index_blobs",
     "run_git",
@@ -244,6 +245,43 @@ def read_index_blobs(cwd: str, rel_paths: Sequence[str]) -> dict[str, list[Index
             data = b""  # a submodule: its commit object is not file content
         found.setdefault(p, []).append((stage, oid, kind, data))
     return found
+
+
+def filtered_paths(root: str, rels: Sequence[str]) -> set[str]:
+    """Paths with a git ``filter`` attribute (git-crypt …): their work tree is plaintext.
+
+    Only asks git (a second call) when an attributes file mentions ``filter``.
+    """
+    candidates = {os.path.join(root, ".gitattributes")}
+    gdir = git_dir(root)
+    if gdir:
+        candidates.add(os.path.join(gdir, "info", "attributes"))
+    for rel in rels:
+        parts = rel.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            candidates.add(os.path.join(root, *parts[:i], ".gitattributes"))
+    mentioned = False
+    for name in candidates:
+        try:
+            with open(name, "rb") as handle:
+                if b"filter" in handle.read():
+                    mentioned = True
+                    break
+        except OSError:
+            continue
+    if not mentioned:
+        return set()
+    stdin = b"".join(os.fsencode(r) + b"\0" for r in rels)
+    code, out, _ = run_git(["check-attr", "-z", "--stdin", "filter"], root, stdin)
+    if code != 0:
+        return set()
+    fields = out.split(b"\0")
+    filtered: set[str] = set()
+    for i in range(0, len(fields) - 2, 3):
+        value = fields[i + 2]
+        if value not in (b"unspecified", b"unset", b""):
+            filtered.add(os.fsdecode(fields[i]))
+    return filtered
 
 
 def staged_paths(cwd: str, pathspecs: Sequence[str] = ()) -> list[str]:

@@ -151,3 +151,43 @@ def test_invalid_config_is_exit_2(repo: Path) -> None:
     result = CliRunner().invoke(cli, ["check", "--no-key-check"])
     assert result.exit_code == 2
     assert ".importobot.toml" in result.output and "max-file-size" in result.output
+
+
+def test_git_filter_files_are_judged_by_their_index_content(tmp_path, monkeypatch) -> None:
+    """D11: git-crypt-style files hold plaintext only in the work tree; the repo holds
+    ciphertext (here gzip stands in for the encryption filter)."""
+    import base64
+    import json
+    import secrets
+    import subprocess
+
+    from importobot.scan.check import CheckRequest, run_check
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    git("config", "filter.crypt.clean", "gzip -cn")
+    git("config", "filter.crypt.smudge", "gzip -dc")
+    (tmp_path / ".gitattributes").write_text("secret.env filter=crypt\n")
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    (tmp_path / "secret.env").write_text(f"FERNET_KEY={key}\n")
+    (tmp_path / "plain.env").write_text(f"FERNET_KEY={key}\n")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    monkeypatch.chdir(tmp_path)
+    import io
+    import sys
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    code = run_check(CheckRequest(fmt="json", key_check=False))
+    report = json.loads(out.getvalue())
+    paths = [f["path"] for f in report["findings"]]
+    assert code == 1 and paths == ["plain.env"]
+    assert report["summary"]["skipped"].get("binary") == 1
