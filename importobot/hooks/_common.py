@@ -7,6 +7,8 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from importobot.config import Settings
     from importobot.keys.age import AgePolicy
     from importobot.scan.finding import Finding
@@ -19,6 +21,7 @@ __all__ = [
     "option",
     "parse_args",
     "registry_path",
+    "run_hook",
     "repo_root",
     "settings_for",
 ]
@@ -65,6 +68,34 @@ def parse_args(
             positional.append(arg)
         i += 1
     return parsed, positional
+
+
+def run_hook(
+    prog: str,
+    usage: str,
+    argv: Sequence[str] | None,
+    flags: set[str],
+    options: set[str],
+    body: Callable[[dict[str, str | bool], list[str]], int],
+) -> int:
+    """Parse ``argv`` and call ``body(options, positional)``; errors become one line.
+
+    Bad arguments exit 2 with the usage; an :class:`ImportobotError` (config, keyring,
+    git) exits with its code. Shared by every hook's ``main``.
+    """
+    from importobot.exceptions import ImportobotError
+
+    try:
+        opts, positional = parse_args(
+            list(sys.argv[1:] if argv is None else argv), flags, options, usage
+        )
+        return body(opts, positional)
+    except UsageError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n{usage}")
+        return 2
+    except ImportobotError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return exc.exit_code
 
 
 def option(parsed: dict[str, str | bool], name: str) -> str | None:

@@ -224,16 +224,9 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse argv (by hand: argparse costs start-up time) and run the hook."""
-    from importobot.hooks._common import UsageError, option, parse_args
-    from importobot.scan.git import GitError
+    from importobot.hooks._common import UsageError, option, run_hook
 
-    try:
-        opts, files = parse_args(
-            list(sys.argv[1:] if argv is None else argv),
-            {"--no-inline-ignores"},
-            {"--baseline"},
-            USAGE,
-        )
+    def body(opts: dict[str, str | bool], files: list[str]) -> int:
         if not files:
             raise UsageError("no files given")
         return run(
@@ -241,19 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             baseline=option(opts, "--baseline"),
             inline_ignores=not opts.get("--no-inline-ignores"),
         )
-    except UsageError as exc:
-        sys.stderr.write(f"importobot-block-keys: error: {exc}\n{USAGE}")
-        return 2
-    except GitError as exc:
-        sys.stderr.write(f"importobot-block-keys: error: {exc}\n")
-        return 2
-    except Exception as exc:
-        from importobot.exceptions import ImportobotError
 
-        if isinstance(exc, ImportobotError):
-            sys.stderr.write(f"importobot-block-keys: error: {exc}\n")
-            return exc.exit_code
-        raise
+    return run_hook(
+        "importobot-block-keys", USAGE, argv, {"--no-inline-ignores"}, {"--baseline"}, body
+    )
 
 
 if __name__ == "__main__":

@@ -33,22 +33,14 @@ def run(*, optional: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse argv and run the hook."""
-    from importobot.exceptions import ImportobotError
-    from importobot.hooks._common import UsageError, parse_args
+    from importobot.hooks._common import UsageError, run_hook
 
-    try:
-        opts, rest = parse_args(
-            sys.argv[1:] if argv is None else argv, {"--optional"}, set(), USAGE
-        )
+    def body(opts: dict[str, str | bool], rest: list[str]) -> int:
         if rest:
             raise UsageError("takes no file names (set pass_filenames: false)")
         return run(optional=bool(opts.get("--optional")))
-    except UsageError as exc:
-        sys.stderr.write(f"importobot-check-key: error: {exc}\n{USAGE}")
-        return 2
-    except ImportobotError as exc:
-        sys.stderr.write(f"importobot-check-key: error: {exc}\n")
-        return exc.exit_code
+
+    return run_hook("importobot-check-key", USAGE, argv, {"--optional"}, set(), body)
 
 
 if __name__ == "__main__":

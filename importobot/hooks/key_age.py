@@ -75,16 +75,9 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     """Parse argv and run the hook."""
-    from importobot.exceptions import ImportobotError
-    from importobot.hooks._common import UsageError, option, parse_args
+    from importobot.hooks._common import UsageError, option, run_hook
 
-    try:
-        opts, rest = parse_args(
-            sys.argv[1:] if argv is None else argv,
-            {"--strict"},
-            {"--max-age", "--warn-age", "--registry"},
-            USAGE,
-        )
+    def body(opts: dict[str, str | bool], rest: list[str]) -> int:
         if rest:
             raise UsageError("takes no file names (set pass_filenames: false)")
         return run(
@@ -93,15 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             strict=bool(opts.get("--strict")),
             registry=option(opts, "--registry"),
         )
-    except UsageError as exc:
-        sys.stderr.write(f"importobot-key-age: error: {exc}\n{USAGE}")
-        return 2
-    except ValueError as exc:
-        sys.stderr.write(f"importobot-key-age: error: {exc}\n")
-        return 2
-    except ImportobotError as exc:
-        sys.stderr.write(f"importobot-key-age: error: {exc}\n")
-        return exc.exit_code
+
+    return run_hook(
+        "importobot-key-age",
+        USAGE,
+        argv,
+        {"--strict"},
+        {"--max-age", "--warn-age", "--registry"},
+        body,
+    )
 
 
 if __name__ == "__main__":

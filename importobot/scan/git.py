@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 
+from importobot.exceptions import ImportobotError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -57,10 +59,8 @@ IndexBlob = tuple[int, str, str, bytes]
 _SMALL_INPUT = 32 * 1024
 
 
-class GitError(Exception):
+class GitError(ImportobotError):
     """git could not answer (not a repository, a broken one, git missing). Exit 2."""
-
-    exit_code = 2
 
 
 # --------------------------------------------------------------------------- plumbing
