@@ -5,13 +5,25 @@ The corpus only measures the detector: no name, value or line from it is in the 
 
 from __future__ import annotations
 
+import os
 import runpy
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus" / "realworld"
+# The checkout's sibling ../shared (the workspace layout), or IMPORTOBOT_TEST_CORPUS.
+_CANDIDATES = [
+    Path(os.environ["IMPORTOBOT_TEST_CORPUS"])
+    if os.environ.get("IMPORTOBOT_TEST_CORPUS")
+    else None,
+    ROOT.parent / "shared" / "corpus" / "realworld",
+    Path("/work/shared/corpus/realworld"),
+]
+CORPUS = next(
+    (c for c in _CANDIDATES if c is not None and (c / "labels.jsonl").is_file()),
+    ROOT.parent / "shared" / "corpus" / "realworld",
+)
 
 
 @pytest.fixture(scope="module")
