@@ -31,11 +31,6 @@ EXTRA_COMMANDS = {
     "siem": "enterprise",
     "compliance": "enterprise",
 }
-RULE_NAMES = {
-    "IOB201": "no-key",
-    "IOB202": "malformed-key",
-    "IOB203": "weak-key",
-}
 
 
 def _fail(message: str, code: int = 2) -> click.exceptions.Exit:

@@ -22,7 +22,6 @@ from importobot.keys.fingerprint import fingerprint
 from importobot.keys.material import weakness
 from importobot.keys.tokens import token_time
 from importobot.security.key_sources import (
-    ENV_KEY,
     KeySource,
     PreviousKey,
     keyring_get,
@@ -315,7 +314,3 @@ def _explicit_previous(item: bytes | str, index: int) -> PreviousKey:
         raw = derive_legacy_key(item.strip()[len(LEGACY_PREFIX) :])
         return PreviousKey(raw, source, legacy=True)
     return PreviousKey(parse_key(item, f"previous key #{index}"), source)
-
-
-# Re-exported for 0.1.5 callers that read the variable name from here.
-ENCRYPTION_KEY_ENV = ENV_KEY

@@ -36,6 +36,7 @@ __all__ = [
     "KeySource",
     "PreviousKey",
     "ResolvedKey",
+    "keyring_delete",
     "keyring_get",
     "keyring_location",
     "keyring_set",
