@@ -16,11 +16,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from importobot_enterprise.key_rotation.engine import DEFAULT_BATCH_SIZE, RotationReport
+
+if TYPE_CHECKING:
+    from importobot_enterprise.key_rotation.stores.base import Store
 
 __all__ = ["rotate"]
 
@@ -161,6 +164,34 @@ def rotate() -> None:
     """
 
 
+def _rotate_table(
+    ctx: click.Context,
+    store: Store,
+    dry_run: bool,
+    batch_size: int,
+    workers: int,
+    new_target: bool,
+    fmt: str,
+    no_progress: bool,
+) -> None:
+    """Rotate one SQL store (opened by the caller) with a progress bar, render, exit."""
+    from importobot_enterprise.key_rotation import rotate_store
+
+    manager = _manager()
+    with store, _progress(not no_progress and not dry_run, "rotating") as progress:
+        report = rotate_store(
+            store,
+            manager,
+            manager,
+            batch_size=batch_size,
+            progress=progress,
+            dry_run=dry_run,
+            new_target=new_target,
+            workers=workers,
+        )
+    _finish(ctx, _render([report], fmt))
+
+
 @rotate.command("sqlite")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--table", required=True, help="Table (or SCHEMA.TABLE).")
@@ -182,22 +213,10 @@ def rotate_sqlite(
     no_progress: bool,
 ) -> None:
     """Rotate the tokens in one column of an SQLite table."""
-    from importobot_enterprise.key_rotation import SQLiteStore, rotate_store
+    from importobot_enterprise.key_rotation import SQLiteStore
 
-    manager = _manager()
-    with SQLiteStore(path, table, id_column, column, read_only=dry_run) as store:
-        with _progress(not no_progress and not dry_run, "rotating") as progress:
-            report = rotate_store(
-                store,
-                manager,
-                manager,
-                batch_size=batch_size,
-                progress=progress,
-                dry_run=dry_run,
-                new_target=new_target,
-                workers=workers,
-            )
-    _finish(ctx, _render([report], fmt))
+    store = SQLiteStore(path, table, id_column, column, read_only=dry_run)
+    _rotate_table(ctx, store, dry_run, batch_size, workers, new_target, fmt, no_progress)
 
 
 @rotate.command("postgresql")
@@ -231,26 +250,13 @@ def rotate_postgresql(
 
     DSN must not hold a password: use PGPASSWORD, ~/.pgpass or PGSERVICE.
     """
-    from importobot_enterprise.key_rotation import rotate_store
     from importobot_enterprise.key_rotation.stores.postgres import PostgresStore, check_dsn
 
     check_dsn(dsn)
-    manager = _manager()
     store = PostgresStore(
         dsn, table, id_column, column, journal_table=journal_table, read_only=dry_run
     )
-    with store, _progress(not no_progress and not dry_run, "rotating") as progress:
-        report = rotate_store(
-            store,
-            manager,
-            manager,
-            batch_size=batch_size,
-            progress=progress,
-            dry_run=dry_run,
-            new_target=new_target,
-            workers=workers,
-        )
-    _finish(ctx, _render([report], fmt))
+    _rotate_table(ctx, store, dry_run, batch_size, workers, new_target, fmt, no_progress)
 
 
 @rotate.command("files")
