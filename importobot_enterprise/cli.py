@@ -164,6 +164,15 @@ def rotate() -> None:
     """
 
 
+def _table_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The table, id column and token column of an SQL store."""
+    func = click.option("--column", required=True, help="The column holding the tokens.")(func)
+    func = click.option("--id-column", required=True, help="A unique column addressing each row.")(
+        func
+    )
+    return click.option("--table", required=True, help="Table (or SCHEMA.TABLE).")(func)
+
+
 def _rotate_table(
     ctx: click.Context,
     store: Store,
@@ -194,9 +203,7 @@ def _rotate_table(
 
 @rotate.command("sqlite")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--table", required=True, help="Table (or SCHEMA.TABLE).")
-@click.option("--id-column", required=True, help="A unique column addressing each row.")
-@click.option("--column", required=True, help="The column holding the tokens.")
+@_table_options
 @_common
 @click.pass_context
 def rotate_sqlite(
@@ -221,9 +228,7 @@ def rotate_sqlite(
 
 @rotate.command("postgresql")
 @click.argument("dsn")
-@click.option("--table", required=True, help="Table (or SCHEMA.TABLE).")
-@click.option("--id-column", required=True, help="A unique column addressing each row.")
-@click.option("--column", required=True, help="The column holding the tokens.")
+@_table_options
 @click.option(
     "--journal-table",
     default="importobot_rotation_journal",

@@ -51,7 +51,9 @@ class ScanOptions:
 
 def _git(args: Sequence[str], cwd: Path, stdin: bytes | None = None) -> bytes | None:
     """Run git; ``None`` when git is missing or fails (outside a work tree, say)."""
-    env = {k: v for k, v in os.environ.items() if "KEY" not in k or not k.startswith("IMPORTOBOT")}
+    from importobot.subproc import scrubbed_environ
+
+    env = scrubbed_environ()  # D5: no IMPORTOBOT_*KEY* reaches git
     try:
         proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
             ["git", *args],  # noqa: S607 - git from PATH, as every git tool does

@@ -82,5 +82,6 @@ def test_retire_check_needs_the_old_key_configured(tmp_path: Path) -> None:
     env = {"IMPORTOBOT_ENCRYPTION_KEY": key_text(new)}
     proc = _run(tmp_path, env, "key", "retire", fingerprint(old), "--store", f"files:{f}")
     assert proc.returncode == 2 and "not configured as a previous key" in proc.stderr
+    env["IMPORTOBOT_PREVIOUS_KEYS"] = key_text(old)
     bad = _run(tmp_path, env, "key", "retire", fingerprint(old), "--store", "mongo:x")
-    assert bad.returncode == 2
+    assert bad.returncode == 2 and "expected files:PATH" in bad.stderr
