@@ -105,58 +105,33 @@ def option(parsed: dict[str, str | bool], name: str) -> str | None:
 
 
 def repo_root(start: str | None = None) -> str:
-    """The nearest directory at or above ``start`` holding ``.git``; else ``start`` itself."""
-    here = os.path.abspath(start or os.getcwd())
-    probe = here
-    while True:
-        if os.path.exists(os.path.join(probe, ".git")):
-            return probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return here
-        probe = parent
+    """The repository root at or above ``start`` (else ``start``): see importobot.project."""
+    from importobot.project import find_root
+
+    return find_root(start) or os.path.abspath(start or os.getcwd())
 
 
 def settings_for(root: str) -> Settings | None:
     """Settings when the repository has any (a byte search first: D17), else ``None``."""
-    has_config = os.path.exists(os.path.join(root, ".importobot.toml"))
-    if not has_config:
-        try:
-            with open(os.path.join(root, "pyproject.toml"), "rb") as handle:
-                has_config = b"[tool.importobot]" in handle.read()
-        except OSError:
-            has_config = False
-    if not has_config:
-        return None
-    from pathlib import Path
+    from importobot.project import load_project
 
-    from importobot.config import load_settings
-
-    return load_settings(Path(root))
+    return load_project(root).settings
 
 
 def registry_path(root: str, settings: Settings | None, override: str | None = None) -> str:
     """The registry file: ``override``, else config ``registry``, else the default name."""
-    from importobot.keys.registry import REGISTRY_FILE
+    from importobot.project import Project
 
-    if override:
-        return override
-    name = settings.registry if settings is not None else REGISTRY_FILE
-    return name if os.path.isabs(name) else os.path.join(root, name)
+    return Project(root, True, settings, None).registry_path(override)
 
 
 def load_policy(
     settings: Settings | None, max_age: str | None = None, warn_age: str | None = None
 ) -> AgePolicy:
-    """The age policy: options, else config, else 90 days (warn 15 days before)."""
-    from importobot.keys.age import DEFAULT_MAX_AGE, AgePolicy, parse_duration
+    """The age policy: options, else config, else 90 days (see importobot.project)."""
+    from importobot.project import load_policy as load
 
-    max_td = parse_duration(max_age) if max_age else None
-    warn_td = parse_duration(warn_age) if warn_age else None
-    if settings is not None:
-        max_td = max_td or settings.max_key_age
-        warn_td = warn_td or settings.warn_key_age
-    return AgePolicy(max_td or DEFAULT_MAX_AGE, warn_td)
+    return load(settings, max_age, warn_age)
 
 
 def emit(findings: list[Finding]) -> None:
