@@ -11,6 +11,7 @@ they are listed by name and imported only when invoked.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -549,7 +550,14 @@ def decrypt() -> None:
 
 
 # -- check ------------------------------------------------------------------------------
-@cli.command("check")
+class _CheckCommand(click.Command):
+    """``check``, with ``--history=A..B`` moved to ``--rev-range`` before parsing."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _history_argv(args))
+
+
+@cli.command("check", cls=_CheckCommand)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--format",
@@ -580,11 +588,13 @@ def decrypt() -> None:
 @click.option("--staged", is_flag=True, help="Scan the git index: what the next commit holds.")
 @click.option(
     "--history",
-    is_flag=False,
-    flag_value="",
-    default=None,
-    metavar="[REV-RANGE]",
-    help="Scan the lines every commit added (default: all refs; or e.g. main..HEAD).",
+    is_flag=True,
+    help="Scan the lines every commit added (PATHs limit it, as in git log -- PATH).",
+)
+@click.option(
+    "--rev-range",
+    metavar="A..B",
+    help="The commits --history scans (default: all refs). --history=A..B also works.",
 )
 @click.pass_context
 def check(
@@ -604,19 +614,24 @@ def check(
     show_suppressed: bool,
     max_file_size: str | None,
     staged: bool,
-    history: str | None,
+    history: bool,
+    rev_range: str | None,
 ) -> None:
     """Scan files for committed plaintext keys (default: git's tracked + untracked files).
 
-    When the repository opts in (a key registry, [tool.importobot] key-check = true, or
-    an IMPORTOBOT_*KEY* variable), also judges the set-up key (IOB201-IOB203), its age
+    The configuration, baseline and registry are those of the repository holding the
+    first PATH, wherever the command runs from.
+
+    When the repository opts in (a key registry, [tool.importobot] key-check = true, a
+    wrapped-key file, or a key-source variable such as IMPORTOBOT_ENCRYPTION_KEY or
+    IMPORTOBOT_KEYRING_SERVICE), also judges the set-up key (IOB201-IOB203), its age
     (IOB301/IOB302/IOB304), committed copies of it (IOB204) and stale Fernet
     ciphertext (IOB303).
 
     Exit codes: 0 clean (or warnings only), 1 error findings, 2 usage/configuration
     error, an unreachable keyring, or nothing scanned.
     """
-    from importobot.scan.check import CheckRequest, run_check
+    from importobot.commands.check import CheckRequest, run_check
 
     request = CheckRequest(
         paths=paths,
@@ -635,8 +650,40 @@ def check(
         max_file_size=max_file_size,
         staged=staged,
         history=history,
+        rev_range=rev_range,
     )
     ctx.exit(run_check(request))
+
+
+def _history_argv(argv: list[str]) -> list[str]:
+    """Keep the old ``--history=A..B`` / ``--history A..B`` spellings of ``check``.
+
+    click cannot give an option an optional value and also take a path after it, so the
+    value moves to ``--rev-range`` before click sees it. A bare word after ``--history``
+    is a revision range only when it looks like one (``..``) and is no existing path.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg.startswith("--history="):
+            out += ["--history", "--rev-range", arg.split("=", 1)[1]]
+        elif (
+            arg == "--history"
+            and i + 1 < len(argv)
+            and ".." in argv[i + 1]
+            and not argv[i + 1].startswith("-")
+            and not os.path.lexists(argv[i + 1])
+        ):
+            out += ["--history", "--rev-range", argv[i + 1]]
+            i += 1
+        else:
+            out.append(arg)
+        i += 1
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

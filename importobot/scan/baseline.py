@@ -9,32 +9,49 @@ IOB2xx (key set-up) findings are never baselined.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 from importobot.exceptions import ConfigError
-from importobot.scan.finding import Finding
 
-__all__ = ["BASELINE_VERSION", "baseline_entries", "load_baseline", "write_baseline"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from importobot.scan.finding import Finding, ScanResult
+
+__all__ = [
+    "BASELINE_VERSION",
+    "apply_baseline",
+    "baseline_entries",
+    "load_baseline",
+    "write_baseline",
+]
 
 BASELINE_VERSION = 1
 
 Entry = tuple[str, str, str]
 
 
-def load_baseline(path: Path) -> set[Entry]:
+def load_baseline(path: str | Path) -> set[Entry]:
     """Entries of the baseline at ``path``; a missing file is an empty baseline."""
+    import json
+
+    from importobot.fsio import FileRefused, read_operator_file
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return set()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the baseline ({exc})") from None
+        text = read_operator_file(str(path), 64 * 1024 * 1024).decode("utf-8")
+    except FileRefused as exc:
+        if exc.reason == "missing":
+            return set()
+        raise ConfigError(f"cannot read the baseline: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the baseline is not UTF-8") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: the baseline is not valid JSON (line {exc.lineno})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the baseline is nested too deeply") from None
     if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION:
         raise ConfigError(f"{path}: not an importobot baseline (version {BASELINE_VERSION})")
     items = data.get("findings")
@@ -52,10 +69,34 @@ def load_baseline(path: Path) -> set[Entry]:
     return entries
 
 
-def baseline_entries(findings: list[Finding]) -> set[Entry]:
+def _entry(f: Finding, paths: dict[str, str]) -> Entry:
+    """The baseline key of ``f``: its path relative to the repository root, rule, fp."""
+    path = f.path or ""
+    return (paths.get(path, path), f.rule, f.fingerprint or "")
+
+
+def apply_baseline(result: ScanResult, entries: set[Entry]) -> None:
+    """Mark the findings of ``result`` that ``entries`` accept as suppressed (D13).
+
+    Paths are matched relative to the repository root, so a baseline works from any
+    directory. IOB2xx findings are never suppressed.
+    """
+    if not entries:
+        return
+    for i, f in enumerate(result.findings):
+        if (
+            f.suppressed is None
+            and not f.rule.startswith("IOB2")
+            and _entry(f, result.paths) in entries
+        ):
+            result.findings[i] = f.with_suppression("baseline")
+
+
+def baseline_entries(findings: list[Finding], paths: dict[str, str] | None = None) -> set[Entry]:
     """Entries for findings that may be baselined (located, fingerprinted, not IOB2xx)."""
+    known = paths or {}
     return {
-        (f.path, f.rule, f.fingerprint)
+        _entry(f, known)
         for f in findings
         if f.path
         and f.fingerprint
@@ -72,6 +113,8 @@ def write_baseline(path: Path, entries: set[Entry], previous: set[Entry]) -> tup
             {"rule": rule, "path": p, "fingerprint": fp} for p, rule, fp in sorted(entries)
         ],
     }
+    import json
+
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     tmp = path.with_name(f".{path.name}.importobot-tmp-{os.getpid()}")
     try:

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 
-from importobot._record import replace as record_replace
 from importobot.config import Settings
-from importobot.scan.finding import Finding, ScanResult, rule_info
-from importobot.scan.rules.files import holds_secrets, is_binary, is_env_file, scan_file
+from importobot.scan.finding import ScanResult
+from importobot.scan.sources import Item, read_item, scan_items
 
-__all__ = ["ScanOptions", "check_paths", "collect_files", "git_root", "scan_one"]
+__all__ = ["ScanOptions", "check_paths", "collect_files", "git_root"]
 
 _PARALLEL_MIN_FILES = 200
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -44,57 +41,30 @@ class ScanOptions:
     jobs: int | None = None
     #: The directory paths are shown relative to.
     cwd: Path = field(default_factory=Path.cwd)
-
-
-# --------------------------------------------------------------------------- git
-
-
-def _git(args: Sequence[str], cwd: Path, stdin: bytes | None = None) -> bytes | None:
-    """Run git; ``None`` when git is missing or fails (outside a work tree, say)."""
-    from importobot.subproc import scrubbed_environ
-
-    env = scrubbed_environ()  # D5: no IMPORTOBOT_*KEY* reaches git
-    try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", *args],  # noqa: S607 - git from PATH, as every git tool does
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout
+    #: The repository root paths are matched against (excludes, baseline); default cwd.
+    root: Path | None = None
 
 
 def git_root(path: Path) -> Path | None:
     """The top of the git work tree holding ``path``, or ``None``."""
+    from importobot.git import GitError, repository
+
     where = path if path.is_dir() else path.parent
-    out = _git(["rev-parse", "--show-toplevel"], where)
-    if not out:
+    try:
+        repo = repository(str(where))
+    except GitError:
         return None
-    return Path(os.fsdecode(out.strip()))
+    return Path(repo.top) if repo.top else None
 
 
 def _git_files(directory: Path) -> list[Path] | None:
-    out = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], directory)
-    if out is None:
+    from importobot.git import GitError, list_files
+
+    try:
+        names = list_files(str(directory))
+    except GitError:
         return None
-    seen: set[str] = set()
-    files: list[Path] = []
-    for raw in out.split(b"\0"):
-        if not raw:
-            continue
-        name = os.fsdecode(raw)
-        if name in seen:
-            continue
-        seen.add(name)
-        files.append(directory / name)
-    return files
+    return None if names is None else [directory / n for n in names]
 
 
 def _walk(directory: Path) -> Iterator[Path]:
@@ -117,27 +87,39 @@ def _display(path: Path, cwd: Path) -> str:
             return path.as_posix()
 
 
-def _excluded(rel: str, globs: Sequence[str]) -> bool:
-    for g in globs:
-        if fnmatchcase(rel, g) or fnmatchcase(rel, g.rstrip("/") + "/*"):
-            return True
-        if "/" not in g and fnmatchcase(rel.rsplit("/", 1)[-1], g):
-            return True
-    return False
+def _rel(path: Path, root: Path) -> str | None:
+    """``path`` relative to ``root`` (lexically, links not resolved), or ``None``."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        return None if rel == ".." or rel.startswith("../") else rel.replace(os.sep, "/")
+
+
+#: One file to scan: (path on disk, shown path, path relative to the root or None).
+FileEntry = tuple[str, str, "str | None"]
 
 
 def collect_files(
     paths: Sequence[str], settings: Settings, options: ScanOptions, result: ScanResult
-) -> list[tuple[Path, str, bool]]:
-    """Files to scan as ``(path, display path, explicit)``; notes and skips go to ``result``.
+) -> list[FileEntry]:
+    """Files to scan as ``(path, shown, rel)``; notes and skips go to ``result``.
 
-    An explicit file is always scanned. A directory inside a work tree is walked as
-    git's tracked + untracked-not-ignored files (``gitignore=False``: everything);
-    outside git, everything. Symbolic links are never followed out of the tree.
+    An explicit file is always scanned; an explicit symbolic link is followed when its
+    target is a regular file inside the repository (an operator named it). A directory
+    inside a work tree is walked as git's tracked + untracked-not-ignored files
+    (``gitignore=False``: everything); outside git, everything; links inside are never
+    followed. Excludes are applied later, on the root-relative path (:func:`scan_items`).
     """
     cwd = options.cwd
+    root = options.root or cwd
+    matcher = None
+    if settings.exclude:
+        from importobot.scan.excludes import ExcludeMatcher
+
+        matcher = ExcludeMatcher(settings.exclude)
     targets = list(paths) or ["."]
-    out: list[tuple[Path, str, bool]] = []
+    out: list[FileEntry] = []
     seen: set[str] = set()
     for target in targets:
         p = Path(target)
@@ -146,21 +128,22 @@ def collect_files(
         try:
             st = p.lstat()
         except OSError:
-            result.notes.append(f"{target}: no such file or directory")
+            result.notes.append(f"{_safe(target)}: no such file or directory")
             result.skip("missing")
             continue
+        shown_as = p
         if stat.S_ISLNK(st.st_mode):
-            root = git_root(cwd) or cwd
             try:
                 real = p.resolve(strict=True)
                 inside = real.is_relative_to(root.resolve())
+                st = real.stat()
             except (OSError, RuntimeError):
                 inside = False
-            if not inside or not real.is_file():
-                result.notes.append(f"{target}: symbolic link out of the tree, not followed")
+            if not inside or not stat.S_ISREG(st.st_mode):
+                result.notes.append(f"{_safe(target)}: symbolic link out of the tree, not followed")
                 result.skip("symlink")
                 continue
-            st = real.stat()
+            p = real
         if stat.S_ISDIR(st.st_mode):
             files: Iterable[Path] | None = None
             if options.gitignore:
@@ -172,108 +155,77 @@ def collect_files(
                 if shown in seen:
                     continue
                 seen.add(shown)
-                if settings.exclude and _excluded(shown, settings.exclude):
+                rel = _rel(f, root)
+                if matcher is not None and matcher.excluded(rel if rel is not None else shown):
                     result.skip("excluded")
                     continue
-                out.append((f, shown, False))
+                out.append((str(f), shown, rel))
         elif stat.S_ISREG(st.st_mode):
-            shown = _display(p, cwd)
+            shown = _display(shown_as, cwd)
             if shown not in seen:
                 seen.add(shown)
-                out.append((p, shown, True))
+                out.append((str(p), shown, _rel(shown_as, root)))
         else:
-            result.notes.append(f"{target}: not a regular file")
+            result.notes.append(f"{_safe(target)}: not a regular file, not read")
             result.skip("special")
     return out
+
+
+def _safe(text: str) -> str:
+    from importobot.scan.sources import _safe as safe
+
+    return safe(text)
 
 
 # ------------------------------------------------------------------------ scanning
 
 
-@dataclass
-class _ChunkResult:
-    findings: list[Finding] = field(default_factory=list)
-    files: int = 0
-    bytes: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    bytes_skipped: int = 0
-    notes: list[str] = field(default_factory=list)
+class _Job:
+    """What every chunk needs (sent to worker processes)."""
+
+    __slots__ = ("env_globs", "exclude", "inline", "max_size")
+
+    def __init__(
+        self, max_size: int, env_globs: tuple[str, ...], inline: bool, exclude: tuple[str, ...]
+    ) -> None:
+        self.max_size = max_size
+        self.env_globs = env_globs
+        self.inline = inline
+        self.exclude = exclude
+
+    def __getstate__(self) -> tuple[int, tuple[str, ...], bool, tuple[str, ...]]:
+        return (self.max_size, self.env_globs, self.inline, self.exclude)
+
+    def __setstate__(self, state: tuple[int, tuple[str, ...], bool, tuple[str, ...]]) -> None:
+        self.max_size, self.env_globs, self.inline, self.exclude = state
 
 
-def _skip(res: _ChunkResult, reason: str, size: int = 0) -> None:
-    res.skipped[reason] = res.skipped.get(reason, 0) + 1
-    res.bytes_skipped += size
+def _items(files: list[FileEntry], job: _Job, result: ScanResult) -> Iterator[Item]:
+    for path, shown, rel in files:
+        item = read_item(path, shown, rel, job.max_size, result)
+        if item is not None:
+            yield item
 
 
-def scan_one(
-    path: Path,
-    shown: str,
-    explicit: bool,
-    *,
-    max_size: int,
-    env_globs: tuple[str, ...],
-    inline_ignores: bool,
-    res: _ChunkResult,
-) -> None:
-    """Read and scan one file, counting a skip (never raising) when it cannot be read."""
-    try:
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode) and not explicit:
-            _skip(res, "symlink")
-            return
-        if not stat.S_ISREG(st.st_mode) and not explicit:
-            _skip(res, "special")
-            return
-        size = st.st_size
-        if size > max_size:
-            _skip(res, "too-large", size)
-            res.notes.append(f"{shown}: skipped, larger than the size limit ({size} bytes)")
-            return
-        with open(path, "rb") as fh:
-            data = fh.read(max_size + 1)
-    except FileNotFoundError:
-        _skip(res, "missing")
-        return
-    except OSError as exc:
-        _skip(res, "unreadable")
-        res.notes.append(f"{shown}: unreadable ({exc.strerror or exc.__class__.__name__})")
-        return
-    if len(data) > max_size:
-        _skip(res, "too-large", len(data))
-        return
-    if is_binary(data):
-        _skip(res, "binary", len(data))
-        return
-    res.files += 1
-    res.bytes += len(data)
-    res.findings.extend(scan_file(shown, data, env_globs=env_globs, inline_ignores=inline_ignores))
-
-
-def _scan_chunk(
-    items: list[tuple[str, str, bool]], max_size: int, env_globs: tuple[str, ...], inline: bool
-) -> _ChunkResult:
-    res = _ChunkResult()
-    for raw, shown, explicit in items:
-        scan_one(
-            Path(raw),
-            shown,
-            explicit,
-            max_size=max_size,
-            env_globs=env_globs,
-            inline_ignores=inline,
-            res=res,
-        )
+def _scan_chunk(files: list[FileEntry], job: _Job) -> ScanResult:
+    res = ScanResult()
+    scan_items(
+        _items(files, job, res),
+        res,
+        env_globs=job.env_globs,
+        max_size=job.max_size,
+        inline_ignores=job.inline,
+        exclude=job.exclude,
+    )
     return res
 
 
-def _chunks(
-    files: list[tuple[Path, str, bool]], sizes: list[int]
-) -> list[list[tuple[str, str, bool]]]:
-    chunks: list[list[tuple[str, str, bool]]] = []
-    current: list[tuple[str, str, bool]] = []
+def _chunks(files: list[FileEntry], sizes: list[int]) -> list[list[FileEntry]]:
+    chunks: list[list[FileEntry]] = []
+    current: list[FileEntry] = []
     budget = 0
-    for (p, shown, explicit), size in zip(files, sizes, strict=True):
-        current.append((str(p), shown, explicit))
+    for entry, size in zip(files, sizes, strict=True):
+        current.append(entry)
         budget += size
         if budget >= _CHUNK_BYTES or len(current) >= 512:
             chunks.append(current)
@@ -283,7 +235,7 @@ def _chunks(
     return chunks
 
 
-def _chunk_weights(chunks: list[list[tuple[str, str, bool]]], sizes: list[int]) -> list[int]:
+def _chunk_weights(chunks: list[list[FileEntry]], sizes: list[int]) -> list[int]:
     """Bytes per chunk (chunks hold the files in order)."""
     out: list[int] = []
     at = 0
@@ -293,27 +245,20 @@ def _chunk_weights(chunks: list[list[tuple[str, str, bool]]], sizes: list[int]) 
     return out
 
 
-def _run(
-    files: list[tuple[Path, str, bool]],
-    max_size: int,
-    env_globs: tuple[str, ...],
-    inline: bool,
-    jobs: int | None,
-) -> list[_ChunkResult]:
+def _run(files: list[FileEntry], job: _Job, jobs: int | None) -> list[ScanResult]:
     sizes: list[int] = []
     for p, _, _ in files:
         try:
-            sizes.append(p.lstat().st_size)
+            sizes.append(os.lstat(p).st_size)
         except OSError:
             sizes.append(0)
-    total = sum(s for s in sizes if s <= max_size)
+    total = sum(s for s in sizes if s <= job.max_size)
     cpus = os.cpu_count() or 1
     workers = jobs if jobs is not None else min(2, cpus)
     if jobs is None and (len(files) < _PARALLEL_MIN_FILES and total < _PARALLEL_MIN_BYTES):
         workers = 1
     if workers <= 1 or len(files) < 2:
-        items = [(str(p), s, e) for p, s, e in files]
-        return [_scan_chunk(items, max_size, env_globs, inline)]
+        return [_scan_chunk(files, job)]
     # Big trees: chunks of files to worker processes, largest first so they balance.
     import concurrent.futures
     import multiprocessing
@@ -326,117 +271,35 @@ def _run(
             # keep the files' order.
             weight = _chunk_weights(chunks, sizes)
             order = sorted(range(len(chunks)), key=lambda i: -weight[i])
-            futures = {
-                i: pool.submit(_scan_chunk, chunks[i], max_size, env_globs, inline) for i in order
-            }
+            futures = {i: pool.submit(_scan_chunk, chunks[i], job) for i in order}
             return [futures[i].result() for i in range(len(chunks))]
     except (OSError, concurrent.futures.process.BrokenProcessPool):
-        items = [(str(p), s, e) for p, s, e in files]
-        return [_scan_chunk(items, max_size, env_globs, inline)]
+        return [_scan_chunk(files, job)]
 
 
-def _not_ignored(root: Path, paths: list[str]) -> set[str]:
-    """The ``paths`` (relative to ``root``) git would *not* ignore."""
-    stdin = b"\0".join(os.fsencode(p) for p in paths) + b"\0"
-    try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv
-            ["git", "check-ignore", "--no-index", "-z", "--stdin"],  # noqa: S607
-            cwd=root,
-            input=stdin,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return set()
-    if proc.returncode not in (0, 1):
-        return set()
-    ignored = {os.fsdecode(x) for x in proc.stdout.split(b"\0") if x}
-    return {p for p in paths if p not in ignored}
-
-
-def _iob103(
-    findings: list[Finding],
-    files: list[tuple[Path, str, bool]],
-    cwd: Path,
-    env_globs: tuple[str, ...],
-    max_size: int,
-) -> list[Finding]:
-    """IOB103: an env file holding secrets that git does not ignore.
-
-    A file whose keys are already reported (IOB101) gets no second finding: the
-    IOB101 message says the file is not ignored instead.
-    """
-    env_files = [(p, shown) for p, shown, _ in files if is_env_file(shown, env_globs)]
-    if not env_files:
-        return []
-    root = git_root(cwd)
-    if root is None:
-        return []
-    with_keys = {f.path for f in findings if f.rule == "IOB101" and f.suppressed is None}
-    rel: dict[str, str] = {}
-    for p, shown in env_files:
-        if shown not in with_keys:
-            try:
-                if p.stat().st_size > max_size:
-                    continue
-                text = p.read_bytes().decode("utf-8", errors="replace")
-            except OSError:
-                continue
-            if not holds_secrets(text):
-                continue
-        try:
-            rel[p.resolve().relative_to(root.resolve()).as_posix()] = shown
-        except (ValueError, OSError):
-            continue
-    if not rel:
-        return []
-    exposed = {rel[r] for r in _not_ignored(root, list(rel))}
-    for i, f in enumerate(findings):
-        if f.path in exposed and f.rule == "IOB101":
-            findings[i] = record_replace(f, message=f.message + "; the file is not git-ignored")
-    info = rule_info("IOB103")
-    return [
-        Finding(
-            rule="IOB103",
-            severity=info.severity,
-            path=shown,
-            line=None,
-            column=None,
-            variable=None,
-            key_type=None,
-            key_bytes=None,
-            fingerprint=None,
-            message="env file holding secrets is not git-ignored: add it to .gitignore "
-            "and commit an example file without values instead",
-        )
-        for shown in sorted(exposed - with_keys)
-    ]
+def _merge(into: ScanResult, part: ScanResult) -> None:
+    into.findings.extend(part.findings)
+    into.files_scanned += part.files_scanned
+    into.bytes_scanned += part.bytes_scanned
+    for reason, n in part.skipped.items():
+        into.skipped[reason] = into.skipped.get(reason, 0) + n
+    into.bytes_skipped += part.bytes_skipped
+    into.notes.extend(part.notes)
+    into.paths.update(part.paths)
 
 
 def _scan_filtered_from_index(
-    files: list[tuple[Path, str, bool]],
-    options: ScanOptions,
-    result: ScanResult,
-    max_size: int,
-    env_globs: tuple[str, ...],
-) -> list[tuple[Path, str, bool]]:
+    files: list[FileEntry], root: Path | None, job: _Job, result: ScanResult
+) -> list[FileEntry]:
     """D11: tracked files with a git ``filter`` attribute (git-crypt, transcrypt) are
     judged by their index content, what the repository holds, not the decrypted work
     tree. Costs nothing unless an attributes file mentions ``filter``. Returns the rest.
     """
-    root = git_root(options.cwd)
     if root is None or not files:
         return files
-    from importobot.scan.git import GitError, filtered_paths, read_index_blobs
+    from importobot.git import GitError, filtered_paths, read_index_blobs
 
-    rels: dict[str, int] = {}
-    for n, (p, _shown, _explicit) in enumerate(files):
-        try:
-            rel = p.resolve().relative_to(root.resolve()).as_posix()
-        except (ValueError, OSError):
-            continue
-        rels[rel] = n
+    rels = {rel: n for n, (_p, _shown, rel) in enumerate(files) if rel is not None}
     filtered = filtered_paths(str(root), list(rels))
     if not filtered:
         return files
@@ -446,24 +309,22 @@ def _scan_filtered_from_index(
         result.notes.append(f"git filter files read from the work tree: {exc}")
         return files
     taken: set[int] = set()
+    items: list[Item] = []
     for rel, entries in blobs.items():
         data = next((d for stage, _oid, kind, d in entries if stage == 0 and kind == "blob"), None)
         if data is None:
             continue
         n = rels[rel]
         taken.add(n)
-        shown = files[n][1]
-        if len(data) > max_size:
-            result.skip("too-large", len(data))
-            continue
-        if is_binary(data):  # ciphertext, as git-crypt stores it
-            result.skip("binary", len(data))
-            continue
-        result.files_scanned += 1
-        result.bytes_scanned += len(data)
-        result.findings.extend(
-            scan_file(shown, data, env_globs=env_globs, inline_ignores=options.inline_ignores)
-        )
+        items.append(Item(files[n][1], rel, data))
+    scan_items(
+        items,
+        result,
+        env_globs=job.env_globs,
+        max_size=job.max_size,
+        inline_ignores=job.inline,
+        exclude=job.exclude,
+    )
     return [f for n, f in enumerate(files) if n not in taken]
 
 
@@ -471,37 +332,29 @@ def check_paths(
     paths: Sequence[str],
     settings: Settings,
     options: ScanOptions | None = None,
-    *,
-    baseline: set[tuple[str, str, str]] | None = None,
 ) -> ScanResult:
     """Scan ``paths`` (default: the current directory) and return every finding.
 
-    ``baseline`` holds accepted ``(path, rule, fingerprint)`` entries (D13); matching
-    findings are kept but marked suppressed, as are findings under an inline pragma.
+    Findings under an inline pragma are kept but marked suppressed; the baseline is
+    applied by the caller (:func:`importobot.scan.baseline.apply_baseline`).
     """
+    from importobot.scan.rules.env_ignored import env_not_ignored
+
     options = options or ScanOptions()
     started = time.perf_counter()
     result = ScanResult()
     files = collect_files(paths, settings, options, result)
-    max_size = options.max_file_size or settings.max_file_size
-    env_globs = tuple(settings.env_files)
-    files = _scan_filtered_from_index(files, options, result, max_size, env_globs)
-    for chunk in _run(files, max_size, env_globs, options.inline_ignores, options.jobs):
-        result.findings.extend(chunk.findings)
-        result.files_scanned += chunk.files
-        result.bytes_scanned += chunk.bytes
-        for reason, n in chunk.skipped.items():
-            result.skipped[reason] = result.skipped.get(reason, 0) + n
-        result.bytes_skipped += chunk.bytes_skipped
-        result.notes.extend(chunk.notes)
-    result.findings.extend(_iob103(result.findings, files, options.cwd, env_globs, max_size))
-    if baseline:
-        result.findings = [
-            f.with_suppression("baseline")
-            if f.suppressed is None and (f.path or "", f.rule, f.fingerprint or "") in baseline
-            else f
-            for f in result.findings
-        ]
-    result.findings.sort(key=Finding.sort_key)
+    job = _Job(
+        options.max_file_size or settings.max_file_size,
+        tuple(settings.env_files),
+        options.inline_ignores,
+        (),  # excludes were applied when the files were chosen (explicit files never are)
+    )
+    top = git_root(options.root or options.cwd)
+    files = _scan_filtered_from_index(files, top, job, result)
+    for part in _run(files, job, options.jobs):
+        _merge(result, part)
+    result.findings.extend(env_not_ignored(result, files, top, job.env_globs, job.max_size))
+    result.findings.sort(key=lambda f: f.sort_key())
     result.seconds = time.perf_counter() - started
     return result

@@ -172,6 +172,7 @@ class ScanResult(Record):
         "baseline_added",
         "baseline_removed",
         "seconds",
+        "paths",
     )
     _defaults = {
         "files_scanned": 0,
@@ -181,7 +182,7 @@ class ScanResult(Record):
         "baseline_removed": 0,
         "seconds": 0.0,
     }
-    _factories = {"findings": list, "skipped": dict, "notes": list}
+    _factories = {"findings": list, "skipped": dict, "notes": list, "paths": dict}
     _mutable = True
 
     findings: list[Finding]
@@ -198,6 +199,8 @@ class ScanResult(Record):
     baseline_removed: int
     #: Elapsed seconds (wall clock) of the scan.
     seconds: float
+    #: Shown path -> path relative to the repository root (what the baseline matches).
+    paths: dict[str, str]
 
     def skip(self, reason: str, size: int = 0) -> None:
         """Count one skipped file."""

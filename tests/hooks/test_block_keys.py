@@ -259,8 +259,9 @@ def test_click_command_calls_the_same_main(repo):
 
 def test_default_max_size_matches_config():
     from importobot.config import DEFAULT_MAX_FILE_SIZE
+    from importobot.project import DEFAULT_MAX_FILE_SIZE as PROJECT_DEFAULT
 
-    assert block_keys._DEFAULT_MAX_FILE_SIZE == DEFAULT_MAX_FILE_SIZE
+    assert PROJECT_DEFAULT == DEFAULT_MAX_FILE_SIZE
 
 
 # -- D17: one git call at most, none for untracked files ----------------------------------

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from importobot.commands.check import CheckRequest, run_check
 from importobot.keys.fingerprint import fingerprint
 from importobot.keys.registry import Registry
-from importobot.scan.check import CheckRequest, run_check
 from importobot.security import CredentialManager
 from tests.keygen import contains_key, new_raw
 

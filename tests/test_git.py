@@ -158,9 +158,9 @@ def test_history_errors_are_one_line(repo, tmp_path):
     (repo / "a.txt").write_text("a\n")
     git(repo, "add", ".")
     commit(repo)
-    result = CliRunner().invoke(cli, ["check", "--history", "no-such-rev"])
+    result = CliRunner().invoke(cli, ["check", "--history=no-such-rev"])
     assert result.exit_code == 2 and "git log failed" in result.output
-    from importobot.scan.git import GitError, iter_history
+    from importobot.git import GitError, iter_history
 
     with pytest.raises(GitError, match="not a revision range"):
         list(iter_history(str(repo), "--output=/tmp/x"))  # never an option for git
@@ -257,7 +257,7 @@ def test_git_runs_with_our_std_fds_closed(repo):
     probe = (
         "import os\n"
         "os.close(0)\n"
-        "from importobot.scan.git import read_index_blobs\n"
+        "from importobot.git import read_index_blobs\n"
         "print(read_index_blobs('.', ['a.txt']))\n"
     )
     proc = subprocess.run(

@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from importobot.cli import cli
-
-from .conftest import all_spellings
+from tests.scan.conftest import all_spellings
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -161,7 +160,7 @@ def test_git_filter_files_are_judged_by_their_index_content(tmp_path, monkeypatc
     import secrets
     import subprocess
 
-    from importobot.scan.check import CheckRequest, run_check
+    from importobot.commands.check import CheckRequest, run_check
 
     def git(*args: str) -> None:
         subprocess.run(

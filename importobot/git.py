@@ -1,17 +1,15 @@
-"""Git sources for the per-file scan: staged index blobs (D12) and history (D14).
+"""The one module that starts git (D5): plumbing every importobot command shares.
 
-Two sources feed :func:`importobot.scan.rules.files.scan_file`, the same per-file scan
-``importobot check PATH`` uses:
+Every git child gets :func:`scrubbed_environ` — the caller's environment minus the
+secrets importobot knows by name (:data:`SECRET_VARIABLES`, an explicit list; git's own
+variables, including the quarantine variables a pre-receive hook needs, pass through).
 
-* **the index** — :func:`read_index_blobs` reads the blobs of many paths through *one*
-  ``git cat-file --batch`` (which honours ``GIT_INDEX_FILE``, so ``git commit -a`` and
-  ``git commit PATH`` hooks see the index git is about to commit). Stage 0 when
-  merged, stages 2 and 3 when unmerged. :func:`scan_staged` is ``check --staged``.
-* **history** — :func:`iter_history` streams *one* ``git log -p -U0 --cc`` and yields
-  the lines each commit added, per file, with their line numbers. Merge commits add
-  only lines that are new against every parent (an "evil merge"), so a key merged
-  in from a branch is reported once, at the commit that added it.
-  :func:`scan_history` is ``check --history``.
+What it offers: :func:`run_git` (small inputs through ``posix_spawn``, no ``subprocess``
+import on the hook path), :func:`repository` (top, git dir, bare, shallow — computed once
+per run), the index (:func:`read_index_blobs` through one ``git cat-file --batch``, which
+honours ``GIT_INDEX_FILE``), :func:`staged_paths`, :func:`list_files`,
+:func:`not_ignored`, :func:`filtered_paths`, :func:`show` (a file from any tree-ish) and
+:func:`iter_history` (one streamed ``git log -p``: the lines each commit added).
 
 This module is on the hook's start-up path (D17): the top level imports only ``os``;
 everything heavier is imported inside the functions that need it.
@@ -25,28 +23,54 @@ from importobot.exceptions import ImportobotError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
-    from pathlib import Path
-
-    from importobot.config import Settings
-    from importobot.scan.engine import ScanOptions
-    from importobot.scan.finding import Finding, ScanResult
+    from collections.abc import Iterator, Mapping, Sequence
 
 __all__ = [
     "EMPTY_BLOB",
+    "SECRET_PREFIXES",
+    "SECRET_VARIABLES",
     "GitError",
     "IndexBlob",
+    "Repository",
+    "filtered_paths",
     "git_dir",
     "index_path",
     "iter_history",
-    "filtered_paths",
+    "list_files",
     "maybe_tracked",
+    "not_ignored",
     "read_index_blobs",
+    "repository",
     "run_git",
-    "scan_history",
-    "scan_staged",
+    "scrubbed_environ",
+    "show",
     "staged_paths",
 ]
+
+#: D5: environment variables that hold secrets importobot knows by name. No git child (or
+#: any other child importobot starts) ever receives them. An explicit list, not a glob:
+#: ``AWS_*`` and git's own variables pass (credential helpers and quarantine need them).
+SECRET_VARIABLES = (
+    "IMPORTOBOT_ENCRYPTION_KEY",
+    "IMPORTOBOT_PREVIOUS_KEYS",
+    "IMPORTOBOT_WRAPPED_KEY",
+    "IMPORTOBOT_PKCS11_PIN",
+    "VAULT_TOKEN",
+    "BAO_TOKEN",
+)
+#: D5: name prefixes of secret variables (one per configured SIEM connector).
+SECRET_PREFIXES = ("IMPORTOBOT_EVENTS_TOKEN_",)
+
+
+def scrubbed_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default ``os.environ``) without the D5 secrets."""
+    source = os.environ if base is None else base
+    return {
+        k: v
+        for k, v in source.items()
+        if k not in SECRET_VARIABLES and not k.startswith(SECRET_PREFIXES)
+    }
+
 
 #: The object id of the empty blob (what an intent-to-add entry points at).
 EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
@@ -120,8 +144,6 @@ def run_git(args: Sequence[str], cwd: str, stdin: bytes = b"") -> tuple[int, byt
     import on the hook path); anything else goes through :mod:`subprocess`.
     Raises :class:`GitError` when git cannot be started.
     """
-    from importobot.subproc import scrubbed_environ
-
     env = scrubbed_environ()
     argv = ["git", *args]
     if len(stdin) <= _SMALL_INPUT and hasattr(os, "posix_spawnp") and os.name == "posix":
@@ -305,119 +327,85 @@ def _empty_tree(cwd: str) -> str:
     return out.decode().strip()
 
 
-def _repo_state(cwd: str) -> tuple[str, bool, bool, str]:
-    """``(top or "", bare, shallow, git dir)``; :class:`GitError` outside a repository."""
+class Repository:
+    """What one run needs to know about a repository, computed once (:func:`repository`).
+
+    ``top`` is the work-tree top (``""`` for a bare repository); ``git_dir`` absolute.
+    """
+
+    __slots__ = ("bare", "git_dir", "shallow", "top")
+
+    def __init__(self, top: str, git_dir: str, bare: bool, shallow: bool) -> None:
+        self.top = top
+        self.git_dir = git_dir
+        self.bare = bare
+        self.shallow = shallow
+
+    def __repr__(self) -> str:
+        return f"Repository(top={self.top!r}, bare={self.bare}, shallow={self.shallow})"
+
+
+def repository(cwd: str) -> Repository:
+    """The repository at ``cwd``; :class:`GitError` outside one. One git call."""
     code, out, err = run_git(
-        ["rev-parse", "--is-bare-repository", "--is-shallow-repository", "--absolute-git-dir"],
+        [
+            "rev-parse",
+            "--is-bare-repository",
+            "--is-shallow-repository",
+            "--absolute-git-dir",
+            "--show-toplevel",
+        ],
         cwd,
     )
-    if code != 0:
-        raise GitError(f"not a usable git repository: {_first_line(err)}")
     fields = out.decode("utf-8", "surrogateescape").splitlines()
+    if code != 0 and len(fields) < 3:
+        raise GitError(f"not a usable git repository: {_first_line(err)}")
     if len(fields) < 3:
         raise GitError("git rev-parse: unexpected answer")
     bare = fields[0] == "true"
-    top = ""
-    if not bare:
-        code, out, _ = run_git(["rev-parse", "--show-toplevel"], cwd)
-        top = os.fsdecode(out.strip()) if code == 0 else ""
-    return top, bare, fields[1] == "true", fields[2]
+    # --show-toplevel fails (and prints nothing) in a bare repository.
+    top = fields[3] if len(fields) > 3 and not bare else ""
+    return Repository(top, fields[2], bare, fields[1] == "true")
 
 
-# ------------------------------------------------------------------------------ scans
+def list_files(directory: str) -> list[str] | None:
+    """Tracked and untracked-not-ignored files under ``directory`` (paths relative to it).
 
-
-def _apply_baseline(findings: list[Finding], baseline: set[tuple[str, str, str]] | None) -> None:
-    if not baseline:
-        return
-    for i, f in enumerate(findings):
-        if f.suppressed is None and (f.path or "", f.rule, f.fingerprint or "") in baseline:
-            findings[i] = f.with_suppression("baseline")
-
-
-def _excluded(shown: str, settings: Settings) -> bool:
-    if not settings.exclude:
-        return False
-    from importobot.scan.engine import _excluded as excluded
-
-    return excluded(shown, settings.exclude)
-
-
-def _display(top: str, rel: str, cwd: Path) -> str:
-    from pathlib import Path
-
-    full = Path(top, rel)
-    try:
-        return full.relative_to(cwd).as_posix()
-    except ValueError:
-        return rel
-
-
-def scan_staged(
-    settings: Settings,
-    options: ScanOptions,
-    pathspecs: Sequence[str] = (),
-    *,
-    baseline: set[tuple[str, str, str]] | None = None,
-) -> ScanResult:
-    """``check --staged``: scan the index blobs of what the next commit adds or changes.
-
-    Unmerged paths scan stages 2 and 3. Raises :class:`GitError` outside a work tree.
+    ``None`` when ``directory`` is not inside a work tree (or git fails).
     """
-    import time
+    code, out, _ = run_git(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], directory
+    )
+    if code != 0:
+        return None
+    return list(dict.fromkeys(os.fsdecode(raw) for raw in out.split(b"\0") if raw))
 
-    from importobot.scan.finding import ScanResult
-    from importobot.scan.rules.files import is_binary, scan_file
 
-    started = time.perf_counter()
-    result = ScanResult()
-    cwd = str(options.cwd)
-    top, bare, _, _ = _repo_state(cwd)
-    if bare or not top:
-        raise GitError("--staged needs a work tree (this repository is bare)")
-    rels = staged_paths(cwd, pathspecs)
+def not_ignored(top: str, rels: Sequence[str]) -> set[str]:
+    """The ``rels`` (relative to the work-tree ``top``) that git would *not* ignore."""
     if not rels:
-        result.notes.append("nothing staged")
-    blobs = read_index_blobs(top, rels)
-    max_size = options.max_file_size or settings.max_file_size
-    env_globs = tuple(settings.env_files)
-    for rel in rels:
-        shown = _display(top, rel, options.cwd)
-        if _excluded(shown, settings):
-            result.skip("excluded")
-            continue
-        for stage, _oid, kind, data in blobs.get(rel, []):
-            if kind != "blob":
-                result.skip("submodule")
-                result.notes.append(f"{shown}: a submodule, not scanned (scan it on its own)")
-                continue
-            if len(data) > max_size:
-                result.skip("too-large", len(data))
-                result.notes.append(f"{shown}: skipped, larger than the size limit")
-                continue
-            if is_binary(data):
-                result.skip("binary", len(data))
-                continue
-            result.files_scanned += 1
-            result.bytes_scanned += len(data)
-            found = scan_file(
-                shown, data, env_globs=env_globs, inline_ignores=options.inline_ignores
-            )
-            if stage:
-                found = [_with_note(f, "ours" if stage == 2 else "theirs") for f in found]
-            result.findings.extend(found)
-    _apply_baseline(result.findings, baseline)
-    from importobot.scan.finding import Finding
-
-    result.findings.sort(key=Finding.sort_key)
-    result.seconds = time.perf_counter() - started
-    return result
+        return set()
+    stdin = b"".join(os.fsencode(p) + b"\0" for p in rels)
+    code, out, _ = run_git(["check-ignore", "--no-index", "-z", "--stdin"], top, stdin)
+    if code not in (0, 1):
+        return set()
+    ignored = {os.fsdecode(x) for x in out.split(b"\0") if x}
+    return {p for p in rels if p not in ignored}
 
 
-def _with_note(f: Finding, note: str) -> Finding:
-    from importobot._record import replace
-
-    return replace(f, note=f"{f.note}; {note}" if f.note else note)
+def show(cwd: str, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` in the tree-ish ``rev`` (``git show REV:PATH``), or ``None``
+    when the revision or the path does not exist there (or is not a file)."""
+    if rev.startswith("-") or "\n" in rev or "\n" in path:
+        raise GitError(f"not a revision: {rev!r}")
+    code, out, _ = run_git(["cat-file", "--batch"], cwd, f"{rev}:{path}\n".encode())
+    if code != 0:
+        return None
+    header, _, rest = out.partition(b"\n")
+    parts = header.split(b" ")
+    if len(parts) != 3 or parts[1] != b"blob":
+        return None
+    return rest[: int(parts[2])]
 
 
 # ---------------------------------------------------------------------------- history
@@ -484,18 +472,17 @@ def _hunk_start(line: bytes) -> tuple[int, int] | None:
 
 
 def iter_history(
-    cwd: str, rev_range: str | None = None
+    cwd: str, rev_range: str | None = None, paths: Sequence[str] = ()
 ) -> Iterator[tuple[str, str, list[tuple[int, bytes]]]]:
     """Yield ``(commit, path, [(line, added bytes), …])`` per file a commit changed.
 
-    One ``git log -p`` pass over ``rev_range`` (default: every ref, ``--all``).
+    One ``git log -p`` pass over ``rev_range`` (default: every ref, ``--all``), limited to
+    ``paths`` (pathspecs, as ``git log -- PATH``) when given.
     A merge yields only lines new against every parent (``--cc``), so lines merged in
     from a branch are counted once, at the branch commit. Binary files, deletions and
     submodules yield nothing. Raises :class:`GitError` when git fails.
     """
     import subprocess
-
-    from importobot.subproc import scrubbed_environ
 
     if rev_range is not None and (rev_range.startswith("-") or not rev_range.strip()):
         raise GitError(f"not a revision range: {rev_range!r}")
@@ -518,6 +505,7 @@ def iter_history(
     ]
     args += [rev_range] if rev_range else ["--all"]
     args.append("--")
+    args += list(paths)
     try:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             args,
@@ -587,78 +575,3 @@ def iter_history(
         if "does not have any commits" in message:
             return
         raise GitError(f"git log failed: {message}")
-
-
-def _added_text(added: list[tuple[int, bytes]]) -> tuple[bytes, list[int]]:
-    """The added lines as one text, a blank line between runs; ``map[i]`` = real line."""
-    parts: list[bytes] = []
-    real: list[int] = []
-    last = None
-    for lineno, text in added:
-        if last is not None and lineno != last + 1:
-            parts.append(b"")
-            real.append(0)
-        parts.append(text)
-        real.append(lineno)
-        last = lineno
-    return b"\n".join(parts) + b"\n", real
-
-
-def scan_history(
-    settings: Settings,
-    options: ScanOptions,
-    rev_range: str | None = None,
-    *,
-    baseline: set[tuple[str, str, str]] | None = None,
-) -> ScanResult:
-    """``check --history [REV-RANGE]``: scan the lines every commit added.
-
-    Findings carry ``commit`` (D14), the path and the line in that commit. A shallow
-    clone is scanned down to its boundary, with a note; a repository without commits
-    gives an empty result with a note; a bare repository works. Baseline entries
-    suppress by path and fingerprint, in every commit.
-    """
-    import time
-
-    from importobot._record import replace
-    from importobot.scan.finding import Finding, ScanResult
-    from importobot.scan.rules.files import is_binary, scan_file
-
-    started = time.perf_counter()
-    result = ScanResult()
-    cwd = str(options.cwd)
-    _, _, shallow, _ = _repo_state(cwd)
-    env_globs = tuple(settings.env_files)
-    max_size = options.max_file_size or settings.max_file_size
-    commits: set[str] = set()
-    for commit, path, added in iter_history(cwd, rev_range):
-        commits.add(commit)
-        if _excluded(path, settings):
-            result.skip("excluded")
-            continue
-        data, real = _added_text(added)
-        if len(data) > max_size:
-            result.skip("too-large", len(data))
-            continue
-        if is_binary(data):
-            result.skip("binary", len(data))
-            continue
-        result.files_scanned += 1
-        result.bytes_scanned += len(data)
-        for f in scan_file(path, data, env_globs=env_globs, inline_ignores=options.inline_ignores):
-            line = real[f.line - 1] if f.line and 0 < f.line <= len(real) else f.line
-            message = f"{f.message} (commit {commit[:12]})"
-            result.findings.append(replace(f, line=line, commit=commit, message=message))
-    if not commits:
-        result.notes.append("history: no commits with added lines to scan")
-    else:
-        result.notes.append(f"history: {len(commits)} commits with added lines scanned")
-    if shallow:
-        result.notes.append(
-            "shallow clone: history scanned only down to the clone's boundary "
-            "(git fetch --unshallow for all of it)"
-        )
-    _apply_baseline(result.findings, baseline)
-    result.findings.sort(key=lambda f: (*Finding.sort_key(f), f.commit or ""))
-    result.seconds = time.perf_counter() - started
-    return result

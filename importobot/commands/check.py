@@ -1,0 +1,271 @@
+"""``importobot check``: the whole command behind the thin click wrapper in ``cli.py``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from importobot.config import parse_size
+from importobot.exceptions import ConfigError
+from importobot.git import GitError
+from importobot.project import Project, load_project
+from importobot.scan.engine import ScanOptions, check_paths
+from importobot.scan.finding import Finding, ScanResult
+from importobot.scan.sources import FATAL_SKIPS, scan_items
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+    from typing import TextIO
+
+    from importobot.scan.sources import Item
+
+__all__ = ["CheckRequest", "run_check"]
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """The options of one ``check`` run, as parsed by the CLI."""
+
+    paths: tuple[str, ...] = ()
+    fmt: str = "text"
+    output: str | None = None
+    baseline: str | None = None
+    update_baseline: bool = False
+    config: str | None = None
+    exit_zero: bool = False
+    key_check: bool = True
+    gitignore: bool = True
+    inline_ignores: bool = True
+    show_suppressed: bool = False
+    max_file_size: str | None = None
+    jobs: int | None = None
+    max_key_age: str | None = None
+    strict: bool = False
+    #: Scan the git index (what the next commit holds) instead of the work tree.
+    staged: bool = False
+    #: Scan every commit's added lines (``paths`` limit it, like ``git log -- PATH``).
+    history: bool = False
+    #: The commits ``history`` scans (default: every ref).
+    rev_range: str | None = None
+
+
+def _version() -> str:
+    from importobot._version import __version__
+
+    return __version__
+
+
+def _start(paths: tuple[str, ...], cwd: Path) -> str:
+    """Where to look for the project: the first path's directory, else ``cwd``."""
+    if not paths:
+        return str(cwd)
+    first = Path(paths[0])
+    return str(first if first.is_absolute() else cwd / first)
+
+
+def _staged(project: Project, req: CheckRequest, options: ScanOptions) -> ScanResult:
+    """``--staged``: D12 over what the next commit adds or changes (the hook's source)."""
+    from importobot.git import repository, staged_paths
+    from importobot.scan.sources import index_items
+
+    result = ScanResult()
+    repo = repository(project.root)
+    if repo.bare or not repo.top:
+        raise GitError("--staged needs a work tree (this repository is bare)")
+    rels = staged_paths(repo.top, _pathspecs(req.paths, options.cwd))
+    if not rels:
+        result.notes.append("nothing staged")
+    files = []
+    for rel in rels:
+        full = os.path.join(repo.top, rel)
+        files.append((full, _shown(full, options.cwd), _root_rel(full, project)))
+    items, _empty = index_items(repo.top, files, _max_size(project, options), result)
+    _scan(project, options, items, result)
+    return result
+
+
+def _history(project: Project, req: CheckRequest, options: ScanOptions) -> ScanResult:
+    """``--history``: the lines every commit added, paths as in ``git log -- PATH``."""
+    from importobot.git import repository
+    from importobot.scan.sources import history_items
+
+    result = ScanResult()
+    repo = repository(project.root)
+    commits: set[str] = set()
+    specs = _pathspecs(req.paths, options.cwd)
+    _scan(project, options, history_items(project.root, req.rev_range, specs, commits), result)
+    n = len(commits)
+    if not commits:
+        result.notes.append("history: no commits with added lines to scan")
+    else:
+        result.notes.append(f"history: {n} commit{'' if n == 1 else 's'} with added lines scanned")
+    if repo.shallow:
+        result.notes.append(
+            "shallow clone: history scanned only down to the clone's boundary "
+            "(git fetch --unshallow for all of it)"
+        )
+    return result
+
+
+def _scan(
+    project: Project, options: ScanOptions, items: Iterable[Item], result: ScanResult
+) -> None:
+    scan_items(
+        items,
+        result,
+        env_globs=project.env_globs,
+        max_size=_max_size(project, options),
+        inline_ignores=options.inline_ignores,
+        exclude=project.exclude,
+    )
+
+
+def _pathspecs(paths: tuple[str, ...], cwd: Path) -> list[str]:
+    """PATHs as absolute pathspecs (git runs at the root; they were given from ``cwd``)."""
+    return [os.path.abspath(os.path.join(cwd, p)) for p in paths]
+
+
+def _max_size(project: Project, options: ScanOptions) -> int:
+    return options.max_file_size or project.max_file_size
+
+
+def _shown(full: str, cwd: Path) -> str:
+    rel = os.path.relpath(full, cwd)
+    return (full if rel.startswith("..") else rel).replace(os.sep, "/")
+
+
+def _root_rel(full: str, project: Project) -> str | None:
+    return project.rel(full)
+
+
+def _key_health(
+    req: CheckRequest,
+    project: Project,
+    options: ScanOptions,
+    result: ScanResult,
+    now: datetime | None,
+) -> list[Finding]:
+    """IOB2xx/IOB3xx and IOB204 over the configured key (only when opted in)."""
+    from importobot.keys.age import utc_now
+    from importobot.keys.registry import Registry
+    from importobot.scan.engine import collect_files
+    from importobot.scan.rules.key_age import check_key_age
+    from importobot.scan.rules.key_health import (
+        compromised_findings,
+        stale_token_findings,
+        watched_fingerprints,
+    )
+    from importobot.scan.rules.key_setup import check_key_setup, configured_source
+
+    moment = now or utc_now()
+    try:
+        policy = project.policy(req.max_key_age, None)
+    except ValueError as exc:
+        raise ConfigError(f"--max-key-age: {exc}") from None
+    registry = Registry.load(project.registry_path(), now=moment)
+    setup = check_key_setup()
+    found = list(setup.findings)
+    source = setup.key.source.label if setup.key is not None else configured_source()
+    if setup.fingerprint is not None:
+        found += check_key_age(setup.fingerprint, source, registry, policy, moment)
+    found += compromised_findings(
+        result.findings, watched_fingerprints(setup.fingerprint, source, registry)
+    )
+    if not req.staged and not req.history:
+        files = collect_files(req.paths, project.full_settings(), options, ScanResult())
+        limit = _max_size(project, options)
+        found += stale_token_findings(
+            ((Path(p), shown) for p, shown, _ in files), policy, moment, max_size=limit
+        )
+    return found
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
+
+
+def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | None = None) -> int:
+    """Run one check: scan, apply baseline, judge keys, render, write. Returns the exit code.
+
+    The project (configuration, baseline, registry, excludes) is the one holding the first
+    PATH, wherever the command runs from. Raises :class:`ConfigError` (exit 2) for
+    invalid configuration or options, :class:`GitError` (exit 2) when git cannot answer.
+    """
+    from importobot.scan.baseline import apply_baseline, load_baseline
+
+    stream = err if err is not None else sys.stderr
+    if req.staged and req.history:
+        raise ConfigError("--staged and --history cannot be combined")
+    if req.rev_range is not None and not req.history:
+        raise ConfigError("--rev-range needs --history")
+    cwd = Path.cwd()
+    project = load_project(_start(req.paths, cwd), req.config)
+    max_size = None
+    if req.max_file_size is not None:
+        try:
+            max_size = parse_size(req.max_file_size)
+        except ValueError as exc:
+            raise ConfigError(f"--max-file-size: {exc}") from None
+    baseline_path = project.baseline_path(req.baseline)
+    if req.update_baseline and not baseline_path:
+        raise ConfigError("--update-baseline needs --baseline FILE (or baseline in the config)")
+    entries = load_baseline(baseline_path) if baseline_path else set()
+    options = ScanOptions(
+        gitignore=req.gitignore,
+        inline_ignores=req.inline_ignores,
+        max_file_size=max_size,
+        jobs=req.jobs,
+        cwd=cwd,
+        root=Path(project.root),
+    )
+    if req.staged:
+        result = _staged(project, req, options)
+    elif req.history:
+        result = _history(project, req, options)
+    else:
+        result = check_paths(req.paths, project.full_settings(), options)
+    apply_baseline(result, entries)
+
+    if req.update_baseline and baseline_path is not None:
+        from importobot.scan.baseline import baseline_entries, write_baseline
+
+        new = baseline_entries(result.findings, result.paths)
+        added, removed = write_baseline(Path(baseline_path), new, entries)
+        result.baseline_added, result.baseline_removed = added, removed
+        print(f"baseline {baseline_path}: {added} added, {removed} removed", file=stream)
+        apply_baseline(result, new)
+
+    if req.key_check and project.key_checks_on():
+        result.findings.extend(_key_health(req, project, options, result, now))
+    elif req.key_check:
+        result.notes.append("key checks skipped (not configured)")
+    result.findings.sort(key=lambda f: (*f.sort_key(), f.commit or ""))
+
+    from importobot.report import render
+
+    color = req.fmt == "text" and req.output is None and sys.stdout.isatty()
+    text = render(
+        req.fmt,
+        result,
+        show_suppressed=req.show_suppressed,
+        color=color,
+        tool_version=_version(),
+    )
+    for note in result.notes:
+        print(f"importobot: {note}", file=stream)
+    _write(text, req.output)
+    if result.files_scanned == 0 and any(result.skipped.get(r) for r in FATAL_SKIPS):
+        print("importobot: error: nothing could be scanned", file=stream)
+        return 2
+    return result.exit_code(exit_zero=req.exit_zero, strict=req.strict)
