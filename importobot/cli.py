@@ -687,13 +687,19 @@ def _history_argv(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point."""
+    """Console-script entry point: every error is one line (plus the usage for bad usage)."""
     try:
         rv = cli.main(args=argv, prog_name="importobot", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else "importobot"
+        usage = exc.ctx.get_usage() if exc.ctx is not None else "Usage: importobot ..."
+        click.echo(f"importobot: error: {exc.format_message()}", err=True)
+        click.echo(f"{usage.splitlines()[0]}  (see '{path} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"importobot: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -701,6 +707,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportobotError as exc:
         click.echo(f"importobot: error: {exc}", err=True)
         return exc.exit_code
+    except BrokenPipeError:
+        from importobot.hooks._common import quiet_stdout
+
+        quiet_stdout()
+        return 1
     return rv if isinstance(rv, int) else 0
 
 

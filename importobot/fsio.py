@@ -59,10 +59,9 @@ _DETAILS = {
 
 
 def _shown(path: str) -> str:
-    """The path for a message: control characters escaped (no forged lines)."""
-    if path.isprintable():
-        return path
-    return path.encode("unicode_escape", "backslashreplace").decode("ascii")
+    from importobot._text import printable
+
+    return printable(path)
 
 
 def _kind(mode: int) -> str:

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from importobot._text import plural
 from importobot.config import parse_size
 from importobot.exceptions import ConfigError
 from importobot.git import GitError
@@ -102,7 +103,7 @@ def _history(project: Project, req: CheckRequest, options: ScanOptions) -> ScanR
     if not commits:
         result.notes.append("history: no commits with added lines to scan")
     else:
-        result.notes.append(f"history: {n} commit{'' if n == 1 else 's'} with added lines scanned")
+        result.notes.append(f"history: {plural(n, 'commit')} with added lines scanned")
     if repo.shallow:
         result.notes.append(
             "shallow clone: history scanned only down to the clone's boundary "
@@ -185,13 +186,24 @@ def _key_health(
 
 
 def _write(text: str, output: str | None) -> None:
+    """The report to stdout, or to ``output`` whole or not at all (temp file, rename)."""
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    target = os.path.abspath(output)
+    tmp = os.path.join(
+        os.path.dirname(target), f".{os.path.basename(target)}.importobot-tmp-{os.getpid()}"
+    )
     try:
-        Path(output).write_text(text, encoding="utf-8", errors="surrogateescape")
+        with open(tmp, "x", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
     except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
 
 

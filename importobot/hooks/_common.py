@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UsageError",
+    "quiet_stdout",
     "emit",
     "exit_code",
     "load_policy",
@@ -96,6 +97,20 @@ def run_hook(
     except ImportobotError as exc:
         sys.stderr.write(f"{prog}: error: {exc}\n")
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (``| head -1``): findings were being printed.
+        quiet_stdout()
+        return 1
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null after a broken pipe, so the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def option(parsed: dict[str, str | bool], name: str) -> str | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from importobot._text import plural, printable
 from importobot.scan.finding import Finding, ScanResult
 
 __all__ = ["render_text"]
 
 
 def _loc(f: Finding) -> str:
-    parts = [f.path or "<setup>"]
+    parts = [printable(f.path) if f.path else "<setup>"]
     if f.line is not None:
         parts.append(str(f.line))
         if f.column is not None:
@@ -26,11 +27,11 @@ def render_text(result: ScanResult, *, show_suppressed: bool = False, color: boo
             if current is not None or lines:
                 lines.append("")
             current = f.path
-            lines.append(f.path or "(key set-up)")
+            lines.append(printable(f.path) if f.path else "(key set-up)")
         fields = [
             f"  {_loc(f)}",
             f.rule,
-            f.variable or "-",
+            printable(f.variable) if f.variable else "-",
             f.key_type or "-",
             f.fingerprint or "-",
         ]
@@ -39,7 +40,7 @@ def render_text(result: ScanResult, *, show_suppressed: bool = False, color: boo
             code = "31" if f.severity == "error" else "33"
             text = text.replace(f" {f.rule} ", f" \x1b[{code}m{f.rule}\x1b[0m ", 1)
         lines.append(text)
-        tail = f"    {f.rule_name}: {f.message}"
+        tail = f"    {f.rule_name}: {printable(f.message)}"
         if f.suppressed:
             tail += f" [suppressed: {f.suppressed}]"
         lines.append(tail)
@@ -49,10 +50,10 @@ def render_text(result: ScanResult, *, show_suppressed: bool = False, color: boo
         reasons = ", ".join(f"{n} {r}" for r, n in s["skipped"].items())
         skipped = f", {s['files_skipped']} skipped ({reasons})"
     suppressed = f", {s['suppressed']} suppressed" if s["suppressed"] else ""
-    noun = "finding" if s["findings"] == 1 else "findings"
     summary = (
-        f"{s['findings']} {noun} ({s['errors']} errors, {s['warnings']} warnings){suppressed} "
-        f"in {s['files_scanned']} files scanned{skipped}"
+        f"{plural(s['findings'], 'finding')} ({plural(s['errors'], 'error')}, "
+        f"{plural(s['warnings'], 'warning')}){suppressed} "
+        f"in {plural(s['files_scanned'], 'file')} scanned{skipped}"
     )
     if lines:
         lines.append("")

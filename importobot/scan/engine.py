@@ -78,13 +78,15 @@ def _walk(directory: Path) -> Iterator[Path]:
 
 
 def _display(path: Path, cwd: Path) -> str:
+    """How reports show ``path``: relative to ``cwd`` when inside it, made printable."""
     try:
-        return path.relative_to(cwd).as_posix()
+        shown = path.relative_to(cwd).as_posix()
     except ValueError:
         try:
-            return path.resolve().relative_to(cwd.resolve()).as_posix()
+            shown = path.resolve().relative_to(cwd.resolve()).as_posix()
         except (ValueError, OSError):
-            return path.as_posix()
+            shown = path.as_posix()
+    return _safe(shown)
 
 
 def _rel(path: Path, root: Path) -> str | None:

@@ -72,7 +72,7 @@ class Item:
         commit: str | None = None,
         lines: list[int] | None = None,
     ) -> None:
-        self.shown = shown
+        self.shown = _safe(shown)
         self.rel = rel
         self.data = data
         self.label = label
@@ -119,10 +119,9 @@ _REASONS = {
 
 
 def _safe(text: str) -> str:
-    """A path fit for one report line: control characters escaped."""
-    if text.isprintable():
-        return text
-    return text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    from importobot._text import printable
+
+    return printable(text)
 
 
 # ---------------------------------------------------------------------------- index
