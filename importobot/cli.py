@@ -501,13 +501,16 @@ def hook_key_age(
 
 @hook.command("block-keys")
 @click.argument("files", nargs=-1, type=click.Path())
-@click.option("--baseline", type=click.Path(dir_okay=False), help="Accepted findings (D13).")
+@click.option("--baseline", type=click.Path(dir_okay=False), help="Baseline of accepted findings.")
 @click.option("--no-inline-ignores", is_flag=True, help="Ignore inline suppression pragmas.")
 @click.pass_context
 def hook_block_keys(
     ctx: click.Context, files: tuple[str, ...], baseline: str | None, no_inline_ignores: bool
 ) -> None:
-    """Fail if a passed file holds a plaintext key (staged content and work tree, D12)."""
+    """Fail if a passed file holds a plaintext key.
+
+    Judges the staged content, and the work-tree copy where it differs.
+    """
     from importobot.hooks.block_keys import main as hook_main
 
     argv: list[str] = ["--baseline", baseline] if baseline else []
@@ -568,7 +571,7 @@ class _CheckCommand(click.Command):
     help="Report format (github: workflow annotations).",
 )
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
-@click.option("--baseline", type=click.Path(dir_okay=False), help="Accepted findings (D13).")
+@click.option("--baseline", type=click.Path(dir_okay=False), help="Baseline of accepted findings.")
 @click.option("--update-baseline", is_flag=True, help="Write current findings to the baseline.")
 @click.option("--config", type=click.Path(dir_okay=False), help="Configuration file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
