@@ -24,7 +24,7 @@ import stat
 
 from importobot.exceptions import ImportobotError
 
-__all__ = ["FileRefused", "read_content", "read_operator_file"]
+__all__ = ["FileRefused", "describe", "read_content", "read_operator_file"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -48,14 +48,19 @@ class FileRefused(ImportobotError):
 
 
 _DETAILS = {
-    "missing": "no such file",
+    "missing": "missing (no such file)",
     "symlink": "a symbolic link, not followed",
-    "directory": "a directory, not a file",
+    "directory": "is a directory, not a file",
     "special": "not a regular file (a FIFO, socket or device), not read",
     "too-large": "larger than the size limit",
     "unreadable": "cannot be read",
     "unsafe": "unsafe permissions",
 }
+
+
+def describe(reason: str) -> str:
+    """What a :class:`FileRefused` reason means, for a report line."""
+    return _DETAILS.get(reason, reason)
 
 
 def _shown(path: str) -> str:
@@ -103,41 +108,14 @@ def _open(path: str, flags: int) -> int:
         raise FileRefused(path, "unreadable", f"cannot be read ({exc.strerror})") from None
 
 
-def read_content(path: str, max_size: int) -> bytes:
-    """Repository content at ``path``: a regular file, not a link, at most ``max_size``.
-
-    Raises :class:`FileRefused` (``missing``, ``symlink``, ``directory``, ``special``,
-    ``too-large``, ``unreadable``). Only the last component is checked for a link; the
-    directories above come from git or a walk that does not follow links.
-    """
-    fd = _open(path, _NOFOLLOW)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise FileRefused(path, _kind(st.st_mode))
-        if st.st_size > max_size:
-            raise FileRefused(path, "too-large")
-        return _read_fd(fd, path, max_size)
-    except OSError as exc:
-        raise FileRefused(path, "unreadable", f"cannot be read ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-
-
-def read_operator_file(path: str, max_size: int = 1 << 20, *, secret: bool = False) -> bytes:
-    """A file an operator named: links followed, then a regular file of ``max_size`` at most.
-
-    ``secret=True`` also requires the file to be owned by the current user (or root) and
-    not writable by group or others. Raises :class:`FileRefused`.
-    """
-    fd = _open(path, 0)
+def _read(path: str, max_size: int, *, follow: bool, secret: bool) -> bytes:
+    fd = _open(path, 0 if follow else _NOFOLLOW)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise FileRefused(path, _kind(st.st_mode))
         if secret and hasattr(os, "geteuid"):
-            uid = os.geteuid()
-            if st.st_uid not in (uid, 0):
+            if st.st_uid not in (os.geteuid(), 0):
                 raise FileRefused(path, "unsafe", "owned by another user")
             if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                 raise FileRefused(
@@ -150,3 +128,22 @@ def read_operator_file(path: str, max_size: int = 1 << 20, *, secret: bool = Fal
         raise FileRefused(path, "unreadable", f"cannot be read ({exc.strerror})") from None
     finally:
         os.close(fd)
+
+
+def read_content(path: str, max_size: int) -> bytes:
+    """Repository content at ``path``: a regular file, not a link, at most ``max_size``.
+
+    Raises :class:`FileRefused` (``missing``, ``symlink``, ``directory``, ``special``,
+    ``too-large``, ``unreadable``). Only the last component is checked for a link; the
+    directories above come from git or a walk that does not follow links.
+    """
+    return _read(path, max_size, follow=False, secret=False)
+
+
+def read_operator_file(path: str, max_size: int = 1 << 20, *, secret: bool = False) -> bytes:
+    """A file an operator named: links followed, then a regular file of ``max_size`` at most.
+
+    ``secret=True`` also requires the file to be owned by the current user (or root) and
+    not writable by group or others. Raises :class:`FileRefused`.
+    """
+    return _read(path, max_size, follow=True, secret=secret)

@@ -99,23 +99,15 @@ def read_item(
 
 
 def _refused(result: ScanResult, shown: str, exc: FileRefused) -> None:
+    from importobot.fsio import describe
+
     result.skip(exc.reason)
     if exc.reason == "too-large":
         result.notes.append(f"{_safe(shown)}: skipped, larger than the size limit")
     elif exc.reason in ("symlink", "special"):
-        result.notes.append(f"{_safe(shown)}: skipped, {exc.detail or _REASONS[exc.reason]}")
+        result.notes.append(f"{_safe(shown)}: skipped, {describe(exc.reason)}")
     else:
-        result.notes.append(f"{_safe(shown)}: {_REASONS.get(exc.reason, exc.reason)}")
-
-
-_REASONS = {
-    "missing": "missing (no such file)",
-    "symlink": "a symbolic link, not followed",
-    "special": "not a regular file (FIFO, socket or device)",
-    "directory": "is a directory, not a file",
-    "unreadable": "unreadable",
-    "too-large": "larger than the size limit",
-}
+        result.notes.append(f"{_safe(shown)}: {exc.detail or describe(exc.reason)}")
 
 
 def _safe(text: str) -> str:
