@@ -14,6 +14,7 @@ __all__ = [
     "InvalidKeyError",
     "KeyAlphabetError",
     "KeyLengthError",
+    "KeyringEntryExistsError",
     "KeyringUnavailableError",
     "LegacyKeyError",
     "LowEntropyKeyError",
@@ -31,6 +32,10 @@ class ImportobotError(Exception):
 
     #: Process exit code the CLI uses for this error (D15: usage/config/environment).
     exit_code = 2
+    #: The message as the command line says it (``--overwrite`` where the library says
+    #: ``overwrite=True``); ``None`` when it reads the same. The CLI prints
+    #: ``exc.cli_message or str(exc)``.
+    cli_message: str | None = None
 
 
 class ConfigError(ImportobotError):
@@ -53,6 +58,31 @@ class MissingKeyError(SecurityError):
 
 class KeyringUnavailableError(SecurityError):
     """The OS keyring cannot be used: no backend, locked, timed out (D7)."""
+
+
+class KeyringEntryExistsError(SecurityError):
+    """The keyring entry already holds a key and ``overwrite`` was not given.
+
+    ``service`` and ``username`` name the entry; the message says ``overwrite=True``,
+    :attr:`cli_message` says ``--overwrite``.
+    """
+
+    def __init__(self, service: str, username: str = "") -> None:
+        self.service = service
+        self.username = username
+        where = f"{service}/{username}" if username else service
+        tail = "to replace it (the old key is kept as a previous key)."
+        super().__init__(
+            f"An encryption key already exists in the keyring entry {where}. "
+            f"Pass overwrite=True {tail}"
+        )
+        self.cli_message = (
+            f"an encryption key already exists in the keyring entry {where}; "
+            f"pass --overwrite {tail}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.service, self.username))
 
 
 class InvalidKeyError(SecurityError):

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from importobot.exceptions import (
     DecryptionError,
+    InvalidKeyError,
+    KeyringEntryExistsError,
     MissingDependencyError,
+    MissingKeyError,
     SecurityError,
 )
 from importobot.keys.fingerprint import fingerprint
@@ -24,6 +27,9 @@ from importobot.keys.tokens import token_time
 from importobot.security.key_sources import (
     KeySource,
     PreviousKey,
+    compat_handed_out,
+    compat_override,
+    import_keyring,
     keyring_get,
     keyring_set,
     previous_entry_name,
@@ -38,6 +44,8 @@ from importobot.security.key_validation import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from cryptography.fernet import Fernet, MultiFernet
 
 __all__ = ["CredentialManager", "EncryptedCredential", "SecurityError", "generate_key"]
@@ -48,14 +56,90 @@ _CRYPTO_HINT = (
     "(generate one with: openssl rand -base64 32). Credentials are never stored with "
     "weak encryption."
 )
+# 0.1.5's phrases, after our own explanation of what is missing.
+_ENCRYPTION_UNAVAILABLE = (
+    "Strong encryption unavailable: credentials are never stored with weak encryption"
+)
+_NO_CIPHER = (
+    "this CredentialManager has no cipher (the 'cryptography' package is missing, or "
+    "_cipher was cleared): {phrase}. Install it (pip install cryptography) and set "
+    "IMPORTOBOT_ENCRYPTION_KEY to a 32-byte key (openssl rand -base64 32)"
+)
+
+
+# -- 0.1.5 module attributes (PEP 562) ---------------------------------------------------
+def _from_cryptography(name: str) -> Callable[[], Any]:
+    def load() -> Any:
+        try:
+            from cryptography import fernet
+        except ImportError:
+            return None
+        return getattr(fernet, name)
+
+    return load
+
+
+#: Resolved on first use, never at import: importing this module loads neither library.
+#: ``None`` when the library is missing (as 0.1.5 had it).
+_COMPAT_LOADERS: dict[str, Callable[[], Any]] = {
+    "Fernet": _from_cryptography("Fernet"),
+    "MultiFernet": _from_cryptography("MultiFernet"),
+    "InvalidToken": _from_cryptography("InvalidToken"),
+    "keyring": import_keyring,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """0.1.5's ``Fernet``, ``MultiFernet``, ``InvalidToken`` and ``keyring`` attributes.
+
+    Not cached: a ``unittest.mock.patch`` of ``credential_manager.Fernet`` (or
+    ``.keyring``) puts its value in this module's namespace, where :func:`_resolve`
+    finds it when a manager is built (or the keyring is called).
+    """
+    loader = _COMPAT_LOADERS.get(name)
+    if loader is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return compat_handed_out(name, loader())
+
+
+def _resolve(name: str) -> Any:
+    """``name`` as patched on this module, else freshly imported (``None`` when missing)."""
+    patched, value = compat_override(name)
+    return value if patched else _COMPAT_LOADERS[name]()
+
+
+def _refuse_pickle(self: object) -> Any:
+    raise TypeError(f"{type(self).__name__} cannot be pickled or copied: it holds a key")
+
+
+_SEALED: dict[type, type] = {}
+
+
+def _sealed(cls: Any) -> Any:
+    """A subclass of ``cls`` whose instances refuse to be pickled (they hold key bytes).
+
+    Fernet and MultiFernet objects pickle their keys by default; the manager hands out
+    ``multi_fernet``, so its objects refuse like the manager does (D6). A stand-in that
+    is not a class (a ``Mock`` from a patch) is used as given.
+    """
+    if not isinstance(cls, type):
+        return cls
+    sealed = _SEALED.get(cls)
+    if sealed is None:
+        sealed = type(cls.__name__, (cls,), {"__reduce__": _refuse_pickle})
+        sealed.__module__ = cls.__module__
+        sealed.__qualname__ = cls.__qualname__
+        _SEALED[cls] = sealed
+    return sealed
 
 
 def _fernet_classes() -> tuple[type[Fernet], type[MultiFernet], type[Exception]]:
-    try:
-        from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-    except ImportError:
-        raise MissingDependencyError(_CRYPTO_HINT) from None
-    return Fernet, MultiFernet, InvalidToken
+    fernet_cls = _resolve("Fernet")
+    multi_cls = _resolve("MultiFernet")
+    invalid_token = _resolve("InvalidToken")
+    if fernet_cls is None or multi_cls is None or invalid_token is None:
+        raise MissingDependencyError(_CRYPTO_HINT)
+    return _sealed(fernet_cls), _sealed(multi_cls), invalid_token
 
 
 def generate_key() -> str:
@@ -149,7 +233,12 @@ class CredentialManager:
         env: Mapping[str, str] | None = None,
     ) -> None:
         fernet_cls, multi_cls, invalid_token = _fernet_classes()
-        resolved = resolve_primary_key(key, env)
+        try:
+            resolved = resolve_primary_key(key, env)
+        except (MissingKeyError, InvalidKeyError) as exc:
+            # 0.1.5's callers match this phrase; the same error, its own words first.
+            exc.args = (f"{exc}. {_ENCRYPTION_UNAVAILABLE}",)
+            raise
         if previous_keys is None:
             previous = resolve_previous_keys(env)
         else:
@@ -159,12 +248,24 @@ class CredentialManager:
         self._fingerprint = fingerprint(resolved.raw)
         self._previous = previous
         self._invalid_token = invalid_token
-        self._fernet = fernet_cls(encode_key(resolved.raw))
+        self._multi_cls = multi_cls
+        #: The primary key's Fernet (0.1.5's name: code written for it sets it to None
+        #: to simulate a missing library; encryption and decryption then refuse).
+        self._cipher: Fernet | None = fernet_cls(encode_key(resolved.raw))
         # Trial order (D20): the primary key first, then previous keys in order.
-        self._trials: list[tuple[str, Fernet]] = [(self._fingerprint, self._fernet)] + [
+        self._previous_ciphers: list[tuple[str, Fernet]] = [
             (fingerprint(p.raw), fernet_cls(encode_key(p.raw))) for p in previous
         ]
-        self._multi = multi_cls([f for _, f in self._trials])
+
+    def _encrypting_cipher(self) -> Fernet:
+        if self._cipher is None:
+            raise SecurityError(_NO_CIPHER.format(phrase="Strong encryption unavailable"))
+        return self._cipher
+
+    def _trials(self) -> list[tuple[str, Fernet]]:
+        if self._cipher is None:
+            raise SecurityError(_NO_CIPHER.format(phrase="Strong decryption unavailable"))
+        return [(self._fingerprint, self._cipher), *self._previous_ciphers]
 
     # -- what the manager is -------------------------------------------------------
     @property
@@ -180,12 +281,15 @@ class CredentialManager:
     @property
     def previous_fingerprints(self) -> list[str]:
         """Fingerprints of the decrypt-only keys, in trial order."""
-        return [fp for fp, _ in self._trials[1:]]
+        return [fp for fp, _ in self._previous_ciphers]
 
     @property
     def multi_fernet(self) -> MultiFernet:
-        """``MultiFernet([primary, *previous])`` for callers that need the raw primitive."""
-        return self._multi
+        """``MultiFernet([primary, *previous])`` for callers that need the primitive.
+
+        Like the manager, it (and each Fernet in it) refuses to be pickled or copied.
+        """
+        return self._multi_cls([self._encrypting_cipher()] + [f for _, f in self._previous_ciphers])
 
     def __repr__(self) -> str:
         return (
@@ -204,7 +308,7 @@ class CredentialManager:
         if not credential:
             raise ValueError("Credential must be non-empty")
         when = int(time.time()) if now is None else int(now)
-        token = self._fernet.encrypt_at_time(credential.encode("utf-8"), when)
+        token = self._encrypting_cipher().encrypt_at_time(credential.encode("utf-8"), when)
         return EncryptedCredential(
             ciphertext=token,
             length=len(credential),
@@ -216,7 +320,7 @@ class CredentialManager:
     def encrypt_bytes(self, data: bytes, *, now: int | None = None) -> bytes:
         """Encrypt raw bytes; returns the token bytes."""
         when = int(time.time()) if now is None else int(now)
-        return self._fernet.encrypt_at_time(data, when)
+        return self._encrypting_cipher().encrypt_at_time(data, when)
 
     def open_token(self, token: str | bytes) -> tuple[bytes, str]:
         """Decrypt a token: ``(plaintext bytes, fingerprint of the key that opened it)``.
@@ -226,7 +330,7 @@ class CredentialManager:
         """
         data = token.encode("ascii", "replace") if isinstance(token, str) else bytes(token)
         data = data.strip()
-        for fp, fernet in self._trials:
+        for fp, fernet in self._trials():
             try:
                 return fernet.decrypt(data), fp
             except self._invalid_token:
@@ -293,10 +397,7 @@ class CredentialManager:
         existing = keyring_get(service, username)
         if existing and existing.strip():
             if not overwrite:
-                raise SecurityError(
-                    f"An encryption key already exists in the keyring entry {service}/{username}. "
-                    f"Pass overwrite=True to replace it (the old key is kept as a previous key)."
-                )
+                raise KeyringEntryExistsError(service, username)
             if existing.strip() != text:
                 entry = previous_entry_name(username)
                 prior = keyring_get(service, entry) or ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from importobot.exceptions import (
     InvalidKeyError,
@@ -57,6 +58,45 @@ KEYRING_TIMEOUT = 5.0
 KEYRING_HINT = (
     "System keyring integration requires the 'security' extra: pip install 'importobot[security]'"
 )
+#: Appended to every keyring failure: what to do instead of fixing the keyring.
+KEYRING_ALTERNATIVES = (
+    f"without a keyring, set {ENV_KEY} (from your CI's secret store) or use a wrapped key "
+    "(IMPORTOBOT_WRAPPED_KEY or IMPORTOBOT_WRAPPED_KEY_FILE, "
+    "pip install 'importobot[enterprise]')"
+)
+#: Upper bound on an ``IMPORTOBOT_PREVIOUS_KEYS_FILE`` (thousands of keys).
+PREVIOUS_KEYS_FILE_LIMIT = 256 * 1024
+
+# -- 0.1.5 patch points --------------------------------------------------------------
+# Code written for importobot 0.1.5 patches ``importobot.security.credential_manager``'s
+# module attributes ``Fernet``, ``MultiFernet``, ``InvalidToken`` and ``keyring``
+# (``unittest.mock.patch``, ``monkeypatch.setattr``). That module resolves them lazily
+# (PEP 562 ``__getattr__``) and records here what it handed out; a value found in its
+# namespace that is not what it handed out is a patch, and wins at call time.
+COMPAT_MODULE = "importobot.security.credential_manager"
+_NOT_SET = object()
+_handed_out: dict[str, object] = {}
+
+
+def compat_handed_out(name: str, value: object) -> object:
+    """Record ``value`` as the genuine ``credential_manager.<name>`` and return it."""
+    _handed_out[name] = value
+    return value
+
+
+def compat_override(name: str) -> tuple[bool, object]:
+    """``(True, value)`` when ``credential_manager.<name>`` is patched, else ``(False, None)``.
+
+    A patch's undo puts back what ``__getattr__`` handed out (``monkeypatch`` restores by
+    ``setattr``): that is not a patch, so a library blocked later is still seen missing.
+    """
+    module = sys.modules.get(COMPAT_MODULE)
+    if module is None:
+        return False, None
+    value = vars(module).get(name, _NOT_SET)
+    if value is _NOT_SET or (name in _handed_out and value is _handed_out[name]):
+        return False, None
+    return True, value
 
 
 class KeySource:
@@ -133,20 +173,83 @@ def previous_entry_name(username: str) -> str:
     return f"{username}.previous"
 
 
-def _keyring_module() -> object:
+def import_keyring() -> object:
+    """The ``keyring`` module, or ``None`` when it is not installed."""
     try:
         import keyring
     except ImportError:
-        raise MissingDependencyError(KEYRING_HINT) from None
+        return None
     return keyring
 
 
+def _keyring_module() -> object:
+    patched, value = compat_override("keyring")
+    kr = value if patched else import_keyring()
+    if kr is None:
+        raise MissingDependencyError(KEYRING_HINT)
+    return kr
+
+
 def _backend_name(kr_module: object) -> str:
+    get_keyring = getattr(kr_module, "get_keyring", None)
+    if get_keyring is None:  # a stand-in set by a 0.1.5-style patch
+        return type(kr_module).__qualname__
     try:
-        backend = kr_module.get_keyring()  # type: ignore[attr-defined]
+        backend = get_keyring()
     except Exception:  # noqa: BLE001 - naming the backend must not fail the error path
         return "unknown backend"
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+# What keyring tries on each platform before its "fail" backend, with a readable name.
+_PLATFORM_BACKENDS = {
+    "darwin": ("macOS Keychain", "keyring.backends.macOS", "Keyring"),
+    "win32": ("Windows Credential Manager", "keyring.backends.Windows", "WinVaultKeyring"),
+}
+_DEFAULT_BACKEND = ("Secret Service over D-Bus", "keyring.backends.SecretService", "Keyring")
+
+
+def _first_line(exc: BaseException) -> str:
+    line = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def _no_backend_message(kr: object, env: Mapping[str, str] | None) -> str:
+    """Why keyring fell back to its fail backend: what it tried and what it found.
+
+    Runs inside the timed worker: asking a backend why it is not viable may talk to D-Bus.
+    """
+    label, module_name, class_name = _PLATFORM_BACKENDS.get(sys.platform, _DEFAULT_BACKEND)
+    try:
+        import importlib
+
+        candidate = getattr(importlib.import_module(module_name), class_name)
+        priority = candidate.priority
+    except Exception as exc:  # noqa: BLE001 - the reason it is not viable is what we report
+        why = (str(exc).strip().splitlines() or [""])[0][:200] or type(exc).__name__
+    else:
+        why = f"viable (priority {priority}) but not chosen"
+    notes = [why]
+    e = _env(env)
+    if label == _DEFAULT_BACKEND[0] and "DBUS_SESSION_BUS_ADDRESS" not in why:
+        bus = e.get("DBUS_SESSION_BUS_ADDRESS", "").strip()[:100]
+        if not bus:
+            notes.append("DBUS_SESSION_BUS_ADDRESS is unset")
+        else:
+            shown = bus if bus.isprintable() else ascii(bus)
+            notes.append(f"DBUS_SESSION_BUS_ADDRESS={shown}")
+    forced = e.get("PYTHON_KEYRING_BACKEND", "").strip()
+    if forced:
+        notes.append(f"PYTHON_KEYRING_BACKEND={forced[:100]}")
+    fix = (
+        "start and unlock a Secret Service in the session (gnome-keyring-daemon --unlock), or "
+        if label == _DEFAULT_BACKEND[0]
+        else ""
+    )
+    return (
+        f"no usable OS keyring backend: keyring fell back to {_backend_name(kr)} after "
+        f"trying {label} ({'; '.join(notes)}); {fix}{KEYRING_ALTERNATIVES}"
+    )
 
 
 def _timeout(env: Mapping[str, str] | None) -> float:
@@ -170,9 +273,11 @@ def _with_keyring(
 
     def work() -> None:
         try:
-            backend = kr.get_keyring()  # type: ignore[attr-defined]
-            if type(backend).__module__ == "keyring.backends.fail":
-                raise KeyringUnavailableError("no usable OS keyring backend is available")
+            get_keyring = getattr(kr, "get_keyring", None)
+            # A 0.1.5-style stand-in (an object with get_password...) has no backends.
+            if get_keyring is not None:
+                if type(get_keyring()).__module__ == "keyring.backends.fail":
+                    raise KeyringUnavailableError(_no_backend_message(kr, env))
             result.append(call(kr))
         except BaseException as exc:  # noqa: BLE001 - reported below as one line
             failure.append(exc)
@@ -184,16 +289,16 @@ def _with_keyring(
     if worker.is_alive():
         raise KeyringUnavailableError(
             f"OS keyring ({_backend_name(kr)}) did not answer within {timeout:g} s while "
-            f"trying to {action}; is the Secret Service running and unlocked?"
+            f"trying to {action}; is the Secret Service running and unlocked? "
+            f"({ENV_KEYRING_TIMEOUT} sets the timeout); {KEYRING_ALTERNATIVES}"
         )
     if failure:
         exc = failure[0]
         if isinstance(exc, SecurityError):
             raise type(exc)(str(exc)) from None
-        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
-        detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
         raise KeyringUnavailableError(
-            f"OS keyring ({_backend_name(kr)}) failed to {action}: {detail}"
+            f"OS keyring ({_backend_name(kr)}) failed to {action}: {_first_line(exc)}; "
+            f"{KEYRING_ALTERNATIVES}"
         ) from None
     return result[0]
 
@@ -260,7 +365,7 @@ def resolve_primary_key(
             f"store one with `importobot key store`"
         )
     raise MissingKeyError(
-        f"Strong encryption unavailable: no encryption key. Set {ENV_KEY} (generate one "
+        f"no encryption key: set {ENV_KEY} (generate one "
         f"with `importobot key generate` or `openssl rand -base64 32`) or store one in "
         f"the OS keyring with "
         f"`importobot key store` and set {ENV_KEYRING_SERVICE}"
@@ -275,7 +380,8 @@ def _parse_previous(entries: list[str], source: KeySource) -> list[PreviousKey]:
             try:
                 raw = derive_legacy_key(entry[len(LEGACY_PREFIX) :])
             except InvalidKeyError as exc:
-                raise type(exc)(f"{where}: {exc}") from None
+                exc.args = (f"{where}: {exc}",)  # the same error (no chain), with its source
+                raise
             keys.append(PreviousKey(raw, source, legacy=True))
         else:
             keys.append(PreviousKey(parse_key(entry, where), source))
@@ -295,7 +401,7 @@ def resolve_previous_keys(env: Mapping[str, str] | None = None) -> list[Previous
         found += _parse_previous(_split(listed, ","), KeySource("env", f"env:{ENV_PREVIOUS_KEYS}"))
     path = e.get(ENV_PREVIOUS_KEYS_FILE, "").strip()
     if path:
-        found += _parse_previous(_read_keys_file(path), KeySource("file", f"file:{path}"))
+        found += _parse_previous(_read_keys_file(path), KeySource("file", f"file:{_shown(path)}"))
     location = keyring_location(e)
     if location is not None:
         service, username = location
@@ -314,19 +420,51 @@ def resolve_previous_keys(env: Mapping[str, str] | None = None) -> list[Previous
     return unique
 
 
+def _shown(path: str) -> str:
+    """A path for a message or a source label: control characters escaped."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+
+
 def _read_keys_file(path: str) -> list[str]:
+    """The keys in an operator-named file, one a line (``#`` comments), via :mod:`fsio`.
+
+    Links are followed (Kubernetes mounts secrets as ``..data`` links), then the target
+    must be a regular file of the user's (or root's), not group/world-writable (fsio)
+    and, for keys, not readable by them either; a FIFO, a device, a directory or a file
+    over the limit is one line, never a hang or a traceback.
+    """
+    from importobot.fsio import FileRefused, read_operator_file
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
+        data = read_operator_file(path, PREVIOUS_KEYS_FILE_LIMIT, secret=True)
+    except FileRefused as exc:
+        raise SecurityError(f"{ENV_PREVIOUS_KEYS_FILE}: {exc}") from None
+    mode = _mode_of(path)
+    if mode is not None and mode & 0o077:
         raise SecurityError(
-            f"{ENV_PREVIOUS_KEYS_FILE}: cannot open {path}: {exc.strerror}"
-        ) from None
-    with os.fdopen(fd, "r", encoding="utf-8") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if stat.S_IMODE(mode) & 0o077:
-            raise SecurityError(
-                f"{ENV_PREVIOUS_KEYS_FILE}: {path} is readable by group or others "
-                f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it"
-            )
-        lines = handle.read().splitlines()
+            f"{ENV_PREVIOUS_KEYS_FILE}: {_shown(path)} is readable by group or others "
+            f"(mode {mode:04o}); chmod 600 it"
+        )
+    text = _utf8(data)
+    if text is None:
+        raise SecurityError(
+            f"{ENV_PREVIOUS_KEYS_FILE}: {_shown(path)} is not UTF-8 text (a binary file?); "
+            f"it holds one key per line"
+        )
+    lines = text.splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _mode_of(path: str) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def _utf8(data: bytes) -> str | None:
+    """``data`` as text, or ``None``; no ``UnicodeDecodeError`` (it holds all the bytes)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -64,6 +64,7 @@ _PLACEHOLDER_WORDS = frozenset(
 )
 _ALLOWED_RE = re.compile(r"\A[A-Za-z0-9+/_=-]+\Z")
 _HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 _WEAK: dict[str, tuple[type[InvalidKeyError], str]] = {
     "published": (PublishedKeyError, "is a published example key (documentation or demo)"),
@@ -72,6 +73,23 @@ _WEAK: dict[str, tuple[type[InvalidKeyError], str]] = {
     "sequential": (RepeatedBytesKeyError, "is a sequential byte pattern"),
     "printable": (LowEntropyKeyError, "decodes to readable text, not random bytes"),
 }
+
+
+def _not_text(value: str) -> bool:
+    """True when ``value`` cannot be UTF-8 text: it holds a lone surrogate.
+
+    ``os.environ`` decodes a byte that is not UTF-8 to a surrogate escape (PEP 383,
+    U+DC80-U+DCFF), so a key variable set from arbitrary bytes arrives like this. The
+    test is done without encoding, so no ``UnicodeEncodeError`` (whose ``object`` is the
+    whole text) is ever created, let alone chained to the error we raise.
+    """
+    return not value.isascii() and _SURROGATE_RE.search(value) is not None
+
+
+_NOT_TEXT = (
+    "holds bytes that are not UTF-8 text (it was set from non-UTF-8 bytes); "
+    "a key is exactly 32 random bytes in base64"
+)
 
 
 def legacy_accepts(value: str | bytes) -> bool:
@@ -94,7 +112,15 @@ def derive_legacy_key(value: str | bytes) -> bytes:
     import binascii
     import hashlib
 
-    candidate = value.strip().encode("utf-8") if isinstance(value, str) else value
+    if isinstance(value, str):
+        if _not_text(value):
+            raise KeyAlphabetError(
+                "legacy key holds bytes that are not UTF-8 text (it was set from non-UTF-8 "
+                "bytes); importobot 0.1.5 could not use such a value either"
+            )
+        candidate = value.strip().encode("utf-8")
+    else:
+        candidate = value
     if not candidate:
         raise KeyLengthError("legacy key is empty")
     if len(candidate) == KEY_SIZE:
@@ -159,6 +185,8 @@ def parse_key(key: str | bytes, where: str = "the key") -> bytes:
         )
     if not isinstance(key, str):
         raise TypeError("Encryption key must be bytes, str, or None")
+    if _not_text(key):
+        raise KeyAlphabetError(f"{where} {_NOT_TEXT}")
     text = strip_value(key)
     if not text:
         raise KeyLengthError(f"{where} is empty")

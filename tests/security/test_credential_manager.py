@@ -197,6 +197,32 @@ def test_pickling_never_carries_the_key():
     assert back.manager is None and cm.decrypt_credential(back) == "s3cret"
 
 
+def test_multi_fernet_refuses_to_pickle_like_the_manager():
+    import copy
+
+    from cryptography.fernet import Fernet, MultiFernet
+
+    raw, old = new_raw(), new_raw()
+    cm = CredentialManager(key=raw, previous_keys=[_url(old)])
+    multi = cm.multi_fernet
+    assert isinstance(multi, MultiFernet)
+    # Every object the manager hands out that holds key bytes refuses, like the manager.
+    for obj in (multi, *multi._fernets, cm._cipher):
+        assert isinstance(obj, (Fernet, MultiFernet))
+        for attempt in (pickle.dumps, copy.copy, copy.deepcopy):
+            with pytest.raises(TypeError, match="cannot be pickled") as info:
+                attempt(obj)
+            assert _url(raw) not in str(info.value) and _url(old) not in str(info.value)
+    # It still works as the primitive: the primary encrypts, every key decrypts, rotate.
+    old_token = Fernet(_url(old)).encrypt(b"before")
+    assert multi.decrypt(old_token) == b"before"
+    rotated = multi.rotate(old_token)
+    assert cm.open_token(rotated) == (b"before", cm.key_fingerprint)
+    assert cm.decrypt_bytes(multi.encrypt(b"now")) == b"now"
+    # Fernet objects made by the caller are theirs: untouched.
+    pickle.dumps(Fernet(_url(new_raw())))
+
+
 def test_generate_key_is_a_fernet_key():
     from cryptography.fernet import Fernet
 

@@ -15,7 +15,12 @@ import uuid
 
 import pytest
 
-from importobot.exceptions import KeyringUnavailableError, MissingDependencyError, SecurityError
+from importobot.exceptions import (
+    KeyringEntryExistsError,
+    KeyringUnavailableError,
+    MissingDependencyError,
+    SecurityError,
+)
 from importobot.keys.fingerprint import fingerprint
 from importobot.security import CredentialManager, store_key_in_keyring
 from importobot.security.key_sources import keyring_delete, keyring_get
@@ -78,8 +83,14 @@ def test_store_and_load_through_the_secret_service(service, monkeypatch):
 
 def test_existing_entry_needs_overwrite_and_keeps_the_old_key(service, monkeypatch):
     first = CredentialManager.store_key_in_keyring(service=service, username="ci")
-    with pytest.raises(SecurityError, match="already exists"):
+    with pytest.raises(SecurityError, match="already exists") as info:
         CredentialManager.store_key_in_keyring(service=service, username="ci")
+    assert isinstance(info.value, KeyringEntryExistsError)
+    assert (info.value.service, info.value.username) == (service, "ci")
+    assert "Pass overwrite=True" in str(info.value)
+    assert info.value.cli_message is not None and "--overwrite" in info.value.cli_message
+    assert "overwrite=True" not in info.value.cli_message
+    assert keyring_get(service, "ci") == first  # untouched
     monkeypatch.setenv("IMPORTOBOT_KEYRING_SERVICE", service)
     monkeypatch.setenv("IMPORTOBOT_KEYRING_USERNAME", "ci")
     old_token = CredentialManager().encrypt_credential("precious").token
@@ -154,6 +165,57 @@ def test_no_backend_is_one_clear_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "keyring" in lines[0].lower(), proc.stderr
     assert "Traceback" not in proc.stderr
+    # It names what was tried and why it failed, and offers a way forward.
+    for needle in (
+        "keyring.backends.fail.Keyring",
+        "Secret Service over D-Bus",
+        "DBUS_SESSION_BUS_ADDRESS is unset",
+        "IMPORTOBOT_ENCRYPTION_KEY",
+        "IMPORTOBOT_WRAPPED_KEY",
+    ):
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("bus", [None, "unix:path=/nonexistent/importobot-test-bus"])
+def test_no_backend_names_the_backend_and_the_bus(monkeypatch, bus):
+    import keyring
+    from keyring.backends import fail
+
+    if bus is None:
+        monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+    monkeypatch.setenv("IMPORTOBOT_KEYRING_SERVICE", "importobot-none")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        with pytest.raises(KeyringUnavailableError) as info:
+            CredentialManager()
+    finally:
+        keyring.set_keyring(previous)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1
+    assert message.startswith("no usable OS keyring backend: keyring fell back to ")
+    assert "keyring.backends.fail.Keyring" in message
+    assert "Secret Service over D-Bus (" in message
+    assert ("DBUS_SESSION_BUS_ADDRESS is unset" if bus is None else bus) in message
+    assert "IMPORTOBOT_ENCRYPTION_KEY" in message and "IMPORTOBOT_WRAPPED_KEY" in message
+    assert info.value.__cause__ is None
+
+
+def test_keyring_entry_exists_error_words_the_option_for_each_surface():
+    import pickle
+
+    error = KeyringEntryExistsError("svc", "ci")
+    assert isinstance(error, SecurityError)
+    assert "already exists" in str(error) and "svc/ci" in str(error)
+    assert "Pass overwrite=True" in str(error)
+    assert error.cli_message is not None
+    assert "--overwrite" in error.cli_message and "overwrite=True" not in error.cli_message
+    back = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own blob
+    assert (back.service, back.username, str(back)) == ("svc", "ci", str(error))
+    assert back.cli_message == error.cli_message
+    assert SecurityError("x").cli_message is None
 
 
 def test_bare_dbus_session_times_out_cleanly(tmp_path):
@@ -177,6 +239,7 @@ def test_bare_dbus_session_times_out_cleanly(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("importobot:")]
     assert len(errors) == 1 and "keyring" in errors[0].lower()
+    assert "IMPORTOBOT_ENCRYPTION_KEY" in errors[0] and "IMPORTOBOT_WRAPPED_KEY" in errors[0]
     assert "Traceback" not in proc.stderr
     assert elapsed < 30
 
