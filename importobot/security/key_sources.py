@@ -191,13 +191,8 @@ def _keyring_module() -> object:
 
 
 def _backend_name(kr_module: object) -> str:
-    get_keyring = getattr(kr_module, "get_keyring", None)
-    if get_keyring is None:  # a stand-in set by a 0.1.5-style patch
-        return type(kr_module).__qualname__
-    try:
-        backend = get_keyring()
-    except Exception:  # noqa: BLE001 - naming the backend must not fail the error path
-        return "unknown backend"
+    """The class keyring chose (may talk to D-Bus: call it in the timed worker only)."""
+    backend = kr_module.get_keyring()  # type: ignore[attr-defined]
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
@@ -214,7 +209,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
-def _no_backend_message(kr: object, env: Mapping[str, str] | None) -> str:
+def _no_backend_message(fallback: str, env: Mapping[str, str] | None) -> str:
     """Why keyring fell back to its fail backend: what it tried and what it found.
 
     Runs inside the timed worker: asking a backend why it is not viable may talk to D-Bus.
@@ -247,7 +242,7 @@ def _no_backend_message(kr: object, env: Mapping[str, str] | None) -> str:
         else ""
     )
     return (
-        f"no usable OS keyring backend: keyring fell back to {_backend_name(kr)} after "
+        f"no usable OS keyring backend: keyring fell back to {fallback} after "
         f"trying {label} ({'; '.join(notes)}); {fix}{KEYRING_ALTERNATIVES}"
     )
 
@@ -270,14 +265,19 @@ def _with_keyring(
     kr = _keyring_module()
     result: list[T] = []
     failure: list[BaseException] = []
+    # Named by the worker: choosing a backend may itself hang (D-Bus), so the timeout
+    # path must not ask again.
+    chosen: list[str] = []
 
     def work() -> None:
         try:
-            get_keyring = getattr(kr, "get_keyring", None)
             # A 0.1.5-style stand-in (an object with get_password...) has no backends.
-            if get_keyring is not None:
-                if type(get_keyring()).__module__ == "keyring.backends.fail":
-                    raise KeyringUnavailableError(_no_backend_message(kr, env))
+            if getattr(kr, "get_keyring", None) is not None:
+                chosen.append(_backend_name(kr))
+                if chosen[0].startswith("keyring.backends.fail."):
+                    raise KeyringUnavailableError(_no_backend_message(chosen[0], env))
+            else:
+                chosen.append(type(kr).__qualname__)
             result.append(call(kr))
         except BaseException as exc:  # noqa: BLE001 - reported below as one line
             failure.append(exc)
@@ -286,19 +286,19 @@ def _with_keyring(
     worker = threading.Thread(target=work, name="importobot-keyring", daemon=True)
     worker.start()
     worker.join(timeout)
+    backend = chosen[0] if chosen else "no backend chosen yet"
     if worker.is_alive():
         raise KeyringUnavailableError(
-            f"OS keyring ({_backend_name(kr)}) did not answer within {timeout:g} s while "
+            f"OS keyring ({backend}) did not answer within {timeout:g} s while "
             f"trying to {action}; is the Secret Service running and unlocked? "
             f"({ENV_KEYRING_TIMEOUT} sets the timeout); {KEYRING_ALTERNATIVES}"
         )
     if failure:
         exc = failure[0]
         if isinstance(exc, SecurityError):
-            raise type(exc)(str(exc)) from None
+            raise type(exc)(*exc.args) from None  # our own line, without the worker's frames
         raise KeyringUnavailableError(
-            f"OS keyring ({_backend_name(kr)}) failed to {action}: {_first_line(exc)}; "
-            f"{KEYRING_ALTERNATIVES}"
+            f"OS keyring ({backend}) failed to {action}: {_first_line(exc)}; {KEYRING_ALTERNATIVES}"
         ) from None
     return result[0]
 
