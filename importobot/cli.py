@@ -93,7 +93,7 @@ class ImportobotGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ImportobotError as exc:
-            raise _fail(str(exc), exc.exit_code) from None
+            raise _fail(exc.cli_message or str(exc), exc.exit_code) from None
 
 
 @click.group(cls=ImportobotGroup, name="importobot")
@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except ImportobotError as exc:
-        click.echo(f"importobot: error: {exc}", err=True)
+        click.echo(f"importobot: error: {exc.cli_message or exc}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         from importobot.hooks._common import quiet_stdout
