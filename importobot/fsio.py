@@ -108,7 +108,7 @@ def _open(path: str, flags: int) -> int:
         raise FileRefused(path, "unreadable", f"cannot be read ({exc.strerror})") from None
 
 
-def _read(path: str, max_size: int, *, follow: bool, secret: bool) -> bytes:
+def _read(path: str, max_size: int, *, follow: bool, secret: bool, private: bool = False) -> bytes:
     fd = _open(path, 0 if follow else _NOFOLLOW)
     try:
         st = os.fstat(fd)
@@ -120,6 +120,11 @@ def _read(path: str, max_size: int, *, follow: bool, secret: bool) -> bytes:
             if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                 raise FileRefused(
                     path, "unsafe", "writable by group or others (chmod go-w, or 0600)"
+                )
+            if private and st.st_mode & 0o077:
+                mode = stat.S_IMODE(st.st_mode)
+                raise FileRefused(
+                    path, "unsafe", f"readable by group or others (mode {mode:04o}); chmod 600 it"
                 )
         if st.st_size > max_size:
             raise FileRefused(path, "too-large")
@@ -140,10 +145,15 @@ def read_content(path: str, max_size: int) -> bytes:
     return _read(path, max_size, follow=False, secret=False)
 
 
-def read_operator_file(path: str, max_size: int = 1 << 20, *, secret: bool = False) -> bytes:
+def read_operator_file(
+    path: str, max_size: int = 1 << 20, *, secret: bool = False, private: bool = False
+) -> bytes:
     """A file an operator named: links followed, then a regular file of ``max_size`` at most.
 
     ``secret=True`` also requires the file to be owned by the current user (or root) and
-    not writable by group or others. Raises :class:`FileRefused`.
+    not writable by group or others; ``private=True`` (for files holding keys) also
+    refuses a file group or others can read. The checks are made on the opened file
+    (``fstat``), so no rename between a check and the read can fool them. Raises
+    :class:`FileRefused`.
     """
-    return _read(path, max_size, follow=True, secret=secret)
+    return _read(path, max_size, follow=True, secret=secret or private, private=private)

@@ -9,7 +9,6 @@ has a timeout, and any backend error becomes one :class:`KeyringUnavailableError
 from __future__ import annotations
 
 import os
-import stat
 import sys
 
 from importobot.exceptions import (
@@ -422,7 +421,9 @@ def resolve_previous_keys(env: Mapping[str, str] | None = None) -> list[Previous
 
 def _shown(path: str) -> str:
     """A path for a message or a source label: control characters escaped."""
-    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+    from importobot._text import printable
+
+    return printable(path)
 
 
 def _read_keys_file(path: str) -> list[str]:
@@ -436,15 +437,9 @@ def _read_keys_file(path: str) -> list[str]:
     from importobot.fsio import FileRefused, read_operator_file
 
     try:
-        data = read_operator_file(path, PREVIOUS_KEYS_FILE_LIMIT, secret=True)
+        data = read_operator_file(path, PREVIOUS_KEYS_FILE_LIMIT, private=True)
     except FileRefused as exc:
         raise SecurityError(f"{ENV_PREVIOUS_KEYS_FILE}: {exc}") from None
-    mode = _mode_of(path)
-    if mode is not None and mode & 0o077:
-        raise SecurityError(
-            f"{ENV_PREVIOUS_KEYS_FILE}: {_shown(path)} is readable by group or others "
-            f"(mode {mode:04o}); chmod 600 it"
-        )
     text = _utf8(data)
     if text is None:
         raise SecurityError(
@@ -453,13 +448,6 @@ def _read_keys_file(path: str) -> list[str]:
         )
     lines = text.splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def _mode_of(path: str) -> int | None:
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
 
 
 def _utf8(data: bytes) -> str | None:
