@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from importobot._version import __version__
-from importobot.exceptions import (
-    ImportobotError,
-    InvalidKeyError,
-    MissingKeyError,
-)
+from importobot.exceptions import ImportobotError
+
+if TYPE_CHECKING:
+    from importobot.commands import Outcome
 
 PLUGIN_GROUP = "importobot.commands"
 #: Commands shipped by an extra: name -> extra. Used when the plugin cannot be loaded.
@@ -108,6 +107,15 @@ def cli() -> None:
 
 
 # -- key -------------------------------------------------------------------------------
+def _finish(ctx: click.Context, outcome: Outcome) -> None:
+    """Print a command's outcome and exit with its code."""
+    if outcome.stdout:
+        click.echo(outcome.stdout, nl=False)
+    if outcome.stderr:
+        click.echo(outcome.stderr, nl=False, err=True)
+    ctx.exit(outcome.exit_code)
+
+
 @cli.group(cls=ImportobotGroup)
 def key() -> None:
     """Generate, store and inspect the encryption key."""
@@ -122,36 +130,24 @@ def key() -> None:
     show_default=True,
     help="text: the key alone; env: IMPORTOBOT_ENCRYPTION_KEY=<key>.",
 )
-def key_generate(fmt: str) -> None:
+@click.pass_context
+def key_generate(ctx: click.Context, fmt: str) -> None:
     """Print a new random key (32 bytes, url-safe base64: a Fernet key).
 
     This is the one command whose job is to print a key. Put it straight into your
     secret store, e.g. `importobot key generate | importobot key store`.
     """
-    from importobot.security.credential_manager import generate_key
+    from importobot.commands import key as commands
 
-    text = generate_key()
-    click.echo(f"IMPORTOBOT_ENCRYPTION_KEY={text}" if fmt == "env" else text)
-
-
-def _read_secret(prompt: str) -> str:
-    """A value from stdin: a hidden prompt on a terminal, else all of stdin minus one newline."""
-    if sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(prompt)
-    data: str = sys.stdin.read()
-    if data.endswith("\r\n"):
-        return data[:-2]
-    return data[:-1] if data.endswith("\n") else data
+    _finish(ctx, commands.generate(fmt))
 
 
 @key.command("store")
 @click.option(
     "--service",
     envvar="IMPORTOBOT_KEYRING_SERVICE",
-    required=True,
-    help="Keyring service name [env: IMPORTOBOT_KEYRING_SERVICE].",
+    default=None,
+    help="Keyring service name [env: IMPORTOBOT_KEYRING_SERVICE; default: importobot].",
 )
 @click.option(
     "--username",
@@ -166,114 +162,24 @@ def _read_secret(prompt: str) -> str:
     is_flag=True,
     help="Replace an existing entry; the old key is kept in <username>.previous (decrypt only).",
 )
-def key_store(service: str, username: str, generate: bool, overwrite: bool) -> None:
+@click.pass_context
+def key_store(
+    ctx: click.Context, service: str | None, username: str, generate: bool, overwrite: bool
+) -> None:
     """Store a key in the OS keyring (read from stdin, or generated).
 
     The key is read from stdin (a hidden prompt on a terminal; empty input
-    generates one) and never printed: only its fingerprint is shown.
+    generates one) and never printed: only its fingerprint is shown. The entry is
+    SERVICE/USERNAME: IMPORTOBOT_KEYRING_SERVICE, else the service "importobot".
+    importobot reads the keyring only when IMPORTOBOT_KEYRING_SERVICE is set.
     """
-    from importobot.keys.fingerprint import fingerprint
-    from importobot.security.credential_manager import CredentialManager
-    from importobot.security.key_validation import parse_key
+    from importobot.commands import key as commands
+    from importobot.commands import read_secret
 
-    value: str | None = None if generate else _read_secret("Key (empty to generate): ")
-    stored = CredentialManager.store_key_in_keyring(
-        service=service,
-        username=username,
-        key=value if value and value.strip() else None,
-        overwrite=overwrite,
-    )
-    fp = fingerprint(parse_key(stored))
-    click.echo(f"stored key {fp} in keyring {service}/{username}")
-    if overwrite:
-        click.echo(f"the previous key stays readable in {service}/{username}.previous")
-
-
-def _status_report(
-    max_age: str | None, warn_age: str | None, registry: str | None, now: Any = None
-) -> tuple[dict[str, Any], int]:
-    from importobot.exceptions import ConfigError
-    from importobot.hooks._common import (
-        exit_code,
-        load_policy,
-        registry_path,
-        repo_root,
-        settings_for,
-    )
-    from importobot.keys.age import format_duration, judge_age, utc_now
-    from importobot.keys.fingerprint import fingerprint
-    from importobot.keys.registry import Registry
-    from importobot.scan.rules.key_age import check_key_age
-    from importobot.scan.rules.key_setup import check_key_setup, configured_source
-    from importobot.security.key_sources import resolve_previous_keys
-
-    moment = now or utc_now()
-    root = repo_root()
-    settings = settings_for(root)
-    try:
-        policy = load_policy(settings, max_age, warn_age)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    setup = check_key_setup()
-    findings = list(setup.findings)
-    report: dict[str, Any] = {
-        "source": setup.key.source.label if setup.key else configured_source(),
-        "fingerprint": setup.fingerprint,
-        "valid": setup.key is not None,
-        "policy": {
-            "max_age": format_duration(policy.max_age),
-            "warn_age": format_duration(policy.warn_age),
-        },
-        "age": None,
-        "previous": [],
-        "migration": None,
-    }
-    reg = Registry.load(registry_path(root, settings, registry), now=moment)
-    report["registry"] = reg.path
-    if setup.fingerprint is not None:
-        record = reg.get(setup.fingerprint)
-        if record is not None:
-            verdict = judge_age(record.created, policy, moment)
-            report["age"] = {
-                "created": record.to_dict()["created"],
-                "age": format_duration(verdict.age),
-                "due": verdict.due.strftime("%Y-%m-%d"),
-                "state": verdict.state,
-            }
-        findings += check_key_age(setup.fingerprint, report["source"], reg, policy, moment)
-    try:
-        previous = resolve_previous_keys()
-    except InvalidKeyError:
-        previous = []  # already a finding of check_key_setup
-    for p in previous:
-        fp = fingerprint(p.raw)
-        record = reg.get(fp)
-        retired = record is not None and record.retired is not None
-        report["previous"].append(
-            {"fingerprint": fp, "source": p.source.label, "legacy": p.legacy, "retired": retired}
-        )
-        if retired:
-            findings.append(_retired_warning(fp, p.source.label))
-    if setup.legacy_usable:
-        report["migration"] = [
-            "importobot key generate --format env   # the new primary key",
-            "IMPORTOBOT_PREVIOUS_KEYS=legacy:<old value>   # old key, decrypt only",
-            "importobot rotate ...   # re-encrypt every store",
-            "importobot key retire   # then drop the old key",
-        ]
-    report["findings"] = [f.to_dict() for f in findings]
-    return report, exit_code(findings)
-
-
-def _retired_warning(fp: str, source: str) -> Any:
-    from importobot.scan.rules.key_setup import key_finding
-
-    return key_finding(
-        "IOB302",
-        f"previous key {fp} is retired in the registry but still configured; remove it",
-        source=source,
-        fp=fp,
-        severity="warning",
+    value = None if generate else read_secret("Key (empty to generate): ")
+    _finish(
+        ctx,
+        commands.store(service=service, username=username, value=value, overwrite=overwrite),
     )
 
 
@@ -294,58 +200,12 @@ def key_status(
 
     Exits 1 when no valid key is set up (IOB201 no key, IOB202 malformed, IOB203
     weak) or rotation is due (IOB301), with the rule code and what is wrong; 2 when
-    the keyring cannot be read or the registry is invalid.
+    the keyring cannot be read or the registry is invalid. Warns when a retired key
+    is still configured as a previous key (IOB305).
     """
-    report, code = _status_report(max_age, warn_age, registry)
-    if fmt == "json":
-        import json
+    from importobot.commands import key as commands
 
-        click.echo(json.dumps(report, indent=2, sort_keys=True))
-        ctx.exit(code)
-    if report["valid"]:
-        click.echo(f"source       {report['source']}")
-        click.echo(f"fingerprint  {report['fingerprint']}")
-        click.echo("status       valid")
-        age = report["age"]
-        if age is not None:
-            click.echo(f"created      {age['created']} ({age['age']} ago)")
-            click.echo(f"rotation due {age['due']} ({age['state']})")
-        click.echo(
-            f"policy       max {report['policy']['max_age']}, warn {report['policy']['warn_age']}"
-        )
-    for item in report["previous"]:
-        notes = " (legacy 0.1.5 derivation)" if item["legacy"] else ""
-        notes += " (retired)" if item["retired"] else ""
-        click.echo(f"previous     {item['fingerprint']} from {item['source']}{notes}")
-    for f in report["findings"]:
-        click.echo(f"{f['rule']} {f['name']}: {f['message']}")
-    for step in report["migration"] or []:
-        click.echo(f"  migrate: {step}")
-    ctx.exit(code)
-
-
-def _registry_for(registry: str | None) -> Any:
-    from importobot.hooks._common import registry_path, repo_root, settings_for
-    from importobot.keys.age import utc_now
-    from importobot.keys.registry import Registry
-
-    root = repo_root()
-    return Registry.load(registry_path(root, settings_for(root), registry), now=utc_now())
-
-
-def _parse_when(text: str | None) -> Any:
-    from importobot.exceptions import ConfigError
-    from importobot.keys.age import parse_timestamp, utc_now
-
-    if not text:
-        return utc_now().replace(microsecond=0)
-    try:
-        when = parse_timestamp(text)
-    except ValueError as exc:
-        raise ConfigError(f"--created/--at: {exc}") from None
-    if when > utc_now():
-        raise ConfigError("--created/--at: the date is in the future")
-    return when
+    _finish(ctx, commands.status(fmt=fmt, max_age=max_age, warn_age=warn_age, registry=registry))
 
 
 @key.command("register")
@@ -356,46 +216,18 @@ def _parse_when(text: str | None) -> Any:
 )
 @click.option("--note", help="A short note stored beside the fingerprint (never a secret).")
 @click.option("--registry", type=click.Path(dir_okay=False), help="Registry file.")
-def key_register(created: str | None, note: str | None, registry: str | None) -> None:
+@click.pass_context
+def key_register(
+    ctx: click.Context, created: str | None, note: str | None, registry: str | None
+) -> None:
     """Record the active key's fingerprint and creation date in the key registry.
 
     The registry (.importobot-keys.toml at the repository root) holds fingerprints
     and dates only, so it is safe to commit; key age checks read it.
     """
-    from importobot.keys.fingerprint import fingerprint
-    from importobot.security.key_sources import resolve_primary_key
+    from importobot.commands import key as commands
 
-    resolved = resolve_primary_key()
-    fp = fingerprint(resolved.raw)
-    reg = _registry_for(registry)
-    when = _parse_when(created)
-    if reg.register(fp, when, note):
-        reg.save()
-        click.echo(f"registered {fp} (created {when:%Y-%m-%dT%H:%M:%SZ}) in {reg.path}")
-    else:
-        click.echo(f"{fp} is already registered in {reg.path}")
-
-
-def _stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
-    """The enterprise store check, found by entry point (the base never imports it)."""
-    from importlib.metadata import entry_points
-
-    from importobot.exceptions import ConfigError
-
-    found = list(entry_points(group="importobot.retire_checks", name="stores"))
-    try:
-        check = found[0].load() if found else None
-    except ImportError as exc:
-        check = None
-        detail = f"missing {getattr(exc, 'name', None) or 'a module'}"
-    else:
-        detail = "the store check is not installed"
-    if check is None:
-        raise ConfigError(
-            f"--store needs the 'enterprise' extra: pip install 'importobot[enterprise]' ({detail})"
-        )
-    result: list[str] = check(specs, fingerprint)
-    return result
+    _finish(ctx, commands.register(created=created, note=note, registry=registry))
 
 
 @key.command("retire")
@@ -411,51 +243,25 @@ def _stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
     "sqlite:PATH:TABLE:ID_COLUMN:COLUMN or postgresql:TABLE:ID_COLUMN:COLUMN:DSN "
     "(repeatable; needs importobot[enterprise]).",
 )
+@click.pass_context
 def key_retire(
-    fingerprint: str | None, at: str | None, registry: str | None, stores: tuple[str, ...]
+    ctx: click.Context,
+    fingerprint: str | None,
+    at: str | None,
+    registry: str | None,
+    stores: tuple[str, ...],
 ) -> None:
     """Mark a previous key retired in the registry (never the active key).
 
-    FINGERPRINT may be left out when exactly one previous key is configured. With
-    --store, the key is retired only when no given store still holds a value under
-    it. Afterwards remove that key from IMPORTOBOT_PREVIOUS_KEYS / the keyring.
+    FINGERPRINT may be left out when exactly one previous key is configured. A
+    configured previous key that was never registered is recorded, its creation
+    date unknown. With --store, the key is retired only when no given store still
+    holds a value under it. Afterwards remove that key from IMPORTOBOT_PREVIOUS_KEYS
+    / the keyring.
     """
-    from importobot.exceptions import ConfigError
-    from importobot.keys.fingerprint import fingerprint as fingerprint_of
-    from importobot.security.key_sources import resolve_previous_keys, resolve_primary_key
+    from importobot.commands import key as commands
 
-    previous = [fingerprint_of(p.raw) for p in resolve_previous_keys()]
-    try:
-        active: str | None = fingerprint_of(resolve_primary_key().raw)
-    except MissingKeyError:
-        active = None
-    if fingerprint is None:
-        if len(previous) != 1:
-            raise ConfigError(
-                f"{len(previous)} previous keys are configured: name the FINGERPRINT to retire"
-            )
-        fingerprint = previous[0]
-    if fingerprint == active:
-        raise ConfigError(f"{fingerprint} is the active key; it cannot be retired")
-    if stores:
-        holding = _stores_still_holding(list(stores), fingerprint)
-        if holding:
-            raise ConfigError(
-                f"{fingerprint} still encrypts values in {', '.join(holding)}: rotate them "
-                f"first (`importobot rotate …`), then retire the key"
-            )
-    reg = _registry_for(registry)
-    if reg.get(fingerprint) is None:
-        raise ConfigError(
-            f"{fingerprint} is not in {reg.path}; record it first with "
-            f"`importobot key register --created DATE` while it is the active key, "
-            f"or add its [[key]] table"
-        )
-    reg.retire(fingerprint, _parse_when(at))
-    reg.save()
-    click.echo(f"retired {fingerprint} in {reg.path}")
-    if fingerprint in previous:
-        click.echo("now remove it from IMPORTOBOT_PREVIOUS_KEYS / the keyring's previous entry")
+    _finish(ctx, commands.retire(fingerprint, at=at, registry=registry, stores=stores))
 
 
 # -- hook -------------------------------------------------------------------------------
@@ -475,6 +281,9 @@ def hook_check_key(ctx: click.Context, optional: bool) -> None:
 
 
 @hook.command("key-age")
+@click.option(
+    "--optional", is_flag=True, help="No key set up is fine (an invalid or old one still fails)."
+)
 @click.option("--max-age", metavar="DURATION", help="Maximum key age, e.g. 90d (h, d or w).")
 @click.option("--warn-age", metavar="DURATION", help="Warn from this age, e.g. 75d.")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
@@ -482,15 +291,20 @@ def hook_check_key(ctx: click.Context, optional: bool) -> None:
 @click.pass_context
 def hook_key_age(
     ctx: click.Context,
+    optional: bool,
     max_age: str | None,
     warn_age: str | None,
     strict: bool,
     registry: str | None,
 ) -> None:
-    """Fail when the active key is older than the policy (IOB301; IOB302/IOB304 warn)."""
+    """Fail when the active key is older than the policy (IOB301; IOB302/IOB304 warn).
+
+    In a repository that has not opted in to key checks (no registry, no key-check
+    setting, no key configured) it says "key checks skipped (not configured)" and exits 0.
+    """
     from importobot.hooks.key_age import main as hook_main
 
-    argv: list[str] = []
+    argv: list[str] = ["--optional"] if optional else []
     for name, value in (("--max-age", max_age), ("--warn-age", warn_age), ("--registry", registry)):
         if value:
             argv += [name, value]
@@ -520,36 +334,30 @@ def hook_block_keys(
 
 
 # -- encrypt / decrypt ----------------------------------------------------------------
-def _manager() -> Any:
-    from importobot.security.credential_manager import CredentialManager
-
-    return CredentialManager()
-
-
 @cli.command("encrypt")
-def encrypt() -> None:
+@click.pass_context
+def encrypt(ctx: click.Context) -> None:
     """Encrypt one value from stdin with the active key; print the Fernet token.
 
-    The value is read from stdin (a hidden prompt on a terminal), never from argv.
-    Exits 2 when no valid key is set up.
+    The value is read from stdin (a hidden prompt on a terminal), never from argv;
+    it must be UTF-8 text. Exits 2 when no valid key is set up.
     """
-    value = _read_secret("Value to encrypt: ")
-    if not value:
-        raise _fail("nothing to encrypt: stdin was empty")
-    click.echo(_manager().encrypt_credential(value).token)
+    from importobot.commands import crypt, read_secret
+
+    _finish(ctx, crypt.encrypt(read_secret("Value to encrypt: ")))
 
 
 @cli.command("decrypt")
-def decrypt() -> None:
+@click.pass_context
+def decrypt(ctx: click.Context) -> None:
     """Decrypt one Fernet token from stdin and print the plaintext.
 
     Tries the active key, then previous keys. Exits 2 when no valid key is set up or
     the token does not decrypt.
     """
-    token = _read_secret("Token: ").strip()
-    if not token:
-        raise _fail("nothing to decrypt: stdin was empty")
-    click.echo(_manager().decrypt_credential(token))
+    from importobot.commands import crypt, read_secret
+
+    _finish(ctx, crypt.decrypt(read_secret("Token: ")))
 
 
 # -- check ------------------------------------------------------------------------------

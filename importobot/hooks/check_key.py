@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 USAGE = """\
 usage: importobot-check-key [--optional]
 
@@ -19,16 +23,18 @@ Exit: 0 valid (or absent with --optional), 1 missing/malformed/weak, 2 usage or 
 """
 
 
-def run(*, optional: bool = False) -> int:
+def run(*, optional: bool = False, env: Mapping[str, str] | None = None) -> int:
     """Judge the configured key and print findings; returns the exit code."""
-    from importobot.hooks._common import emit, exit_code
-    from importobot.scan.rules.key_setup import check_key_setup
+    from importobot.hooks._common import emit
+    from importobot.project import load_project
+    from importobot.scan.rules.key_status import key_status
 
-    setup = check_key_setup(optional=optional)
-    emit(setup.findings)
-    if setup.key is not None and not setup.findings:
-        sys.stdout.write(f"key ok: {setup.fingerprint} from {setup.key.source.label}\n")
-    return exit_code(setup.findings)
+    status = key_status(load_project(), env, optional=optional, use_registry=False)
+    findings = list(status.findings)
+    emit(findings)
+    if status.valid and not findings:
+        sys.stdout.write(f"key ok: {status.fingerprint} from {status.source}\n")
+    return status.exit_code()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,9 @@
 
 Warns (exit 0) inside the warning window (IOB302) and when the key is not in the
 registry (IOB304). The key's age comes from the committed registry
-(``.importobot-keys.toml``), so it is the same on every machine.
+(``.importobot-keys.toml``), so it is the same on every machine. Key checks are opt-in
+(D16): in a repository that has not opted in, the hook says so and passes, so
+contributors without a key can commit.
 """
 
 from __future__ import annotations
@@ -11,18 +13,25 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
 USAGE = """\
-usage: importobot-key-age [--max-age 90d] [--warn-age 75d] [--strict] [--registry FILE]
+usage: importobot-key-age [--optional] [--max-age 90d] [--warn-age 75d] [--strict]
+                          [--registry FILE]
 
 Fail when the active key is older than the maximum age (IOB301); warn inside the warning
 window (IOB302) or when the key is not registered (IOB304). Durations: h, d or w.
 Defaults: [tool.importobot] max-key-age / warn-key-age, else 90d and 15 days before.
+Runs only where the repository opts in to key checks (a key registry, key-check = true,
+a wrapped-key file, or a key configured); elsewhere it says so and exits 0.
 
+  --optional   no key set up is fine; an invalid or old key still fails
   --strict     warnings fail too
 Exit: 0 fine or warnings, 1 rotation due (or no valid key), 2 usage/config/keyring error.
 """
+
+SKIPPED = "key checks skipped (not configured)"
 
 
 def run(
@@ -31,46 +40,40 @@ def run(
     warn_age: str | None = None,
     strict: bool = False,
     registry: str | None = None,
+    optional: bool = False,
     now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> int:
     """Judge the active key's age; ``now`` (an aware datetime) fixes the clock in tests."""
-    from importobot.hooks._common import (
-        emit,
-        exit_code,
-        load_policy,
-        registry_path,
-        repo_root,
-        settings_for,
-    )
-    from importobot.keys.age import utc_now
-    from importobot.keys.registry import Registry
-    from importobot.scan.rules.key_age import check_key_age
-    from importobot.scan.rules.key_setup import check_key_setup, configured_source
+    import os
 
-    root = repo_root()
-    settings = settings_for(root)
+    from importobot.exceptions import ConfigError
+    from importobot.project import load_project
+
+    project = load_project()
     try:
-        policy = load_policy(settings, max_age, warn_age)
+        policy = project.policy(max_age, warn_age)
     except ValueError as exc:
-        from importobot.exceptions import ConfigError
-
         raise ConfigError(str(exc)) from None
-    moment = now if now is not None else utc_now()
-    setup = check_key_setup(previous=False)
-    findings = list(setup.findings)
-    if setup.key is not None and setup.fingerprint is not None:
-        reg = Registry.load(registry_path(root, settings, registry), now=moment)
-        findings += check_key_age(
-            setup.fingerprint,
-            configured_source(),
-            reg,
-            policy,
-            moment,
-        )
+    named = registry is not None and os.path.isfile(project.registry_path(registry))
+    if not (named or project.key_checks_on(env)):
+        sys.stdout.write(f"{SKIPPED}\n")
+        return 0
+
+    from importobot.hooks._common import emit
+    from importobot.scan.rules.key_status import key_status
+
+    status = key_status(
+        project, env, now, policy=policy, registry=registry, optional=optional, previous=False
+    )
+    findings = list(status.findings)
     emit(findings)
-    if not findings and setup.fingerprint is not None:
-        sys.stdout.write(f"key age ok: {setup.fingerprint} ({policy.describe()})\n")
-    return exit_code(findings, strict)
+    if not findings:
+        if status.fingerprint is not None:
+            sys.stdout.write(f"key age ok: {status.fingerprint} ({policy.describe()})\n")
+        else:
+            sys.stdout.write("no key set up (--optional): key age not checked\n")
+    return status.exit_code(strict)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,13 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             warn_age=option(opts, "--warn-age"),
             strict=bool(opts.get("--strict")),
             registry=option(opts, "--registry"),
+            optional=bool(opts.get("--optional")),
         )
 
     return run_hook(
         "importobot-key-age",
         USAGE,
         argv,
-        {"--strict"},
+        {"--strict", "--optional"},
         {"--max-age", "--warn-age", "--registry"},
         body,
     )

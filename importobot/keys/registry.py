@@ -8,6 +8,9 @@
     retired = 2026-11-01T00:00:00Z   # optional
     note = "production"              # optional
 
+``created`` may be left out only for a retired key whose creation date is unknown (a key
+that was never registered while it was active, recorded by ``importobot key retire``).
+
 Tables are sorted by fingerprint so diffs and merges stay clean. Only fingerprints
 are stored, never keys: a registry holding anything key-shaped is refused. Every
 error names the file and line (exit 2).
@@ -36,14 +39,17 @@ _KEYISH_RE = re.compile(r"[A-Za-z0-9+/_=:-]{32,}")
 
 
 class KeyRecord:
-    """One registered key: fingerprint, created, retired (or ``None``), note."""
+    """One registered key: fingerprint, created, retired (or ``None``), note.
+
+    ``created`` is ``None`` only for a retired key whose creation date is unknown.
+    """
 
     __slots__ = ("created", "fingerprint", "note", "retired")
 
     def __init__(
         self,
         fingerprint: str,
-        created: datetime,
+        created: datetime | None,
         retired: datetime | None = None,
         note: str | None = None,
     ) -> None:
@@ -52,7 +58,7 @@ class KeyRecord:
         self.retired = retired
         self.note = note
 
-    def _data(self) -> tuple[str, datetime, datetime | None, str | None]:
+    def _data(self) -> tuple[str, datetime | None, datetime | None, str | None]:
         return (self.fingerprint, self.created, self.retired, self.note)
 
     def __eq__(self, other: object) -> bool:
@@ -62,13 +68,14 @@ class KeyRecord:
         return hash(self._data())
 
     def __repr__(self) -> str:
-        return f"KeyRecord({self.fingerprint!r}, created={self.created.isoformat()})"
+        created = self.created.isoformat() if self.created else None
+        return f"KeyRecord({self.fingerprint!r}, created={created})"
 
     def to_dict(self) -> dict[str, str | None]:
         """JSON-ready form."""
         return {
             "fingerprint": self.fingerprint,
-            "created": _fmt(self.created),
+            "created": _fmt(self.created) if self.created else None,
             "retired": _fmt(self.retired) if self.retired else None,
             "note": self.note,
         }
@@ -165,11 +172,12 @@ class Registry:
             raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
         record = self.records.get(fingerprint)
         if record is not None:
-            if record.created == created or note is None and record.created == created:
+            if record.created == created:
                 return False
+            known = f"created {_fmt(record.created)}" if record.created else "retired"
             raise ConfigError(
-                f"{self.path}: {fingerprint} is already registered (created "
-                f"{_fmt(record.created)}); edit the file to change its date"
+                f"{self.path}: {fingerprint} is already registered ({known}); "
+                f"edit the file to change its date"
             )
         self.records[fingerprint] = KeyRecord(fingerprint, created, None, note)
         return True
@@ -179,9 +187,17 @@ class Registry:
         record = self.records.get(fingerprint)
         if record is None:
             raise ConfigError(f"{self.path}: {fingerprint} is not registered")
-        if when < record.created:
+        if record.created is not None and when < record.created:
             raise ConfigError(f"{self.path}: {fingerprint} cannot retire before it was created")
         record.retired = when
+
+    def add_retired(self, fingerprint: str, when: datetime, note: str) -> None:
+        """Record a key that was never registered as retired at ``when``, creation unknown."""
+        if not is_fingerprint(fingerprint):
+            raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
+        if fingerprint in self.records:
+            raise ConfigError(f"{self.path}: {fingerprint} is already registered")
+        self.records[fingerprint] = KeyRecord(fingerprint, None, when, note)
 
     def dumps(self) -> str:
         """The file text: header, then one ``[[key]]`` table per key, sorted by fingerprint."""
@@ -190,7 +206,8 @@ class Registry:
             rec = self.records[fp]
             parts.append("\n[[key]]\n")
             parts.append(f"fingerprint = {_toml_string(rec.fingerprint)}\n")
-            parts.append(f"created = {_fmt(rec.created)}\n")
+            if rec.created is not None:
+                parts.append(f"created = {_fmt(rec.created)}\n")
             if rec.retired is not None:
                 parts.append(f"retired = {_fmt(rec.retired)}\n")
             if rec.note:
@@ -253,8 +270,11 @@ def _record(
     stamps: dict[str, datetime] = {}
     for name in ("created", "retired"):
         if name not in table:
-            if name == "created":
-                raise ConfigError(f"{path}:{start}: {fp} has no `created` date")
+            if name == "created" and "retired" not in table:
+                raise ConfigError(
+                    f"{path}:{start}: {fp} has no `created` date (only a retired key may "
+                    f"leave it out)"
+                )
             continue
         where = _line_of(lines, name, start, end)
         try:
@@ -263,10 +283,10 @@ def _record(
             raise ConfigError(f"{path}:{where}: `{name}`: {exc}") from None
         if stamps[name] > now:
             raise ConfigError(f"{path}:{where}: `{name}` is in the future ({_fmt(stamps[name])})")
-    if "retired" in stamps and stamps["retired"] < stamps["created"]:
+    if "retired" in stamps and "created" in stamps and stamps["retired"] < stamps["created"]:
         where = _line_of(lines, "retired", start, end)
         raise ConfigError(f"{path}:{where}: `retired` is before `created`")
     note = table.get("note")
     if note is not None and not isinstance(note, str):
         raise ConfigError(f"{path}:{_line_of(lines, 'note', start, end)}: `note` must be text")
-    return KeyRecord(fp, stamps["created"], stamps.get("retired"), note)
+    return KeyRecord(fp, stamps.get("created"), stamps.get("retired"), note)

@@ -70,6 +70,12 @@ RULES: dict[str, RuleInfo] = {
             "warning",
             "The set-up key is not in the key registry",
         ),
+        RuleInfo(
+            "IOB305",
+            "retired-key-configured",
+            "warning",
+            "A retired key is still configured as a previous key",
+        ),
     )
 }
 

@@ -144,7 +144,9 @@ def test_cli_register_status_and_retire(repo, monkeypatch):
     reg = Registry.load(str(repo / ".importobot-keys.toml"))
     assert reg.get(fingerprint(raw)).retired is not None
     result = runner.invoke(cli, ["key", "status"])
-    assert "retired" in result.output and "IOB302" in result.output
+    # A retired key still configured is IOB305 retired-key-configured (it was IOB302).
+    assert "retired" in result.output and "IOB305 retired-key-configured" in result.output
+    assert "IOB302" not in result.output and result.exit_code == 0
     for out in (result.output,):
         assert not contains_key(out, raw) and not contains_key(out, new)
 

@@ -6,7 +6,7 @@ Time is a parameter (``now``) everywhere, so tests fix the clock.
 from __future__ import annotations
 
 from importobot.keys.age import AgePolicy, format_duration, judge_age
-from importobot.scan.rules.key_setup import key_finding
+from importobot.scan.rules.key_setup import ROTATION_DOCS, key_finding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,12 +42,13 @@ def check_key_age(
                 fp=fingerprint,
             )
         ]
-    if record.retired is not None:
+    if record.retired is not None or record.created is None:
+        retired = f" on {_day(record.retired)}" if record.retired is not None else ""
         return [
             key_finding(
                 "IOB301",
-                f"the active key {fingerprint} was retired on {_day(record.retired)} but is "
-                f"still set up; switch to the new key (docs/Key-Rotation.md)",
+                f"the active key {fingerprint} was retired{retired} but is "
+                f"still set up; switch to the new key ({ROTATION_DOCS})",
                 source=source,
                 fp=fingerprint,
             )
@@ -60,7 +61,7 @@ def check_key_age(
                 "IOB301",
                 f"key {fingerprint} is {age} old (created {_day(record.created)}); the policy "
                 f"allows {format_duration(policy.max_age)}: rotation was due on "
-                f"{_day(verdict.due)} (docs/Key-Rotation.md)",
+                f"{_day(verdict.due)} ({ROTATION_DOCS})",
                 source=source,
                 fp=fingerprint,
             )

@@ -13,6 +13,7 @@ from importobot.scan.finding import Finding, rule_info
 from importobot.security.key_sources import (
     ENV_KEY,
     ENV_PREVIOUS_KEYS,
+    PreviousKey,
     ResolvedKey,
     keyring_location,
     resolve_previous_keys,
@@ -23,7 +24,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["KeySetup", "check_key_setup", "configured_source", "key_finding"]
+__all__ = [
+    "DOCS_URL",
+    "ROTATION_DOCS",
+    "KeySetup",
+    "check_key_setup",
+    "configured_source",
+    "key_finding",
+]
+
+#: The documentation (pyproject ``[project.urls] Documentation``; a test keeps them equal).
+#: Messages link here, never to a file outside the wheel.
+DOCS_URL = "https://github.com/importobot/importobot/tree/main/docs"
+#: The key rotation runbook.
+ROTATION_DOCS = f"{DOCS_URL}/Key-Rotation.md"
 
 
 def key_finding(
@@ -65,17 +79,24 @@ def configured_source(env: Mapping[str, str] | None = None) -> str | None:
 
 
 class KeySetup:
-    """The outcome of the set-up check: findings, and the key when it is valid."""
+    """The outcome of the set-up check: findings, the key when it is valid, previous keys."""
 
-    __slots__ = ("findings", "key", "legacy_usable")
+    __slots__ = ("findings", "key", "legacy_usable", "previous")
 
     def __init__(
-        self, findings: list[Finding], key: ResolvedKey | None, legacy_usable: bool = False
+        self,
+        findings: list[Finding],
+        key: ResolvedKey | None,
+        legacy_usable: bool = False,
+        previous: list[PreviousKey] | None = None,
     ) -> None:
         self.findings = findings
         self.key = key
         #: The refused key is one importobot 0.1.5 accepted (D3): print the migration.
         self.legacy_usable = legacy_usable
+        #: The decrypt-only keys (empty when not read, or when one of them is invalid: that
+        #: is a finding).
+        self.previous: list[PreviousKey] = previous or []
 
     @property
     def fingerprint(self) -> str | None:
@@ -94,6 +115,7 @@ def check_key_setup(
     findings: list[Finding] = []
     key: ResolvedKey | None = None
     legacy = False
+    previous_keys: list[PreviousKey] = []
     try:
         key = resolve_primary_key(env=env)
     except MissingKeyError as exc:
@@ -104,7 +126,7 @@ def check_key_setup(
         findings.append(key_finding(exc.rule, str(exc), source=configured_source(env)))
     if previous:
         try:
-            resolve_previous_keys(env)
+            previous_keys = resolve_previous_keys(env)
         except InvalidKeyError as exc:
             findings.append(key_finding(exc.rule, str(exc), source=f"env:{ENV_PREVIOUS_KEYS}"))
-    return KeySetup(findings, key, legacy)
+    return KeySetup(findings, key, legacy, previous_keys)
