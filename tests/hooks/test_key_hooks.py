@@ -116,41 +116,6 @@ def test_key_age_bad_arguments(repo, monkeypatch, capsys):
     assert ".importobot-keys.toml:2:" in capsys.readouterr().err
 
 
-def test_cli_register_status_and_retire(repo, monkeypatch):
-    from click.testing import CliRunner
-
-    from importobot.cli import cli
-
-    raw = _set_key(monkeypatch)
-    created = (datetime.now(timezone.utc) - timedelta(days=100)).strftime("%Y-%m-%d")
-    runner = CliRunner()
-    result = runner.invoke(cli, ["key", "register", "--created", created])
-    assert result.exit_code == 0 and fingerprint(raw) in result.output
-    result = runner.invoke(cli, ["hook", "key-age", "--max-age", "90d"])
-    assert result.exit_code == 1 and "IOB301" in result.output
-    result = runner.invoke(cli, ["key", "status", "--max-age", "90d"])
-    assert result.exit_code == 1 and "rotation due" in result.output
-    result = runner.invoke(cli, ["key", "status", "--format", "json", "--max-age", "120d"])
-    assert result.exit_code == 0 and '"state": "ok"' in result.output
-    # Roll over: the old key becomes a previous key, the new one is registered.
-    new = new_raw()
-    monkeypatch.setenv("IMPORTOBOT_ENCRYPTION_KEY", base64.b64encode(new).decode())
-    monkeypatch.setenv("IMPORTOBOT_PREVIOUS_KEYS", base64.b64encode(raw).decode())
-    assert runner.invoke(cli, ["key", "register"]).exit_code == 0
-    result = runner.invoke(cli, ["key", "retire", fingerprint(new)])
-    assert result.exit_code == 2 and "active key" in result.output
-    result = runner.invoke(cli, ["key", "retire"])
-    assert result.exit_code == 0 and fingerprint(raw) in result.output
-    reg = Registry.load(str(repo / ".importobot-keys.toml"))
-    assert reg.get(fingerprint(raw)).retired is not None
-    result = runner.invoke(cli, ["key", "status"])
-    # A retired key still configured is IOB305 retired-key-configured (it was IOB302).
-    assert "retired" in result.output and "IOB305 retired-key-configured" in result.output
-    assert "IOB302" not in result.output and result.exit_code == 0
-    for out in (result.output,):
-        assert not contains_key(out, raw) and not contains_key(out, new)
-
-
 def test_console_scripts_run_without_click(tmp_path):
     code = (
         "import sys; from importobot.hooks.check_key import main; rc = main(['--optional']);"
@@ -164,3 +129,93 @@ def test_console_scripts_run_without_click(tmp_path):
     )
     assert proc.returncode == 0
     assert proc.stdout.strip().endswith("[]"), proc.stdout
+
+
+def test_key_age_skips_where_key_checks_are_not_configured(repo, capsys):
+    """D16: a contributor without a key in a repository that has not opted in commits."""
+    for argv in ([], ["--optional"], ["--max-age", "30d"]):
+        assert key_age.main(argv) == 0
+        assert capsys.readouterr().out == "key checks skipped (not configured)\n"
+    # A bad option is still a usage error, configured or not.
+    assert key_age.main(["--max-age", "3m"]) == 2
+    assert "ambiguous" in capsys.readouterr().err
+    # key-check = false opts out even with a key set.
+    (repo / ".importobot.toml").write_text("key-check = false\n")
+    assert key_age.run(now=NOW, env={"IMPORTOBOT_ENCRYPTION_KEY": "changeme"}) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_key_age_optional_where_opted_in(repo, capsys):
+    (repo / ".importobot-keys.toml").write_text("")  # a registry opts the repository in
+    assert key_age.run(now=NOW) == 1
+    assert capsys.readouterr().out.startswith("IOB201")
+    assert key_age.run(now=NOW, optional=True) == 0
+    assert "no key set up" in capsys.readouterr().out
+    # --optional: absent is fine, invalid or old is not.
+    assert key_age.run(now=NOW, optional=True, env={"IMPORTOBOT_ENCRYPTION_KEY": "changeme"}) == 1
+    assert capsys.readouterr().out.startswith("IOB203")
+    raw = new_raw()
+    _register(repo, raw, 100)
+    env = {"IMPORTOBOT_ENCRYPTION_KEY": base64.b64encode(raw).decode()}
+    assert key_age.run(now=NOW, optional=True, env=env) == 1
+    assert capsys.readouterr().out.startswith("IOB301")
+
+
+def test_key_age_judges_only_the_active_key(repo, capsys):
+    raw = new_raw()
+    _register(repo, raw, 10)
+    env = {
+        "IMPORTOBOT_ENCRYPTION_KEY": base64.b64encode(raw).decode(),
+        "IMPORTOBOT_PREVIOUS_KEYS": "short",  # a malformed previous key is check-key's business
+    }
+    assert key_age.run(now=NOW, env=env) == 0
+    assert "key age ok" in capsys.readouterr().out
+    assert check_key.run(env=env) == 1
+    assert capsys.readouterr().out.startswith("IOB202")
+
+
+def test_cli_hook_key_age_optional(repo):
+    from click.testing import CliRunner
+
+    from importobot.cli import cli
+
+    result = CliRunner().invoke(cli, ["hook", "key-age", "--optional"])
+    assert result.exit_code == 0 and "key checks skipped (not configured)" in result.output
+
+
+def _hook_imports(
+    cwd: Path, module: str, argv: list[str], env: dict[str, str]
+) -> tuple[int, list[str]]:
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        f"from importobot.hooks.{module} import main; rc = main({argv!r})\n"
+        "print(' '.join(sorted(set(sys.modules) - before))); sys.exit(rc)\n"
+    )
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTOBOT_")}
+    full.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, env=full, timeout=60
+    )
+    return proc.returncode, proc.stdout.strip().splitlines()[-1].split()
+
+
+HEAVY = ("click", "cryptography", "keyring", "json", "argparse")
+#: Not even these where nothing is configured (reading a registry imports tomllib: typing).
+LIGHT = (*HEAVY, "typing", "dataclasses")
+
+
+def test_key_age_hook_stays_light(repo):
+    code, loaded = _hook_imports(repo, "key_age", ["--optional"], {})
+    assert code == 0
+    assert [m for m in loaded if m.split(".")[0] in LIGHT] == []
+    # Not configured: nothing of the key machinery is imported.
+    assert not [m for m in loaded if m.startswith(("importobot.security", "importobot.scan"))]
+    raw = new_raw()
+    _register(repo, raw, 10)
+    env = {"IMPORTOBOT_ENCRYPTION_KEY": base64.b64encode(raw).decode()}
+    code, loaded = _hook_imports(repo, "key_age", [], env)
+    assert code == 0
+    assert [m for m in loaded if m.split(".")[0] in HEAVY] == []
+    code, loaded = _hook_imports(repo, "check_key", [], env)
+    assert code == 0
+    assert [m for m in loaded if m.split(".")[0] in HEAVY] == []

@@ -156,3 +156,30 @@ def test_a_registry_holding_a_key_is_refused(tmp_path):
         f'note = "production-payments-service-primary-key-for-eu"\n'
     )
     assert Registry.load(str(path), now=NOW).get(fingerprint(raw)) is not None
+
+
+def test_a_retired_key_may_have_no_created_date(tmp_path):
+    """A key never registered while active is recorded at retirement, creation unknown."""
+    fp = fingerprint(new_raw())
+    path = tmp_path / "reg.toml"
+    reg = Registry(str(path))
+    reg.add_retired(fp, NOW - timedelta(days=1), "created date unknown")
+    reg.save()
+    text = path.read_text()
+    assert "created =" not in text and "retired = " in text
+    loaded = Registry.load(str(path), now=NOW)
+    record = loaded.get(fp)
+    assert record is not None and record.created is None and record.note == "created date unknown"
+    assert record.to_dict()["created"] is None and "created=None" in repr(record)
+    assert loaded.dumps() == reg.dumps()
+    with pytest.raises(ConfigError, match="already registered"):
+        loaded.add_retired(fp, NOW, "again")
+    with pytest.raises(ConfigError, match=r"already registered \(retired\)"):
+        loaded.register(fp, NOW - timedelta(days=3))
+    loaded.retire(fp, NOW)  # no created date to be before
+    with pytest.raises(ConfigError, match="fingerprint"):
+        loaded.add_retired("iobfp1:nothex", NOW, "x")
+    # Only a retired key may leave `created` out (an active key's age must be known).
+    path.write_text(f'[[key]]\nfingerprint = "{fp}"\nnote = "x"\n')
+    with pytest.raises(ConfigError, match="only a retired key may leave it out"):
+        Registry.load(str(path), now=NOW)
