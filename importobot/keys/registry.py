@@ -22,6 +22,7 @@ import os
 import re
 from datetime import datetime, timezone
 
+from importobot._version import DOCS_URL
 from importobot.exceptions import ConfigError
 from importobot.keys.age import parse_timestamp
 from importobot.keys.fingerprint import is_fingerprint
@@ -33,7 +34,8 @@ REGISTRY_FILE = ".importobot-keys.toml"
 _FIELDS = ("fingerprint", "created", "retired", "note")
 _HEADER = (
     "# importobot key registry: fingerprints and dates only, never keys (safe to commit).\n"
-    "# Written by `importobot key register` / `importobot key retire`; see docs/registry.md.\n"
+    "# Written by `importobot key register` / `importobot key retire`; see\n"
+    f"# {DOCS_URL}/registry.md\n"
 )
 _KEYISH_RE = re.compile(r"[A-Za-z0-9+/_=:-]{32,}")
 

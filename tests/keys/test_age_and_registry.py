@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from importobot._version import DOCS_URL
 from importobot.exceptions import ConfigError
 from importobot.keys.age import AgePolicy, judge_age, parse_duration, parse_timestamp
 from importobot.keys.fingerprint import fingerprint
@@ -167,6 +168,9 @@ def test_a_retired_key_may_have_no_created_date(tmp_path):
     reg.save()
     text = path.read_text()
     assert "created =" not in text and "retired = " in text
+    assert f"{DOCS_URL}/registry.md" in text and "docs/registry.md" not in text.replace(
+        DOCS_URL, ""
+    )
     loaded = Registry.load(str(path), now=NOW)
     record = loaded.get(fp)
     assert record is not None and record.created is None and record.note == "created date unknown"

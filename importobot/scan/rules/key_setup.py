@@ -7,6 +7,7 @@ the source and never the value; rejected or weak keys carry no fingerprint (D2).
 
 from __future__ import annotations
 
+from importobot._version import DOCS_URL
 from importobot.exceptions import InvalidKeyError, MissingKeyError
 from importobot.keys.fingerprint import fingerprint
 from importobot.scan.finding import Finding, rule_info
@@ -33,10 +34,7 @@ __all__ = [
     "key_finding",
 ]
 
-#: The documentation (pyproject ``[project.urls] Documentation``; a test keeps them equal).
-#: Messages link here, never to a file outside the wheel.
-DOCS_URL = "https://github.com/importobot/importobot/tree/main/docs"
-#: The key rotation runbook.
+#: The key rotation runbook (messages link the documentation, never a repository file).
 ROTATION_DOCS = f"{DOCS_URL}/Key-Rotation.md"
 
 
