@@ -101,6 +101,31 @@ def test_the_command_tree_is_walked():
     assert {"key generate", "key store", "key status", "encrypt", "decrypt"} <= names
 
 
+@pytest.fixture
+def no_real_keyring(monkeypatch):
+    """Never let a leak test reach a real keyring (``key store`` defaults its service).
+
+    keyring picks its backend once per process, so the environment variable alone would
+    be ignored after another test used the Secret Service, and would leave the failing
+    backend behind for later tests: set it, then restore the one that was there.
+    """
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+        yield
+        return
+    previous = keyring.get_keyring()  # before the variable below can choose it
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    keyring.set_keyring(fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.mark.usefixtures("no_real_keyring")
 def test_no_command_leaks_the_key(tmp_path, monkeypatch, caplog, spawned):
     raw = new_raw()
     url = base64.urlsafe_b64encode(raw).decode()
@@ -109,8 +134,6 @@ def test_no_command_leaks_the_key(tmp_path, monkeypatch, caplog, spawned):
     (repo / ".env").write_text(f"APP_KEY={url}\nOTHER=1\n")
     (repo / "settings.py").write_text(f'SECRET_KEY = "{raw.hex()}"\n')
     monkeypatch.chdir(repo)
-    # Never let a leak test reach a real keyring or a service.
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     caplog.set_level(logging.DEBUG)
     runner = CliRunner()
     driven = 0

@@ -158,6 +158,13 @@ def test_key_hooks_under_pre_commit(tmp_path, hook_repo, pc_env):
         output = proc.stdout + proc.stderr
         assert proc.returncode == 0, output
         assert not contains_key(output, raw)
+    # No key where the repository has not opted in to key checks: the hook passes and says so
+    # (contributors without a key can commit).
+    proc = _pre_commit(repo, pc_env, "run", "importobot-key-age", "--verbose")
+    assert proc.returncode == 0 and "key checks skipped (not configured)" in proc.stdout
+    # Opted in (a committed key registry): no key fails.
+    (repo / ".importobot-keys.toml").write_text("")
+    git(repo, "add", ".importobot-keys.toml")
     assert _pre_commit(repo, pc_env, "run", "importobot-key-age").returncode == 1
 
 
