@@ -10,7 +10,7 @@ UTC datetime) make them testable without a process. Nothing here prints a key, e
 from __future__ import annotations
 
 from importobot.commands import Outcome
-from importobot.exceptions import ConfigError, MissingKeyError, SecurityError
+from importobot.exceptions import ConfigError, MissingKeyError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,14 +93,10 @@ def store(
 
     service = (service or "").strip() or DEFAULT_SERVICE
     username = username.strip() or "importobot"
-    existing = read_entry(service, username, env)
+    # An existing entry without --overwrite: KeyringEntryExistsError, whose CLI wording
+    # says --overwrite. With it, read first only to say where the old key went.
+    existing = read_entry(service, username, env) if overwrite else None
     replacing = bool(existing and existing.strip())
-    if replacing and not overwrite:
-        raise SecurityError(
-            f"An encryption key already exists in the keyring entry {service}/{username}. "
-            f"Use --overwrite to replace it (the old key is kept in "
-            f"{service}/{username}.previous, decrypt only)."
-        )
     stored = CredentialManager.store_key_in_keyring(
         service=service,
         username=username,
