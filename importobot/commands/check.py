@@ -152,29 +152,23 @@ def _key_health(
 ) -> list[Finding]:
     """IOB2xx/IOB3xx and IOB204 over the configured key (only when opted in)."""
     from importobot.keys.age import utc_now
-    from importobot.keys.registry import Registry
     from importobot.scan.engine import collect_files
-    from importobot.scan.rules.key_age import check_key_age
     from importobot.scan.rules.key_health import (
         compromised_findings,
         stale_token_findings,
         watched_fingerprints,
     )
-    from importobot.scan.rules.key_setup import check_key_setup, configured_source
+    from importobot.scan.rules.key_status import key_status
 
     moment = now or utc_now()
     try:
         policy = project.policy(req.max_key_age, None)
     except ValueError as exc:
         raise ConfigError(f"--max-key-age: {exc}") from None
-    registry = Registry.load(project.registry_path(), now=moment)
-    setup = check_key_setup()
-    found = list(setup.findings)
-    source = setup.key.source.label if setup.key is not None else configured_source()
-    if setup.fingerprint is not None:
-        found += check_key_age(setup.fingerprint, source, registry, policy, moment)
+    status = key_status(project, None, moment, policy=policy)
+    found = list(status.findings)
     found += compromised_findings(
-        result.findings, watched_fingerprints(setup.fingerprint, source, registry)
+        result.findings, watched_fingerprints(status.fingerprint, status.source, status.registry)
     )
     if not req.staged and not req.history:
         files = collect_files(req.paths, project.full_settings(), options, ScanResult())

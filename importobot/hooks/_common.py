@@ -9,8 +9,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from importobot.config import Settings
-    from importobot.keys.age import AgePolicy
     from importobot.scan.finding import Finding
 
 __all__ = [
@@ -18,13 +16,9 @@ __all__ = [
     "quiet_stdout",
     "emit",
     "exit_code",
-    "load_policy",
     "option",
     "parse_args",
-    "registry_path",
     "run_hook",
-    "repo_root",
-    "settings_for",
 ]
 
 
@@ -117,36 +111,6 @@ def option(parsed: dict[str, str | bool], name: str) -> str | None:
     """The text value of option ``name``, or ``None`` when absent or empty."""
     value = parsed.get(name)
     return value if isinstance(value, str) and value else None
-
-
-def repo_root(start: str | None = None) -> str:
-    """The repository root at or above ``start`` (else ``start``): see importobot.project."""
-    from importobot.project import find_root
-
-    return find_root(start) or os.path.abspath(start or os.getcwd())
-
-
-def settings_for(root: str) -> Settings | None:
-    """Settings when the repository has any (a byte search first: D17), else ``None``."""
-    from importobot.project import load_project
-
-    return load_project(root).settings
-
-
-def registry_path(root: str, settings: Settings | None, override: str | None = None) -> str:
-    """The registry file: ``override``, else config ``registry``, else the default name."""
-    from importobot.project import Project
-
-    return Project(root, True, settings, None).registry_path(override)
-
-
-def load_policy(
-    settings: Settings | None, max_age: str | None = None, warn_age: str | None = None
-) -> AgePolicy:
-    """The age policy: options, else config, else 90 days (see importobot.project)."""
-    from importobot.project import load_policy as load
-
-    return load(settings, max_age, warn_age)
 
 
 def emit(findings: list[Finding]) -> None:
