@@ -188,3 +188,40 @@ def test_history_finds_a_key_committed_and_later_deleted(tmp_path, pc_env):
     assert proc.returncode == 1, proc.stderr
     assert f'"commit": "{added}"' in proc.stdout and fingerprint(raw) in proc.stdout
     assert not contains_key(proc.stdout + proc.stderr, raw)
+
+
+def _readme_snippet() -> str:
+    """The README's `.pre-commit-config.yaml` block, exactly as documented."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```yaml\n# .pre-commit-config.yaml\n") + len("```yaml\n")
+    return readme[start : readme.index("```", start)]
+
+
+def test_readme_snippet_works_as_written(tmp_path, hook_repo, pc_env):
+    """Paste the README's snippet into a fresh repository with no key; change only repo/rev."""
+    snippet = _readme_snippet()
+    assert "repo: https://github.com/importobot/importobot" in snippet
+    path, sha = hook_repo
+    config = []
+    for line in snippet.splitlines():
+        if line.strip().startswith("- repo:"):
+            line = line.split("- repo:")[0] + f"- repo: {path}"
+        elif line.strip().startswith("rev:"):
+            line = line.split("rev:")[0] + f"rev: {sha}"
+        config.append(line)
+    repo = init_repo(tmp_path / "app")
+    (repo / ".pre-commit-config.yaml").write_text("\n".join(config) + "\n")
+    (repo / "app.py").write_text("print('hello')\n")
+    git(repo, "add", ".")
+    commit(repo, "start")
+    env = {k: v for k, v in pc_env.items() if not k.startswith("IMPORTOBOT_")}
+    proc = _pre_commit(repo, env, "run", "--all-files")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _pre_commit(repo, env, "install").returncode == 0
+    raw, key = new_key()
+    (repo / ".env").write_text(f"APP_KEY={key}\n")
+    git(repo, "add", ".env")
+    proc = _commit(repo, env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and fingerprint(raw) in output, output
+    assert not contains_key(output, raw)
