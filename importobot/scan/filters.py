@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from importobot._lazyre import lazy_compile
 from importobot.keys.fingerprint import is_fingerprint
-from importobot.keys.tokens import token_bytes
+from importobot.keys.tokens import is_token
 
 __all__ = [
     "CONTENT_FILTERS",
@@ -201,7 +201,7 @@ def is_code_expression(value: str) -> bool:
 
 def is_fernet_token(value: str) -> bool:
     """A Fernet *token* (``gAAAAA…``): ciphertext, not a key."""
-    return value.startswith("gAAAA") and token_bytes(value) is not None
+    return is_token(value)
 
 
 def is_ciphertext(value: str) -> bool:

@@ -25,6 +25,7 @@ from importobot_enterprise.key_rotation.faults import crash_point
 __all__ = [
     "TEMP_MARKER",
     "atomic_write",
+    "holder_of",
     "lock_path",
     "real_target",
     "store_lock",
@@ -144,13 +145,24 @@ def _store_error(target: Path, what: str, exc: OSError) -> StoreError:
     return StoreError(f"{target}: {what}: {reason}; the file is unchanged")
 
 
-def _holder(lock: Path) -> str:
+def holder_of(target: Path) -> str | None:
+    """Who holds the rotation lock of ``target``, from its lock file ("pid P on H since
+    T"), or ``None`` when the file says nothing."""
+    lock = lock_path(target)
     try:
-        info = json.loads(lock.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        return "another process"
-    if not isinstance(info, dict):
-        return "another process"
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        info = json.loads(os.read(fd, 4096) or b"{}")
+    except (OSError, ValueError, RecursionError):
+        return None
+    finally:
+        os.close(fd)
+    if not isinstance(info, dict) or not info:
+        return None
     return f"pid {info.get('pid')} on {info.get('host')} since {info.get('started')}"
 
 
@@ -159,30 +171,50 @@ def store_lock(target: Path) -> Iterator[None]:
     """Hold ``fcntl.flock`` on ``<target>.importobot-lock`` for one rotation run.
 
     The file says who holds it (pid, host, start time) for a second runner; its mere
-    existence never blocks (a dead holder's flock is released by the kernel).
+    existence never blocks (a dead holder's flock is released by the kernel). A lock
+    file that cannot be written (disk full) stops the run before anything is changed.
     """
     lock = lock_path(target)
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise StoreError(f"{lock}: cannot open the lock file ({exc.strerror})") from None
+        raise _lock_error(lock, "cannot open the lock file", exc) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = holder_of(target) or "another process"
             raise StoreLockedError(
-                f"{target} is being rotated by {_holder(lock)} (lock {lock}); try again later"
+                f"{target} is being rotated by {holder} (lock {lock}); try again later"
             ) from None
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        failure: StoreError | None = None
+        try:
+            os.ftruncate(fd, 0)
+            data = json.dumps(info).encode()
+            if os.pwrite(fd, data, 0) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            failure = _lock_error(lock, "cannot write the lock file", exc)
+        if failure is not None:
+            raise failure  # outside the handler: one line, no __context__
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass  # the flock is released by close() below all the same
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _lock_error(lock: Path, what: str, exc: OSError) -> StoreError:
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT):
+        reason = f"disk full ({exc.strerror})"
+    return StoreError(f"{lock}: {what}: {reason}; nothing was changed")

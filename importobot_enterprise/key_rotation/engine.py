@@ -1,4 +1,11 @@
-"""``rotate_store``: one crash-safe, resumable rotation run over a :class:`Store` (D20).
+"""``rotate_store``: one crash-safe, resumable rotation run over a :class:`Store` (D20);
+``verify_store``: the proof that a store is done.
+
+A run re-encrypts, then *verifies*: it reads the whole store again and checks that every
+token opens under the target key alone and that no value was skipped unread. "Done"
+(``report.complete``, exit 0) rests on that pass, never on counts, so a value written
+under an old key during the run, or one the rotation could not read, keeps the run from
+being called done.
 
 The main process is the only writer. Classification, re-encryption and verification
 may run in a pool of forked workers (``workers=N``); only ciphertext crosses process
@@ -15,30 +22,51 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from importobot.exceptions import DecryptionError
 from importobot.security import CredentialManager
 from importobot_enterprise.key_rotation.core import Outcome, PlanSummary, TokenResult, rotate_token
-from importobot_enterprise.key_rotation.errors import JournalMismatchError
+from importobot_enterprise.key_rotation.errors import JournalError, JournalMismatchError
+from importobot_enterprise.key_rotation.ids import decode_id, encode_id, show_id
+from importobot_enterprise.key_rotation.observer import (
+    CallbackObserver,
+    Observers,
+    RotationObserver,
+)
 from importobot_enterprise.key_rotation.stores.base import Cell, Change, Page, Store
 
-__all__ = ["DEFAULT_BATCH_SIZE", "RotationReport", "rotate_store", "source_fingerprints"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "RotationReport",
+    "rotate_store",
+    "source_fingerprints",
+    "verify_store",
+]
 
 DEFAULT_BATCH_SIZE = 500
-#: Ids of undecryptable values kept in a journal / report (the count is always exact).
+#: Ids kept in a journal / report per list (the counts are always exact).
 MAX_LISTED_IDS = 10_000
 #: Passes over cells that changed underneath (compare-and-swap misses) before giving up.
 CONFLICT_PASSES = 3
+#: Journal counts above this are corrupt (no store holds 2**63 values).
+_MAX_COUNT = 2**63
 
 Progress = Callable[[int, "int | None"], None]
+_COUNTS = ("total", "rotated", "already_current", "undecryptable", "failed", "skipped")
 
 
 @dataclass
 class RotationReport:
-    """The outcome of one run: counts, fingerprints and ids only (never a value)."""
+    """The outcome of one run: counts, fingerprints and ids only (never a value).
+
+    ``verified`` is ``None`` for a dry run; otherwise whether the verification pass found
+    every token in the store under the target key alone and no unreadable value.
+    """
 
     store: str
     target_fingerprint: str
     source_fingerprints: list[str]
     dry_run: bool = False
+    verify_only: bool = False
     resumed: bool = False
     total: int = 0
     rotated: int = 0
@@ -49,12 +77,34 @@ class RotationReport:
     conflicts: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
     undecryptable_ids: list[Any] = field(default_factory=list)
+    #: Non-empty values holding no Fernet token the rotation could find (skipped).
+    unreadable: int = 0
+    unreadable_ids: list[Any] = field(default_factory=list)
+    verified: bool | None = None
+    #: Tokens the verification pass read, and those not under the target key alone.
+    checked: int = 0
+    unverified: int = 0
+    #: Unverified tokens by the key that opens them (``"none"``: no given key).
+    unverified_by_key: dict[str, int] = field(default_factory=dict)
+    unverified_ids: list[Any] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def complete(self) -> bool:
-        """True when every value in the store is now under the target key."""
-        return not (self.undecryptable or self.failed or self.conflicts)
+        """True when every value in the store is under the target key.
+
+        After a run: proved by the verification pass. For a dry run: the plan leaves
+        nothing behind (no value that no key opens, none unreadable).
+        """
+        if self.verified is not None:
+            return self.verified
+        return not (self.undecryptable or self.failed or self.conflicts or self.unreadable)
+
+    @property
+    def stale(self) -> int:
+        """Tokens the verification pass found under a *known* key other than the target
+        (written under an old key during the run, or changed underneath)."""
+        return sum(n for fp, n in self.unverified_by_key.items() if fp != "none")
 
     def plan(self) -> PlanSummary:
         """The report as a plan summary (what a dry run prints)."""
@@ -66,16 +116,17 @@ class RotationReport:
             undecryptable=self.undecryptable,
             skipped=self.skipped,
             by_source=dict(self.by_source),
-            undecryptable_ids=tuple(self.undecryptable_ids),
+            undecryptable_ids=tuple(show_id(i) for i in self.undecryptable_ids),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+        """A JSON-ready dict (ids of any type shown as JSON values)."""
         return {
             "store": self.store,
             "target_fingerprint": self.target_fingerprint,
             "source_fingerprints": list(self.source_fingerprints),
             "dry_run": self.dry_run,
+            "verify_only": self.verify_only,
             "resumed": self.resumed,
             "total": self.total,
             "rotated": self.rotated,
@@ -85,7 +136,14 @@ class RotationReport:
             "skipped": self.skipped,
             "conflicts": self.conflicts,
             "by_source": dict(self.by_source),
-            "undecryptable_ids": list(self.undecryptable_ids),
+            "undecryptable_ids": [show_id(i) for i in self.undecryptable_ids],
+            "unreadable": self.unreadable,
+            "unreadable_ids": [show_id(i) for i in self.unreadable_ids],
+            "verified": self.verified,
+            "checked": self.checked,
+            "unverified": self.unverified,
+            "unverified_by_key": dict(self.unverified_by_key),
+            "unverified_ids": [show_id(i) for i in self.unverified_ids],
             "complete": self.complete,
         }
 
@@ -97,6 +155,12 @@ def source_fingerprints(old: CredentialManager, new: CredentialManager) -> list[
         if fp != new.key_fingerprint and fp not in out:
             out.append(fp)
     return out
+
+
+def _add_id(ids: list[Any], value: Any) -> None:
+    """Append an id once (a value's tokens come together) and up to the listing cap."""
+    if len(ids) < MAX_LISTED_IDS and (not ids or ids[-1] != value):
+        ids.append(value)
 
 
 # -- workers -------------------------------------------------------------------------
@@ -133,24 +197,42 @@ def _worker_rotate(tokens: list[bytes]) -> list[tuple[int, bytes | None, str | N
     return out
 
 
+def _opener(token: bytes, manager: CredentialManager) -> str | None:
+    """Fingerprint of the key that opens ``token`` (primary first), ``None`` if none does."""
+    try:
+        return manager.open_token(token)[1]
+    except DecryptionError:
+        return None
+
+
+def _worker_verify(tokens: list[bytes]) -> list[str | None]:
+    target = _worker_state["new"]
+    return [_opener(t, target) for t in tokens]
+
+
 def _unpack(rows: list[tuple[int, bytes | None, str | None, int]]) -> list[TokenResult]:
     return [TokenResult(_OUTCOMES[o], tok, src, n) for o, tok, src, n in rows]
 
 
 class _Rotator:
-    """Rotates pages inline, or in a forked pool with up to ``depth`` pages in flight."""
+    """Rotates or verifies pages inline, or in a forked pool with pages in flight."""
 
     def __init__(
         self, old: CredentialManager, new: CredentialManager, now: int, dry: bool, workers: int
     ) -> None:
         self.old, self.new, self.now, self.dry = old, new, now, dry
         self.workers = workers
-        #: Pages in flight beyond the one being written (keeps the workers busy meanwhile).
-        self.depth = 1 if workers <= 1 else 2
         self.pool: Any = None
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
             self.pool = ctx.Pool(workers, _worker_init, (old, new, now, dry))
+
+    def _split(self, tokens: list[bytes], func: Callable[[list[bytes]], Any]) -> list[Any]:
+        size = max(1, -(-len(tokens) // self.workers))
+        return [
+            self.pool.apply_async(func, (tokens[i : i + size],))
+            for i in range(0, len(tokens), size)
+        ]
 
     def submit(self, tokens: list[bytes]) -> Callable[[], list[TokenResult]]:
         if self.pool is None:
@@ -159,17 +241,27 @@ class _Rotator:
                 for t in tokens
             ]
             return lambda: done
-        size = max(1, -(-len(tokens) // self.workers))
-        parts = [
-            self.pool.apply_async(_worker_rotate, (tokens[i : i + size],))
-            for i in range(0, len(tokens), size)
-        ]
+        parts = self._split(tokens, _worker_rotate)
         return lambda: [r for part in parts for r in _unpack(part.get())]
+
+    def verify(self, tokens: list[bytes]) -> Callable[[], list[str | None]]:
+        if self.pool is None:
+            done = [_opener(t, self.new) for t in tokens]
+            return lambda: done
+        parts = self._split(tokens, _worker_verify)
+        return lambda: [r for part in parts for r in part.get()]
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
+
+
+def _observer(observer: RotationObserver | None, progress: Progress | None) -> RotationObserver:
+    chosen = [o for o in (observer,) if o is not None]
+    if progress is not None:
+        chosen.append(CallbackObserver(progress))
+    return chosen[0] if len(chosen) == 1 else Observers(chosen)
 
 
 # -- the run -------------------------------------------------------------------------
@@ -180,6 +272,7 @@ def rotate_store(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    observer: RotationObserver | None = None,
     dry_run: bool = False,
     new_target: bool = False,
     workers: int = 1,
@@ -187,11 +280,14 @@ def rotate_store(
 ) -> RotationReport:
     """Rotate every token in ``store`` to ``new_manager``'s key; resumable, crash-safe.
 
-    Values under the target are left alone; values a source key opens are re-encrypted
-    with a fresh timestamp, verified, and swapped in per batch by compare-and-swap;
-    values no key opens are counted and listed by id, untouched. ``dry_run`` computes
-    the plan and writes nothing (no journal, no lock file). A journal left by a killed
-    run is resumed; one naming another target key stops the run unless ``new_target``.
+    Values under the target are left alone; tokens a source key opens are re-encrypted
+    with a fresh timestamp, verified, and swapped in per batch by compare-and-swap on
+    the whole value; tokens no key opens are counted and listed by id, untouched. Then a
+    verification pass reads the store again: ``report.complete`` is true only when every
+    token opens under the target key alone and no non-empty value was skipped unread.
+    ``dry_run`` computes the plan and writes nothing (no journal, no lock file). A
+    journal left by a killed run is resumed; one naming another target key stops the
+    run unless ``new_target``. ``observer`` is told of the start, progress and end.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -203,19 +299,67 @@ def rotate_store(
         source_fingerprints=source_fingerprints(old_manager, new_manager),
         dry_run=dry_run,
     )
+    obs = _observer(observer, progress)
     when = int(time.time()) if now is None else int(now)
-    if dry_run:
-        rotator = _Rotator(old_manager, new_manager, when, True, 1)
-        _run(store, rotator, report, batch_size, progress, None)
-        report.seconds = time.monotonic() - started
-        return report
-    # The pool is forked before the lock is taken: workers never inherit the lock.
-    rotator = _Rotator(old_manager, new_manager, when, False, workers)
+    obs.started(report)
     try:
-        _locked_run(store, rotator, report, batch_size, progress, new_target)
+        if dry_run:
+            rotator = _Rotator(old_manager, new_manager, when, True, 1)
+            _run(store, rotator, report, batch_size, obs, None)
+        else:
+            # The pool is forked before the lock is taken: workers never inherit the lock.
+            rotator = _Rotator(old_manager, new_manager, when, False, workers)
+            try:
+                _locked_run(store, rotator, report, batch_size, obs, new_target)
+            finally:
+                rotator.close()
+    except BaseException as exc:
+        report.seconds = time.monotonic() - started
+        obs.failed(report, exc)
+        raise
+    report.seconds = time.monotonic() - started
+    obs.finished(report)
+    return report
+
+
+def verify_store(
+    store: Store,
+    manager: CredentialManager,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    observer: RotationObserver | None = None,
+    workers: int = 1,
+) -> RotationReport:
+    """Prove a store is done: every token opens under ``manager``'s primary key alone and
+    no non-empty value lacks a token. Reads only (no lock, no journal).
+
+    The decision trusts the primary key alone; ``manager``'s previous keys (if any) only
+    name the key a stale token is under. ``report.complete`` is the verdict; the ids of
+    the values that fail it are listed.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    started = time.monotonic()
+    report = RotationReport(
+        store=store.description,
+        target_fingerprint=manager.key_fingerprint,
+        source_fingerprints=list(manager.previous_fingerprints),
+        verify_only=True,
+    )
+    obs = _observer(observer, None)
+    obs.started(report)
+    rotator = _Rotator(manager, manager, 0, True, workers)
+    try:
+        _verify(store, rotator, report, batch_size, obs)
+        report.total = report.checked
+    except BaseException as exc:
+        report.seconds = time.monotonic() - started
+        obs.failed(report, exc)
+        raise
     finally:
         rotator.close()
     report.seconds = time.monotonic() - started
+    obs.finished(report)
     return report
 
 
@@ -224,7 +368,7 @@ def _locked_run(
     rotator: _Rotator,
     report: RotationReport,
     batch_size: int,
-    progress: Progress | None,
+    obs: RotationObserver,
     new_target: bool,
 ) -> None:
     target_fp = report.target_fingerprint
@@ -232,30 +376,36 @@ def _locked_run(
         store.prepare()
         journal = store.read_journal()
         after: Any = None
+        started: str | None = None
         if journal is not None:
-            if journal.get("target_fingerprint") != target_fp and not new_target:
+            where = store.journal_label
+            journal_target = journal.get("target_fingerprint")
+            if not isinstance(journal_target, str):
+                raise JournalError(f"{where}: corrupt rotation journal (no target key)")
+            if journal_target != target_fp and not new_target:
                 raise JournalMismatchError(
-                    f"{store.description}: an unfinished rotation to "
-                    f"{journal.get('target_fingerprint')} was interrupted, but the target key "
-                    f"is now {target_fp}; finish it with that key, or pass --new-target "
-                    f"(new_target=True) to start over towards {target_fp}"
+                    f"{store.description}: an unfinished rotation to {journal_target} was "
+                    f"interrupted, but the target key is now {target_fp}; finish it with that "
+                    f"key, or pass --new-target (new_target=True) to start over towards "
+                    f"{target_fp}"
                 )
-            if journal.get("target_fingerprint") == target_fp:
-                after = journal.get("last_id")
+            if journal_target == target_fp:
+                after = _restore(report, journal, where)
                 report.resumed = True
-                _restore_counts(report, journal)
+                value = journal.get("started")
+                started = value if isinstance(value, str) and len(value) < 64 else None
         state = {
             "store": store.description,
             "source_fingerprints": report.source_fingerprints,
             "target_fingerprint": target_fp,
-            "started": (journal or {}).get("started") if report.resumed else _utc_now(),
+            "started": started or _utc_now(),
             "last_id": after,
         }
-        if not report.resumed:
-            state["started"] = _utc_now()
         store.write_journal(_journal(state, report))
-        _run(store, rotator, report, batch_size, progress, state)
+        _run(store, rotator, report, batch_size, obs, state)
+        # The pass is over: a rerun starts a fresh pass, whatever verification finds.
         store.clear_journal()
+        _verify(store, rotator, report, batch_size, obs)
 
 
 def _utc_now() -> str:
@@ -264,6 +414,7 @@ def _utc_now() -> str:
 
 def _journal(state: dict[str, Any], report: RotationReport) -> dict[str, Any]:
     data = dict(state)
+    data["last_id"] = encode_id(state["last_id"])
     data["counts"] = {
         "total": report.total,
         "rotated": report.rotated,
@@ -271,24 +422,46 @@ def _journal(state: dict[str, Any], report: RotationReport) -> dict[str, Any]:
         "undecryptable": report.undecryptable,
         "failed": report.failed,
         "skipped": report.skipped,
+        "unreadable": report.unreadable,
         "by_source": dict(report.by_source),
     }
-    data["undecryptable_ids"] = list(report.undecryptable_ids)
+    data["undecryptable_ids"] = [encode_id(i) for i in report.undecryptable_ids]
+    data["unreadable_ids"] = [encode_id(i) for i in report.unreadable_ids]
     return data
 
 
-def _restore_counts(report: RotationReport, journal: dict[str, Any]) -> None:
-    counts = journal.get("counts") or {}
-    for name in ("total", "rotated", "already_current", "undecryptable", "failed", "skipped"):
-        value = counts.get(name)
-        if isinstance(value, int):
-            setattr(report, name, value)
-    by_source = counts.get("by_source")
-    if isinstance(by_source, dict):
-        report.by_source = {str(k): int(v) for k, v in by_source.items()}
-    ids = journal.get("undecryptable_ids")
-    if isinstance(ids, list):
-        report.undecryptable_ids = ids[:MAX_LISTED_IDS]
+def _count(value: Any, what: str, where: str) -> int:
+    if type(value) is not int or not 0 <= value < _MAX_COUNT:
+        raise JournalError(f"{where}: corrupt rotation journal ({what} is not a count)")
+    return value
+
+
+def _id_list(value: Any, what: str, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise JournalError(f"{where}: corrupt rotation journal ({what} is not a list)")
+    return [decode_id(v, where) for v in value[:MAX_LISTED_IDS]]
+
+
+def _restore(report: RotationReport, journal: dict[str, Any], where: str) -> Any:
+    """Counts and ids of the interrupted run, checked; returns its last id."""
+    counts = journal.get("counts")
+    if counts is None:
+        counts = {}
+    if not isinstance(counts, dict):
+        raise JournalError(f"{where}: corrupt rotation journal (counts is not an object)")
+    for name in (*_COUNTS, "unreadable"):
+        setattr(report, name, _count(counts.get(name, 0), name, where))
+    by_source = counts.get("by_source") or {}
+    if not isinstance(by_source, dict):
+        raise JournalError(f"{where}: corrupt rotation journal (by_source is not an object)")
+    report.by_source = {
+        str(fp)[:64]: _count(n, "by_source", where) for fp, n in list(by_source.items())[:1000]
+    }
+    report.undecryptable_ids = _id_list(journal.get("undecryptable_ids"), "ids", where)
+    report.unreadable_ids = _id_list(journal.get("unreadable_ids"), "ids", where)
+    return decode_id(journal.get("last_id"), where)
 
 
 def _tally(report: RotationReport, cell: Cell, res: TokenResult, by_source: Counter[str]) -> None:
@@ -301,8 +474,7 @@ def _tally(report: RotationReport, cell: Cell, res: TokenResult, by_source: Coun
             by_source[res.source] += 1
     elif res.outcome is Outcome.UNDECRYPTABLE:
         report.undecryptable += 1
-        if len(report.undecryptable_ids) < MAX_LISTED_IDS:
-            report.undecryptable_ids.append(cell.id)
+        _add_id(report.undecryptable_ids, cell.id)
     else:
         report.failed += 1
 
@@ -312,12 +484,12 @@ def _run(
     rotator: _Rotator,
     report: RotationReport,
     batch_size: int,
-    progress: Progress | None,
+    obs: RotationObserver,
     state: dict[str, Any] | None,
 ) -> None:
     dry = state is None
     after = None if state is None else state["last_id"]
-    total = store.count() if progress is not None else None
+    total = store.count() if obs.needs_total else None
     by_source: Counter[str] = Counter(report.by_source)
     conflicts: list[Any] = []
     seen = 0
@@ -325,6 +497,8 @@ def _run(
 
     def finish(page: Page, results: list[TokenResult]) -> None:
         nonlocal seen
+        if state is not None:
+            encode_id(page.last_id)  # an id the journal cannot keep stops the run here
         changes: list[Change] = []
         for cell, res in zip(page.cells, results, strict=True):
             if res.outcome is Outcome.ROTATED and res.token is not None:
@@ -336,14 +510,16 @@ def _run(
                 continue  # counted when re-read
             _tally(report, cell, res, by_source)
         report.skipped += page.skipped
+        report.unreadable += len(page.unreadable_ids)
+        for row_id in page.unreadable_ids:
+            _add_id(report.unreadable_ids, row_id)
         conflicts.extend(missed)
         report.by_source = dict(by_source)
         if state is not None:
             state["last_id"] = page.last_id
             store.write_journal(_journal(state, report))
         seen += len(page.cells) + page.skipped
-        if progress is not None:
-            progress(seen, total)
+        obs.progress(report, "rotating", seen, total)
 
     for page in _pages(store, batch_size, after):
         pending.append((page, rotator.submit([c.token for c in page.cells])))
@@ -360,7 +536,49 @@ def _run(
         cells = store.fetch(ids)
         page = Page(cells, 0, state["last_id"] if state else None)
         finish(page, rotator.submit([c.token for c in cells])())
-    report.conflicts = len(conflicts)
+    report.conflicts = len(set(conflicts))
+
+
+def _verify(
+    store: Store,
+    rotator: _Rotator,
+    report: RotationReport,
+    batch_size: int,
+    obs: RotationObserver,
+) -> None:
+    """Read the whole store again; every token must open under the target key alone."""
+    target = report.target_fingerprint
+    total = store.count() if obs.needs_total else None
+    by_key: Counter[str] = Counter()
+    report.checked = report.unverified = report.unreadable = 0
+    report.unverified_ids, report.unreadable_ids = [], []
+    seen = 0
+    pending: deque[tuple[Page, Callable[[], list[str | None]]]] = deque()
+
+    def finish(page: Page, openers: list[str | None]) -> None:
+        nonlocal seen
+        for cell, fp in zip(page.cells, openers, strict=True):
+            report.checked += 1
+            if fp != target:
+                report.unverified += 1
+                by_key[fp or "none"] += 1
+                _add_id(report.unverified_ids, cell.id)
+        report.unreadable += len(page.unreadable_ids)
+        for row_id in page.unreadable_ids:
+            _add_id(report.unreadable_ids, row_id)
+        seen += len(page.cells) + page.skipped
+        obs.progress(report, "verifying", seen, total)
+
+    for page in _pages(store, batch_size, None):
+        pending.append((page, rotator.verify([c.token for c in page.cells])))
+        if len(pending) > 1:
+            done_page, get = pending.popleft()
+            finish(done_page, get())
+    while pending:
+        done_page, get = pending.popleft()
+        finish(done_page, get())
+    report.unverified_by_key = dict(by_key)
+    report.verified = report.unverified == 0 and report.unreadable == 0
 
 
 def _pages(store: Store, batch_size: int, after: Any) -> Iterator[Page]:

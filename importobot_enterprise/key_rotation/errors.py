@@ -14,10 +14,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from importobot.security import EncryptedCredential
 
 __all__ = [
+    "JournalError",
     "JournalMismatchError",
     "RotationError",
     "StoreError",
     "StoreLockedError",
+    "UnsupportedIdError",
 ]
 
 
@@ -46,3 +48,11 @@ class StoreLockedError(StoreError):
 
 class JournalMismatchError(StoreError):
     """A journal from an unfinished run names another target key (D20); see ``--new-target``."""
+
+
+class JournalError(StoreError):
+    """A run journal that is not what importobot writes (hand-edited, truncated, corrupt)."""
+
+
+class UnsupportedIdError(StoreError):
+    """An id of a type the journal cannot keep; the run stops before writing that batch."""

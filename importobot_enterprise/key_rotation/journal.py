@@ -2,21 +2,38 @@
 
 One JSON file may hold the runs of several stores that share it (the tables of one
 SQLite database), keyed by store description. Written with :func:`atomic_write`.
-Holds fingerprints, ids and counts only.
+Holds fingerprints, typed ids (:mod:`~importobot_enterprise.key_rotation.ids`) and
+counts only. A journal that is not what importobot writes (hand-edited, truncated,
+nested too deep, not a regular file) is refused in one line: remove it to start over.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from importobot_enterprise.key_rotation.durable import atomic_write, sweep_temp_files
-from importobot_enterprise.key_rotation.errors import StoreError
+from importobot_enterprise.key_rotation.errors import JournalError
 
-__all__ = ["JOURNAL_SUFFIX", "JsonJournal"]
+__all__ = ["JOURNAL_SUFFIX", "MAX_JOURNAL_BYTES", "JsonJournal", "parse_journal"]
 
 JOURNAL_SUFFIX = ".importobot-rotation.json"
+#: A journal lists at most a few ten thousand ids: anything far larger is not ours.
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024
+
+
+def parse_journal(text: str | bytes, where: str) -> Any:
+    """JSON text of a journal, parsed; :class:`JournalError` (one line) if it is not JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        reason = "nested too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = type(exc).__name__ if isinstance(exc, UnicodeDecodeError) else "not JSON"
+    raise JournalError(f"{where}: corrupt rotation journal ({reason}); remove it to start over")
 
 
 class JsonJournal:
@@ -26,15 +43,44 @@ class JsonJournal:
         self.path = target.with_name(target.name + JOURNAL_SUFFIX)
         self.key = key
 
-    def _load(self) -> dict[str, Any]:
+    def _unreadable(self, exc: OSError) -> JournalError:
+        return JournalError(f"{self.path}: unreadable rotation journal ({exc.strerror})")
+
+    def _read_bytes(self) -> bytes | None:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            fd = os.open(self.path, flags)
         except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unreadable(exc) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise JournalError(f"{self.path}: the rotation journal is not a regular file")
+            if st.st_size > MAX_JOURNAL_BYTES:
+                raise JournalError(f"{self.path}: the rotation journal is too large to be ours")
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_JOURNAL_BYTES:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks)
+        except OSError as exc:
+            raise self._unreadable(exc) from None
+        finally:
+            os.close(fd)
+
+    def _load(self) -> dict[str, Any]:
+        raw = self._read_bytes()
+        if raw is None:
             return {"version": 1, "runs": {}}
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self.path}: unreadable rotation journal ({exc})") from None
+        data = parse_journal(raw, str(self.path))
         if not isinstance(data, dict) or not isinstance(data.get("runs"), dict):
-            raise StoreError(f"{self.path}: not an importobot rotation journal")
+            raise JournalError(f"{self.path}: not an importobot rotation journal")
         return data
 
     def sweep(self) -> None:
@@ -42,9 +88,11 @@ class JsonJournal:
         sweep_temp_files(self.path)
 
     def read(self) -> dict[str, Any] | None:
-        """This store's entry, or ``None``."""
+        """This store's entry, or ``None``; an entry that is not an object is corrupt."""
         entry = self._load()["runs"].get(self.key)
-        return entry if isinstance(entry, dict) else None
+        if entry is not None and not isinstance(entry, dict):
+            raise JournalError(f"{self.path}: corrupt rotation journal (an entry is not an object)")
+        return entry
 
     def write(self, entry: dict[str, Any]) -> None:
         """Record this store's entry durably."""

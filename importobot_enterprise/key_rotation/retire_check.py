@@ -1,4 +1,8 @@
-"""``importobot key retire --store SPEC``: refuse while a store still holds values under the key.
+"""``importobot key retire --store SPEC``: refuse until every store is proved done.
+
+Proved by a verification pass (:func:`verify_store`): every token in the store opens
+under the active key alone, and no non-empty value lacks a token (it could hide a value
+under the old key). Counts of a past rotation are never trusted.
 
 The base CLI never imports this package; it finds :func:`stores_still_holding` through
 the ``importobot.retire_checks`` entry point (installed with the wheel, usable with the
@@ -13,11 +17,18 @@ Store specs (no secrets: a PostgreSQL DSN with a password is refused by the stor
 
 from __future__ import annotations
 
+from typing import Any
+
 from importobot.exceptions import ConfigError
 from importobot.security import CredentialManager
+from importobot_enterprise.key_rotation.engine import RotationReport, verify_store
+from importobot_enterprise.key_rotation.ids import show_id
 from importobot_enterprise.key_rotation.stores.base import Store
 
 __all__ = ["open_store", "stores_still_holding"]
+
+#: Ids named per store in the refusal (the verification counts them all).
+_SHOWN = 20
 
 
 def open_store(spec: str) -> Store:
@@ -46,10 +57,12 @@ def open_store(spec: str) -> Store:
 
 
 def stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
-    """Descriptions of the given stores that still hold a value under key ``fingerprint``.
+    """The given stores that are not proved done, each with why (ids listed).
 
-    The key must be configured (as a previous key) so its values can be recognised;
-    otherwise nothing can be proved and a :class:`ConfigError` says so.
+    A store is done when a verification pass finds every token in it under the active key
+    alone and no non-empty value without a token (which could hide a value under the old
+    key): not when no value under ``fingerprint`` happens to be found. The old key must
+    still be configured (as a previous key), so the stores' values under it are named.
     """
     manager = CredentialManager()
     if fingerprint not in manager.previous_fingerprints and fingerprint != manager.key_fingerprint:
@@ -59,7 +72,36 @@ def stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
         )
     holding: list[str] = []
     for spec in specs:
+        kind = spec.split(":", 1)[0]
         with open_store(spec) as store:
-            if store.holds_values_under(fingerprint, manager):
-                holding.append(spec.split(":", 1)[0] + ":" + str(store.description))
+            report = verify_store(store, manager)
+        if not report.complete:
+            label = str(store.description)
+            if not label.startswith(kind + ":"):
+                label = f"{kind}:{label}"
+            holding.append(f"{label} ({_why(report)})")
     return holding
+
+
+def _why(report: RotationReport) -> str:
+    reasons: list[str] = []
+    if report.unverified:
+        keys = ", ".join(
+            f"{n} under {'no configured key' if fp == 'none' else fp}"
+            for fp, n in sorted(report.unverified_by_key.items())
+        )
+        reasons.append(
+            f"{report.unverified} not under {report.target_fingerprint}: {keys}; ids "
+            f"{_ids(report.unverified_ids, report.unverified)}"
+        )
+    if report.unreadable:
+        reasons.append(
+            f"{report.unreadable} non-empty values with no Fernet token importobot can read; "
+            f"ids {_ids(report.unreadable_ids, report.unreadable)}"
+        )
+    return "; ".join(reasons)
+
+
+def _ids(ids: list[Any], count: int) -> str:
+    shown = ", ".join(str(show_id(i)) for i in ids[:_SHOWN])
+    return shown + (" ..." if count > min(len(ids), _SHOWN) else "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from importobot.keys.age import format_duration
-from importobot.keys.tokens import token_timestamp
+from importobot.keys.tokens import find_tokens, token_timestamp
 from importobot.scan.finding import Finding, rule_info
 
 TYPE_CHECKING = False
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["compromised_findings", "stale_token_findings", "watched_fingerprints"]
 
-# A Fernet token: 0x80, an 8-byte time whose top bytes are zero for any date before
-# the year 36812, so it starts "gAAAAA"; then IV + one block + HMAC: 73 bytes, 98 chars
-# before padding.
-_TOKEN_RE = re.compile(rb"gAAAAA[A-Za-z0-9_-]{92,}={0,2}")
 _NAME_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[:=]\s*[\"']?$")
 
 
@@ -110,13 +106,11 @@ def stale_token_findings(
             data = path.read_bytes()
         except OSError:
             continue
-        if b"gAAAAA" not in data:
-            continue
-        for m in _TOKEN_RE.finditer(data):
-            stamp = token_timestamp(m.group(0))
+        for start, end in find_tokens(data):
+            stamp = token_timestamp(data[start:end])
             if stamp is None or stamp >= cutoff:
                 continue
-            line, column, prefix = _line_col(data, m.start())
+            line, column, prefix = _line_col(data, start)
             name = _NAME_RE.search(prefix)
             from datetime import datetime, timezone
 

@@ -1,70 +1,125 @@
 """The store interface: where stored tokens live and how a batch is swapped in.
 
 A store yields *pages* of cells (keyset order) and replaces a batch atomically by
-compare-and-swap: a cell whose value changed since it was read is not replaced but
-reported back, to be re-read (D21). It also keeps the run journal (D20) and the lock
-that stops two rotations of one store from interleaving.
+compare-and-swap: a value that changed since it was read is not replaced but reported
+back, to be re-read (D21). It also keeps the run journal (D20) and the lock that stops
+two rotations of one store from interleaving.
+
+A *cell* is one Fernet token and where it sits: the stored value it was found in
+(``raw``), that token's span in the value's bytes, and the value's id. A value may hold
+several tokens (a JSON document, a list): each is a cell with the same id, and a swap
+rewrites the whole value, keeping every byte that is not a token.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from importobot.keys.tokens import find_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from importobot.security import CredentialManager
 
-__all__ = ["Cell", "Change", "Page", "Store", "stores_holding", "token_in"]
+__all__ = [
+    "Cell",
+    "Change",
+    "Page",
+    "Store",
+    "find_tokens",
+    "rebuild",
+    "split_value",
+    "stores_holding",
+    "token_in",
+    "value_bytes",
+]
 
 
-_SHAPE = re.compile(rb"gAAAAA[A-Za-z0-9_-]+={0,2}")
+def value_bytes(value: object) -> bytes | None:
+    """A stored value as bytes (text as UTF-8), or ``None`` for NULL and non-text values."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return None
 
 
-def _fernet_shaped(data: bytes) -> bool:
-    """:func:`token_bytes` without decoding: the structure read from the text's length."""
-    if len(data) % 4 or not _SHAPE.fullmatch(data):
-        return False
-    size = len(data) // 4 * 3 - (len(data) - len(data.rstrip(b"=")))
-    return size >= 73 and (size - 57) % 16 == 0
+def split_value(row_id: Any, value: object) -> tuple[list[Cell], bool]:
+    """The token cells in one stored value, and whether the value is *unreadable*.
+
+    Unreadable: not NULL, not empty or blank, yet no Fernet token found in it (plain
+    text, a number, a token wrapped in another encoding …). Such a value is skipped
+    by a rotation, and a store holding one is never called done (it may hide a value
+    under the old key).
+    """
+    if value is None:
+        return [], False
+    data = value_bytes(value)
+    if data is None:
+        return [], True
+    spans = find_tokens(data)
+    if not spans:
+        return [], bool(data.strip())
+    return [Cell(row_id, value, data[s:e], (s, e)) for s, e in spans], False
 
 
 def token_in(value: object) -> bytes | None:
-    """The Fernet token a cell holds (surrounding whitespace allowed), else ``None``."""
-    if isinstance(value, memoryview):
-        value = value.tobytes()
-    if isinstance(value, str):
-        try:
-            data = value.strip().encode("ascii")
-        except UnicodeEncodeError:
-            return None
-    elif isinstance(value, (bytes, bytearray)):
-        data = bytes(value).strip()
-    else:
+    """The one Fernet token a value holds (surrounding whitespace allowed), else ``None``."""
+    data = value_bytes(value)
+    if data is None:
         return None
-    if not data or not _fernet_shaped(data):
+    spans = find_tokens(data)
+    if len(spans) != 1 or data[: spans[0][0]].strip() or data[spans[0][1] :].strip():
         return None
-    return data
+    return data[spans[0][0] : spans[0][1]]
+
+
+def rebuild(raw: Any, swaps: Mapping[tuple[int, int], bytes]) -> Any:
+    """``raw`` with the token at each span replaced; same type, every other byte kept."""
+    data = value_bytes(raw)
+    if data is None:
+        raise TypeError("not a text or bytes value")
+    out: list[bytes] = []
+    pos = 0
+    for (start, end), new in sorted(swaps.items()):
+        out.append(data[pos:start])
+        out.append(new)
+        pos = end
+    out.append(data[pos:])
+    joined = b"".join(out)
+    if isinstance(raw, str):
+        return joined.decode("utf-8", "surrogatepass")
+    return joined
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One stored token: its id, the value exactly as stored, and the token bytes."""
+    """One stored token: the id of its value, the value exactly as stored, the token
+    bytes, and where the token sits in the value's bytes (``None``: the whole value,
+    surrounding whitespace aside)."""
 
     id: Any
     raw: Any
     token: bytes
+    span: tuple[int, int] | None = None
+
+    def where(self) -> tuple[int, int]:
+        """The token's span in the value's bytes."""
+        if self.span is not None:
+            return self.span
+        data = value_bytes(self.raw) or b""
+        start = data.index(self.token)
+        return start, start + len(self.token)
 
     def with_token(self, new: bytes) -> Any:
-        """The stored value with the token swapped, same type and surrounding bytes."""
-        if isinstance(self.raw, str):
-            return self.raw.replace(self.token.decode("ascii"), new.decode("ascii"), 1)
-        raw = self.raw.tobytes() if isinstance(self.raw, memoryview) else bytes(self.raw)
-        return raw.replace(self.token, new, 1)
+        """The stored value with this token swapped, same type and surrounding bytes."""
+        return rebuild(self.raw, {self.where(): new})
 
 
 @dataclass(frozen=True)
@@ -77,11 +132,22 @@ class Change:
 
 @dataclass
 class Page:
-    """One keyset page: the token cells, how many cells were skipped, the last id read."""
+    """One keyset page: the token cells, how many values were skipped (NULL, empty or
+    unreadable), the last id read, and the ids of the *unreadable* skipped values."""
 
     cells: list[Cell]
     skipped: int
     last_id: Any
+    unreadable_ids: list[Any] = field(default_factory=list)
+
+
+def grouped(changes: Sequence[Change]) -> list[tuple[Any, Any, Any]]:
+    """``(new value, id, old value)`` per stored value: every change to one value at once."""
+    by_id: dict[Any, tuple[Any, dict[tuple[int, int], bytes]]] = {}
+    for ch in changes:
+        raw, swaps = by_id.setdefault(ch.cell.id, (ch.cell.raw, {}))
+        swaps[ch.cell.where()] = ch.new_token
+    return [(rebuild(raw, swaps), row_id, raw) for row_id, (raw, swaps) in by_id.items()]
 
 
 class Store(ABC):
@@ -89,6 +155,8 @@ class Store(ABC):
 
     #: Printable name of the store (no password, no value).
     description: str = "store"
+    #: Where the journal lives, for messages.
+    journal_label: str = "the rotation journal"
 
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]:
@@ -111,7 +179,7 @@ class Store(ABC):
         """Re-read the cells with these ids (after a compare-and-swap conflict)."""
 
     def count(self) -> int | None:
-        """How many cells the store holds, when cheap to know (for a progress bar)."""
+        """How many values the store holds, when cheap to know (for a progress bar)."""
         return None
 
     @abstractmethod
@@ -138,7 +206,7 @@ class Store(ABC):
 
     # -- questions a key registry asks (`key retire`) --------------------------------
     def census(self, manager: CredentialManager) -> Counter[str | None]:
-        """How many values each key of ``manager`` opens (``None``: no key opens it)."""
+        """How many tokens each key of ``manager`` opens (``None``: no key opens it)."""
         from importobot.exceptions import DecryptionError
 
         counts: Counter[str | None] = Counter()
@@ -151,9 +219,11 @@ class Store(ABC):
         return counts
 
     def holds_values_under(self, fingerprint: str, manager: CredentialManager) -> bool:
-        """True when any value in the store is still encrypted under key ``fingerprint``.
+        """True when any token in the store is still encrypted under key ``fingerprint``.
 
-        ``manager`` must know that key (as primary or previous key). Stops at the first hit.
+        ``manager`` must know that key (as primary or previous key). Stops at the first
+        hit. To prove a store is done, verify it instead (every token under the target
+        alone, no unreadable value): :func:`~importobot_enterprise.key_rotation.verify_store`.
         """
         from importobot.exceptions import DecryptionError
 
@@ -172,6 +242,7 @@ def stores_holding(
 ) -> list[Store]:
     """The stores that still hold a value under key ``fingerprint`` (for ``key retire``).
 
-    ``manager`` must know that key, as primary or previous key. Empty list: safe to retire.
+    ``manager`` must know that key, as primary or previous key. Empty list: no value
+    under that key was found (use :func:`verify_store` to prove a store is done).
     """
     return [store for store in stores if store.holds_values_under(fingerprint, manager)]

@@ -15,26 +15,28 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from importobot.keys.tokens import token_bytes
+from importobot.keys.tokens import find_tokens
 from importobot_enterprise.key_rotation.durable import (
     atomic_write,
     real_target,
     store_lock,
     sweep_temp_files,
 )
-from importobot_enterprise.key_rotation.errors import StoreError
+from importobot_enterprise.key_rotation.errors import JournalError, StoreError
 from importobot_enterprise.key_rotation.journal import JsonJournal
 from importobot_enterprise.key_rotation.stores.base import Cell, Change, Page, Store
 
 __all__ = ["FileStore", "find_tokens"]
 
-# A Fernet token: version byte 0x80 then the timestamp's high zero bytes: "gAAAAA".
-_TOKEN = re.compile(rb"(?<![A-Za-z0-9_-])gAAAAA[A-Za-z0-9_-]{70,}={0,2}(?![A-Za-z0-9_=-])")
+_CELL_ID = re.compile(r"line:([0-9]{1,12})#([0-9]{1,12})")
 
 
-def find_tokens(data: bytes) -> list[tuple[int, int]]:
-    """Spans ``(start, end)`` of the Fernet tokens in ``data``."""
-    return [m.span() for m in _TOKEN.finditer(data) if token_bytes(m.group()) is not None]
+def _position(cell_id: object) -> tuple[int, int]:
+    """``line:N#K`` as ``(N, K)``, the order of the tokens in the file."""
+    m = _CELL_ID.fullmatch(cell_id) if isinstance(cell_id, str) else None
+    if m is None:
+        raise JournalError("corrupt rotation journal (last id is not a position in the file)")
+    return int(m.group(1)), int(m.group(2))
 
 
 class FileStore(Store):
@@ -56,6 +58,7 @@ class FileStore(Store):
                 f"(copy it to a file of its own first)"
             )
         self._journal = JsonJournal(self.target, "file")
+        self.journal_label = str(self._journal.path)
         self._snapshot: bytes | None = None
         self._spans: list[tuple[int, int]] = []
 
@@ -90,9 +93,16 @@ class FileStore(Store):
         return cells
 
     def pages(self, batch_size: int, after: Any = None) -> Iterator[Page]:
-        """The whole file is one page: it is replaced as a whole."""
+        """The whole file is one page: it is replaced as a whole.
+
+        ``after`` (a resumed run): only the tokens after that position, so a run killed
+        between its rewrite and the journal's removal does not count the file twice.
+        """
         cells = self._cells(self._read())
-        yield Page(cells, 0, cells[-1].id if cells else None)
+        if after is not None:
+            start = _position(after)
+            cells = [c for c in cells if _position(c.id) > start]
+        yield Page(cells, 0, cells[-1].id if cells else after)
 
     def count(self) -> int | None:
         """Tokens in the file."""

@@ -4,8 +4,10 @@ Identifiers are composed with ``psycopg.sql.Identifier`` (``schema.table`` accep
 A run holds ``pg_try_advisory_lock`` on its session; a second runner is told the pid,
 client and start time of the holder. The journal is a table the user names (created
 if missing; the user's own tables are never altered). A DSN holding a password is
-refused (D6): use ``PGPASSWORD``, ``~/.pgpass`` or ``PGSERVICE``; DSNs are printed
-without passwords. psycopg is imported here only, with an install hint if missing.
+refused (D6), and so is every other secret-bearing libpq parameter (``sslpassword``,
+``oauth_client_secret``, the SCRAM keys, any the linked libpq marks secret): use
+``PGPASSWORD``, ``~/.pgpass`` or ``PGSERVICE``; DSNs are printed without them.
+psycopg is imported here only, with an install hint if missing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from importobot_enterprise.key_rotation.errors import StoreError, StoreLockedError
+from importobot_enterprise.key_rotation.errors import JournalError, StoreError, StoreLockedError
+from importobot_enterprise.key_rotation.journal import parse_journal
 from importobot_enterprise.key_rotation.stores.sql import SQLStore, split_name
 
-__all__ = ["DEFAULT_JOURNAL_TABLE", "PostgresStore", "check_dsn", "redact_dsn"]
+__all__ = [
+    "DEFAULT_JOURNAL_TABLE",
+    "SECRET_PARAMETERS",
+    "PostgresStore",
+    "check_dsn",
+    "redact_dsn",
+    "secret_parameters",
+]
 
 DEFAULT_JOURNAL_TABLE = "importobot_rotation_journal"
 _HINT = "PostgreSQL rotation needs psycopg 3: pip install 'importobot[enterprise]'"
@@ -50,23 +60,48 @@ def _parse(dsn: str) -> dict[str, Any]:
     return parsed
 
 
+#: libpq parameters whose value is a secret, whatever the linked libpq knows: passwords,
+#: the client key's passphrase, the OAuth client secret (libpq 18), and the SCRAM keys
+#: FDW middleware passes through (libpq 18). Any parameter the linked libpq itself marks
+#: as secret (``dispchar`` ``*`` in ``PQconndefaults``) is added at run time.
+SECRET_PARAMETERS = frozenset(
+    {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
+)
+
+
+def secret_parameters() -> frozenset[str]:
+    """:data:`SECRET_PARAMETERS` and every parameter the linked libpq marks as secret."""
+    found = set(SECRET_PARAMETERS)
+    try:
+        from psycopg import pq
+
+        for option in pq.Conninfo.get_defaults():
+            if option.dispchar == b"*":
+                found.add(option.keyword.decode("ascii", "replace"))
+    except Exception:  # noqa: BLE001, S110 - no libpq, or an old one: the fixed list stands
+        pass
+    return frozenset(found)
+
+
 def check_dsn(dsn: str) -> None:
-    """Refuse a DSN that carries a password (D6)."""
-    if "password" in _parse(dsn):
+    """Refuse a DSN that carries any secret libpq knows (D6), naming the parameters only."""
+    found = sorted(set(_parse(dsn)) & secret_parameters())
+    if found:
         raise StoreError(
-            "the PostgreSQL DSN holds a password; passwords never go on the command line: "
-            "use PGPASSWORD, ~/.pgpass or PGSERVICE"
+            f"the PostgreSQL DSN holds a secret ({', '.join(found)}); secrets never go on the "
+            f"command line: use PGPASSWORD, ~/.pgpass, PGSERVICE (a pg_service.conf entry) "
+            f"or the files libpq reads (sslkey with a passphrase-less key, …)"
         )
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN without a password, for printing."""
+    """The DSN without any secret parameter, for printing (errors, descriptions, journals)."""
     try:
         parts = _parse(dsn)
     except StoreError:
         return "<unparsable DSN>"
-    parts.pop("password", None)
-    return " ".join(f"{k}={v}" for k, v in sorted(parts.items()))
+    secret = secret_parameters()
+    return " ".join(f"{k}={v}" for k, v in sorted(parts.items()) if k not in secret)
 
 
 class PostgresStore(SQLStore):
@@ -111,6 +146,7 @@ class PostgresStore(SQLStore):
             db = self.conn.execute("SELECT current_database()").fetchone()[0]
             # One name per table and column whatever the DSN's spelling: lock and journal key.
             self._ident = f"{db}/{'.'.join(self.table)}.{column}"
+            self.journal_label = f"journal table {'.'.join(self.journal_table)} ({self._ident})"
             self._lock_key = _lock_key(self._ident)
             self._check_schema()
         except pg.Error as exc:
@@ -125,16 +161,31 @@ class PostgresStore(SQLStore):
         if regclass is None:
             raise StoreError(f"{self.description}: no table {name!r}")
         cols = {
-            row[0]
+            row[0]: row[1]
             for row in self.conn.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
-                "AND NOT attisdropped",
+                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped",
                 (regclass,),
             )
         }
         for col in (self.id_column, self.column):
             if col not in cols:
                 raise StoreError(f"{self.description}: table {name!r} has no column {col!r}")
+        # json and jsonb values are read as their text and written back through a cast, so
+        # the tokens inside a JSON document are found and swapped like those in text.
+        kind = cols[self.column]
+        self._value = self._qcol
+        self._assign = self._sql.SQL("%s")
+        self._match = self._sql.SQL("{c} = %s").format(c=self._qcol)
+        if kind in ("json", "jsonb"):
+            cast = self._sql.SQL(kind)
+            self._value = self._sql.SQL("{c}::text").format(c=self._qcol)
+            self._assign = self._sql.SQL("%s::{k}").format(k=cast)
+            self._match = (
+                self._sql.SQL("{c} = %s::jsonb").format(c=self._qcol)
+                if kind == "jsonb"
+                else self._sql.SQL("{c}::text = %s").format(c=self._qcol)  # json has no "="
+            )
         unique = self.conn.execute(
             "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
             "AND a.attnum = i.indkey[0] WHERE i.indrelid = %s AND i.indisunique "
@@ -150,19 +201,22 @@ class PostgresStore(SQLStore):
     # -- driver hooks ------------------------------------------------------------------
     def _select_page(self, after: Any, limit: int) -> list[tuple[Any, Any]]:
         s = self._sql
+        parts = {"i": self._qid, "v": self._value, "t": self._qtable}
         if after is None:
-            q = s.SQL("SELECT {i}, {c} FROM {t} ORDER BY {i} LIMIT %s").format(
-                i=self._qid, c=self._qcol, t=self._qtable
-            )
-            return list(self.conn.execute(q, (limit,)).fetchall())
-        q = s.SQL("SELECT {i}, {c} FROM {t} WHERE {i} > %s ORDER BY {i} LIMIT %s").format(
-            i=self._qid, c=self._qcol, t=self._qtable
+            q = s.SQL("SELECT {i}, {v} FROM {t} WHERE {i} IS NOT NULL ORDER BY {i} LIMIT %s")
+            return list(self.conn.execute(q.format(**parts), (limit,)).fetchall())
+        q = s.SQL("SELECT {i}, {v} FROM {t} WHERE {i} > %s ORDER BY {i} LIMIT %s")
+        return list(self.conn.execute(q.format(**parts), (after, limit)).fetchall())
+
+    def _select_null_ids(self, limit: int) -> list[Any]:
+        q = self._sql.SQL("SELECT {v} FROM {t} WHERE {i} IS NULL LIMIT %s").format(
+            i=self._qid, v=self._value, t=self._qtable
         )
-        return list(self.conn.execute(q, (after, limit)).fetchall())
+        return [row[0] for row in self.conn.execute(q, (limit,)).fetchall()]
 
     def _select_ids(self, ids: Sequence[Any]) -> list[tuple[Any, Any]]:
-        q = self._sql.SQL("SELECT {i}, {c} FROM {t} WHERE {i} = ANY(%s)").format(
-            i=self._qid, c=self._qcol, t=self._qtable
+        q = self._sql.SQL("SELECT {i}, {v} FROM {t} WHERE {i} = ANY(%s)").format(
+            i=self._qid, v=self._value, t=self._qtable
         )
         return list(self.conn.execute(q, (list(ids),)).fetchall())
 
@@ -171,8 +225,8 @@ class PostgresStore(SQLStore):
         self._tx.__enter__()
 
     def _cas_update(self, rows: Sequence[tuple[Any, Any, Any]]) -> set[Any]:
-        q = self._sql.SQL("UPDATE {t} SET {c} = %s WHERE {i} = %s AND {c} = %s RETURNING {i}")
-        q = q.format(i=self._qid, c=self._qcol, t=self._qtable)
+        q = self._sql.SQL("UPDATE {t} SET {c} = {a} WHERE {i} = %s AND {m} RETURNING {i}")
+        q = q.format(i=self._qid, c=self._qcol, t=self._qtable, a=self._assign, m=self._match)
         updated: set[Any] = set()
         with self.conn.cursor() as cur:
             cur.executemany(q, list(rows), returning=True)
@@ -267,8 +321,10 @@ class PostgresStore(SQLStore):
         row = self.conn.execute(q, (self._ident,)).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0])
-        return data if isinstance(data, dict) else None
+        data = parse_journal(row[0], self.journal_label)
+        if not isinstance(data, dict):
+            raise JournalError(f"{self.journal_label}: corrupt rotation journal (not an object)")
+        return data
 
     def write_journal(self, data: dict[str, Any]) -> None:
         """Upsert this store's journal row."""

@@ -2,22 +2,36 @@
 
 Never alters the user's schema. Keyset pages (``WHERE id > :last ORDER BY id LIMIT
 :n``); each batch is one transaction of compare-and-swap updates (``UPDATE t SET
-c=:new WHERE id=:id AND c=:old``); 0 rows means the row changed underneath: it is
-re-read, never overwritten. NULL, empty and non-Fernet cells are counted and skipped;
-the column's type (bytes or text) is kept.
+c=:new WHERE id=:id AND c=:old``) on the whole value; 0 rows means the row changed
+underneath: it is re-read, never overwritten. Every Fernet token in a value is found
+(a JSON document may hold several): each one a source key opens is swapped, every other
+byte is kept, and the column's type (bytes or text) is kept. NULL and empty values are
+counted and skipped; a non-empty value holding no token is skipped and listed by id.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 from importobot_enterprise.key_rotation.errors import StoreError
 from importobot_enterprise.key_rotation.faults import crash_point
-from importobot_enterprise.key_rotation.stores.base import Cell, Change, Page, Store, token_in
+from importobot_enterprise.key_rotation.stores.base import (
+    Cell,
+    Change,
+    Page,
+    Store,
+    grouped,
+    split_value,
+)
 
-__all__ = ["SQLStore", "split_name"]
+__all__ = ["MAX_NULL_ID_ROWS", "SQLStore", "split_name"]
+
+_T = TypeVar("_T")
+#: Rows with a NULL id read to report them (they cannot be rotated: nothing addresses them).
+MAX_NULL_ID_ROWS = 10_000
 
 
 def split_name(name: str) -> tuple[str, ...]:
@@ -38,7 +52,12 @@ class SQLStore(Store):
     # -- driver hooks ------------------------------------------------------------------
     @abstractmethod
     def _select_page(self, after: Any, limit: int) -> list[tuple[Any, Any]]:
-        """Rows ``(id, value)`` with id > after (or from the start), in id order."""
+        """Rows ``(id, value)`` with id > after (or from the start), in id order; never a
+        row whose id is NULL."""
+
+    @abstractmethod
+    def _select_null_ids(self, limit: int) -> list[Any]:
+        """Values of up to ``limit`` rows whose id is NULL (``_select_page`` skips them)."""
 
     @abstractmethod
     def _select_ids(self, ids: Sequence[Any]) -> list[tuple[Any, Any]]:
@@ -66,37 +85,49 @@ class SQLStore(Store):
         """The StoreError for a driver error, or ``None`` when it is not one."""
 
     # -- Store ---------------------------------------------------------------------------
-    def _page(self, rows: list[tuple[Any, Any]]) -> tuple[list[Cell], int]:
+    def _page(self, rows: list[tuple[Any, Any]]) -> tuple[list[Cell], int, list[Any]]:
         cells: list[Cell] = []
         skipped = 0
+        unreadable: list[Any] = []
         for row_id, value in rows:
-            token = token_in(value)
-            if row_id is None or token is None:
+            found, odd = split_value(row_id, value)
+            if not found:
                 skipped += 1
+                if odd:
+                    unreadable.append(row_id)
             else:
-                cells.append(Cell(row_id, value, token))
-        return cells, skipped
+                cells.extend(found)
+        return cells, skipped, unreadable
+
+    def _guarded(self, call: Callable[[], _T]) -> _T:
+        """Run a driver call; a driver error becomes a StoreError with no __context__."""
+        failure: StoreError | None = None
+        try:
+            return call()
+        except Exception as exc:
+            failure = self._db_error(exc)
+            if failure is None:
+                raise
+        # Raised outside the handler: no driver error (which may quote row values) rides
+        # along as __context__ (D6).
+        raise failure
 
     def pages(self, batch_size: int, after: Any = None) -> Iterator[Page]:
-        """Keyset pages of ``batch_size`` rows."""
+        """Keyset pages of ``batch_size`` rows (rows whose id is NULL first, as one page:
+        no compare-and-swap can address them, so any value they hold is unreadable)."""
+        if after is None:
+            nulls = self._guarded(partial(self._select_null_ids, MAX_NULL_ID_ROWS))
+            if nulls:
+                unreadable = [None for value in nulls if any(split_value(None, value))]
+                yield Page([], len(nulls), None, unreadable)
         last = after
         while True:
-            failure: StoreError | None = None
-            try:
-                rows = self._select_page(last, batch_size)
-            except Exception as exc:
-                failure = self._db_error(exc)
-                if failure is None:
-                    raise
-            if failure is not None:
-                # Raised outside the handler: no driver error (which may quote row values)
-                # rides along as __context__ (D6).
-                raise failure
+            rows = self._guarded(partial(self._select_page, last, batch_size))
             if not rows:
                 return
-            cells, skipped = self._page(rows)
+            cells, skipped, unreadable = self._page(rows)
             last = rows[-1][0]
-            yield Page(cells, skipped, last)
+            yield Page(cells, skipped, last, unreadable)
             if len(rows) < batch_size:
                 return
 
@@ -106,7 +137,7 @@ class SQLStore(Store):
 
     def replace(self, changes: Sequence[Change]) -> list[Any]:
         """One transaction of compare-and-swap updates; ids that changed underneath back."""
-        rows = [(ch.cell.with_token(ch.new_token), ch.cell.id, ch.cell.raw) for ch in changes]
+        rows = grouped(changes)
         failure: StoreError | None = None
         updated: set[Any] = set()
         try:
@@ -125,4 +156,4 @@ class SQLStore(Store):
         if failure is not None:
             raise failure  # outside the handler: no __context__ (D6)
         crash_point("after-commit")
-        return [ch.cell.id for ch in changes if ch.cell.id not in updated]
+        return [row_id for _, row_id, _ in rows if row_id not in updated]

@@ -2,22 +2,25 @@
 
 Each batch is ``BEGIN IMMEDIATE`` … ``COMMIT`` with ``PRAGMA synchronous=FULL``, so a
 committed batch survives power loss and a killed run loses at most the open batch
-(rolled back by SQLite). A run also holds the flock on ``<db>.importobot-lock``; the
-journal is ``<db>.importobot-rotation.json``.
+(rolled back by SQLite). A run also holds an flock on the database file itself (so
+every name of it takes the same lock) and on ``<db>.importobot-lock`` (which says who
+holds it); the journal is ``<db>.importobot-rotation.json``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from importobot_enterprise.key_rotation.durable import real_target, store_lock
-from importobot_enterprise.key_rotation.errors import StoreError
+from importobot_enterprise.key_rotation.durable import holder_of, real_target, store_lock
+from importobot_enterprise.key_rotation.errors import StoreError, StoreLockedError
 from importobot_enterprise.key_rotation.journal import JsonJournal
 from importobot_enterprise.key_rotation.stores.sql import SQLStore, split_name
 
@@ -63,6 +66,11 @@ class SQLiteStore(SQLStore):
         self._qid = quote_identifier(id_column)
         self._qcol = quote_identifier(column)
         uri = f"file:{quote(str(self.target))}?mode={'ro' if read_only else 'rw'}"
+        # The file's identity, for the rotation lock (another name of the same file, a
+        # hard link, must take the same lock). Opened before SQLite opens the database and
+        # closed after SQLite closes it: closing a descriptor drops every POSIX lock the
+        # process holds on the file, SQLite's own included.
+        self._identity_fd = -1 if read_only else _open_identity(self.path, self.target)
         try:
             self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
             self.conn.execute("PRAGMA synchronous=FULL")
@@ -72,8 +80,13 @@ class SQLiteStore(SQLStore):
                 self.conn.execute(f"PRAGMA {name}={int(value)}")
             self._check_schema()
         except sqlite3.Error as exc:
+            self.close()
             raise StoreError(f"{self.path}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
         self._journal = JsonJournal(self.target, f"{'.'.join(self.table)}.{column}")
+        self.journal_label = str(self._journal.path)
 
     # -- schema checks (D21: never altered, only inspected) ----------------------------
     def _pragma(self, name: str, arg: str) -> list[tuple[Any, ...]]:
@@ -108,10 +121,14 @@ class SQLiteStore(SQLStore):
     def _select_page(self, after: Any, limit: int) -> list[tuple[Any, Any]]:
         base = f"SELECT {self._qid}, {self._qcol} FROM {self._qtable}"  # noqa: S608 - quoted
         if after is None:
-            sql = f"{base} ORDER BY {self._qid} LIMIT ?"
+            sql = f"{base} WHERE {self._qid} IS NOT NULL ORDER BY {self._qid} LIMIT ?"
             return self.conn.execute(sql, (limit,)).fetchall()
         sql = f"{base} WHERE {self._qid} > ? ORDER BY {self._qid} LIMIT ?"
         return self.conn.execute(sql, (after, limit)).fetchall()
+
+    def _select_null_ids(self, limit: int) -> list[Any]:
+        sql = f"SELECT {self._qcol} FROM {self._qtable} WHERE {self._qid} IS NULL LIMIT ?"  # noqa: S608
+        return [row[0] for row in self.conn.execute(sql, (limit,)).fetchall()]
 
     def _select_ids(self, ids: Sequence[Any]) -> list[tuple[Any, Any]]:
         sql = (
@@ -163,8 +180,32 @@ class SQLiteStore(SQLStore):
 
     # -- Store -------------------------------------------------------------------------
     def lock(self) -> AbstractContextManager[None]:
-        """flock on ``<db>.importobot-lock`` (batches also take BEGIN IMMEDIATE)."""
-        return store_lock(self.target)
+        """flock on the database file itself (its identity: every name of it, hard links
+        included, takes the same lock) and on ``<db>.importobot-lock`` (which says who
+        holds it); batches also take BEGIN IMMEDIATE."""
+        return self._locked()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._identity_fd < 0:
+            raise StoreError(f"{self.path}: opened read-only; a rotation needs it writable")
+        try:
+            fcntl.flock(self._identity_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = holder_of(self.target)
+            if holder is None:
+                links = os.fstat(self._identity_fd).st_nlink
+                holder = "another process" + (
+                    f" (through another name of this file: it has {links} hard links)"
+                    if links > 1
+                    else ""
+                )
+            raise StoreLockedError(f"{self.target} is being rotated by {holder}") from None
+        try:
+            with store_lock(self.target):
+                yield
+        finally:
+            fcntl.flock(self._identity_fd, fcntl.LOCK_UN)
 
     def prepare(self) -> None:
         """Sweep journal temp files left by killed runs."""
@@ -188,5 +229,22 @@ class SQLiteStore(SQLStore):
         self._journal.clear()
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Close the connection (then the descriptor the lock is taken on)."""
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+        if self._identity_fd >= 0:
+            os.close(self._identity_fd)
+            self._identity_fd = -1
+
+
+def _open_identity(path: Path, target: Path) -> int:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StoreError(f"{path}: not a regular file")
+    return fd
