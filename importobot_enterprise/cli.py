@@ -173,7 +173,7 @@ def _render_one(r: RotationReport) -> None:
             click.echo(f"  unreadable   {r.unreadable} (ids {shown})")
         return
     if r.verify_only:
-        click.echo(f"verified {r.store}")
+        click.echo(f"checked {r.store}")
         click.echo(
             f"  {_plural(r.checked, 'value')} checked, {r.checked - r.unverified} under "
             f"{r.target_fingerprint} ({r.seconds:.1f} s)"
@@ -187,9 +187,9 @@ def _render_one(r: RotationReport) -> None:
         if r.undecryptable_ids:
             click.echo(f"  no given key opens ids: {_ids(r.undecryptable_ids, r.undecryptable)}")
         if r.failed:
-            click.echo(f"  {r.failed} new tokens failed their check and were not written")
+            click.echo(f"  {_plural(r.failed, 'new token')} failed their check, not written")
         if r.conflicts:
-            click.echo(f"  {r.conflicts} values kept changing while being rotated")
+            click.echo(f"  {_plural(r.conflicts, 'value')} kept changing while being rotated")
     if r.unverified:
         keys = ", ".join(
             f"{n} under {'no given key' if fp == 'none' else fp}"
@@ -230,8 +230,8 @@ def _advice(reports: Sequence[RotationReport]) -> list[str]:
     unreadable = sum(r.unreadable for r in bad)
     if unreadable:
         out.append(
-            f"{_plural(unreadable, 'value')} hold no Fernet token importobot can read (listed "
-            f"by id): check them by hand; rotation cannot prove they are under the new key"
+            f"{_plural(unreadable, 'value')} without a Fernet token importobot can read "
+            f"(listed by id): check them by hand; rotation cannot prove they are under the new key"
         )
     if bad and not out:  # dry run: failed or conflicts cannot happen without writing
         out.append("the store is not done: rerun")

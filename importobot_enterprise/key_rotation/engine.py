@@ -14,6 +14,7 @@ boundaries, and the managers reach the workers by fork, never by pickling (D6).
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import time
 from collections import Counter, deque
@@ -49,6 +50,9 @@ MAX_LISTED_IDS = 10_000
 CONFLICT_PASSES = 3
 #: Journal counts above this are corrupt (no store holds 2**63 values).
 _MAX_COUNT = 2**63
+#: Tokens this run has seen open under the target (digests, ~80 bytes each in memory):
+#: the verification pass need not decrypt the same bytes again.
+MAX_KNOWN_TOKENS = 1_000_000
 
 Progress = Callable[[int, "int | None"], None]
 _COUNTS = ("total", "rotated", "already_current", "undecryptable", "failed", "skipped")
@@ -161,6 +165,32 @@ def _add_id(ids: list[Any], value: Any) -> None:
     """Append an id once (a value's tokens come together) and up to the listing cap."""
     if len(ids) < MAX_LISTED_IDS and (not ids or ids[-1] != value):
         ids.append(value)
+
+
+class _Known:
+    """Digests of tokens this run proved to open under the target key: the new tokens it
+    made (each checked before use) and the tokens it found already under the target.
+
+    The same bytes decrypt the same way, so the verification pass, which still reads
+    every value of the store, decrypts only tokens it has not seen proved: values written
+    or changed by anyone else during the run are always decrypted. BLAKE2b-128 digests:
+    no one can make another token with a known token's digest.
+    """
+
+    def __init__(self, limit: int = MAX_KNOWN_TOKENS) -> None:
+        self.limit = limit
+        self.digests: set[bytes] = set()
+
+    @staticmethod
+    def _digest(token: bytes) -> bytes:
+        return hashlib.blake2b(token, digest_size=16).digest()
+
+    def add(self, token: bytes) -> None:
+        if len(self.digests) < self.limit:
+            self.digests.add(self._digest(token))
+
+    def __contains__(self, token: bytes) -> bool:
+        return bool(self.digests) and self._digest(token) in self.digests
 
 
 # -- workers -------------------------------------------------------------------------
@@ -301,18 +331,23 @@ def rotate_store(
     )
     obs = _observer(observer, progress)
     when = int(time.time()) if now is None else int(now)
+    try:
+        # The pool is forked before the lock is taken (workers never inherit the lock)
+        # and before any observer runs (an observer may start threads).
+        rotator = _Rotator(old_manager, new_manager, when, dry_run, 1 if dry_run else workers)
+    except BaseException as exc:
+        obs.started(report)
+        obs.failed(report, exc)
+        raise
     obs.started(report)
     try:
-        if dry_run:
-            rotator = _Rotator(old_manager, new_manager, when, True, 1)
-            _run(store, rotator, report, batch_size, obs, None)
-        else:
-            # The pool is forked before the lock is taken: workers never inherit the lock.
-            rotator = _Rotator(old_manager, new_manager, when, False, workers)
-            try:
+        try:
+            if dry_run:
+                _run(store, rotator, report, batch_size, obs, None)
+            else:
                 _locked_run(store, rotator, report, batch_size, obs, new_target)
-            finally:
-                rotator.close()
+        finally:
+            rotator.close()
     except BaseException as exc:
         report.seconds = time.monotonic() - started
         obs.failed(report, exc)
@@ -347,8 +382,13 @@ def verify_store(
         verify_only=True,
     )
     obs = _observer(observer, None)
+    try:
+        rotator = _Rotator(manager, manager, 0, True, workers)  # forked before any observer
+    except BaseException as exc:
+        obs.started(report)
+        obs.failed(report, exc)
+        raise
     obs.started(report)
-    rotator = _Rotator(manager, manager, 0, True, workers)
     try:
         _verify(store, rotator, report, batch_size, obs)
         report.total = report.checked
@@ -402,10 +442,11 @@ def _locked_run(
             "last_id": after,
         }
         store.write_journal(_journal(state, report))
-        _run(store, rotator, report, batch_size, obs, state)
+        known = _Known()
+        _run(store, rotator, report, batch_size, obs, state, known)
         # The pass is over: a rerun starts a fresh pass, whatever verification finds.
         store.clear_journal()
-        _verify(store, rotator, report, batch_size, obs)
+        _verify(store, rotator, report, batch_size, obs, known)
 
 
 def _utc_now() -> str:
@@ -486,6 +527,7 @@ def _run(
     batch_size: int,
     obs: RotationObserver,
     state: dict[str, Any] | None,
+    known: _Known | None = None,
 ) -> None:
     dry = state is None
     after = None if state is None else state["last_id"]
@@ -503,6 +545,10 @@ def _run(
         for cell, res in zip(page.cells, results, strict=True):
             if res.outcome is Outcome.ROTATED and res.token is not None:
                 changes.append(Change(cell, res.token))
+                if known is not None:
+                    known.add(res.token)  # checked under the target by rotate_token
+            elif res.outcome is Outcome.DONE and known is not None:
+                known.add(cell.token)
         missed = store.replace(changes) if changes and not dry else []
         missed_set = set(missed)
         for cell, res in zip(page.cells, results, strict=True):
@@ -545,8 +591,10 @@ def _verify(
     report: RotationReport,
     batch_size: int,
     obs: RotationObserver,
+    known: _Known | None = None,
 ) -> None:
-    """Read the whole store again; every token must open under the target key alone."""
+    """Read the whole store again; every token must open under the target key alone
+    (``known``: tokens this run already proved, not decrypted twice)."""
     target = report.target_fingerprint
     total = store.count() if obs.needs_total else None
     by_key: Counter[str] = Counter()
@@ -554,6 +602,20 @@ def _verify(
     report.unverified_ids, report.unreadable_ids = [], []
     seen = 0
     pending: deque[tuple[Page, Callable[[], list[str | None]]]] = deque()
+
+    def check(page: Page) -> Callable[[], list[str | None]]:
+        if known is None:
+            return rotator.verify([c.token for c in page.cells])
+        fresh = [i for i, c in enumerate(page.cells) if c.token not in known]
+        get = rotator.verify([page.cells[i].token for i in fresh])
+
+        def merged() -> list[str | None]:
+            out: list[str | None] = [target] * len(page.cells)
+            for i, fp in zip(fresh, get(), strict=True):
+                out[i] = fp
+            return out
+
+        return merged
 
     def finish(page: Page, openers: list[str | None]) -> None:
         nonlocal seen
@@ -570,7 +632,7 @@ def _verify(
         obs.progress(report, "verifying", seen, total)
 
     for page in _pages(store, batch_size, None):
-        pending.append((page, rotator.verify([c.token for c in page.cells])))
+        pending.append((page, check(page)))
         if len(pending) > 1:
             done_page, get = pending.popleft()
             finish(done_page, get())

@@ -205,7 +205,7 @@ def test_conflict_left_over_says_what_happened(
     monkeypatch.setattr(SQLiteStore, "_cas_update", row_3_always_moves)
     code, out, err = run("rotate", "sqlite", str(db), *ARGS)
     assert code == 1, out + err
-    assert "1 values kept changing while being rotated" in out
+    assert "1 value kept changing while being rotated" in out
     assert "changed while being rotated" in err
     assert "IMPORTOBOT_PREVIOUS_KEYS" not in err and "add their key" not in err
 
