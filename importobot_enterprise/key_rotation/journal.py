@@ -10,8 +10,6 @@ nested too deep, not a regular file) is refused in one line: remove it to start 
 from __future__ import annotations
 
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -43,36 +41,17 @@ class JsonJournal:
         self.path = target.with_name(target.name + JOURNAL_SUFFIX)
         self.key = key
 
-    def _unreadable(self, exc: OSError) -> JournalError:
-        return JournalError(f"{self.path}: unreadable rotation journal ({exc.strerror})")
-
     def _read_bytes(self) -> bytes | None:
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        """The journal's bytes (``None``: no journal); never through a link or a FIFO."""
+        from importobot.fsio import FileRefused, read_content
+
         try:
-            fd = os.open(self.path, flags)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise JournalError(f"{self.path}: the rotation journal is not a regular file")
-            if st.st_size > MAX_JOURNAL_BYTES:
-                raise JournalError(f"{self.path}: the rotation journal is too large to be ours")
-            chunks: list[bytes] = []
-            size = 0
-            while size <= MAX_JOURNAL_BYTES:
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            return b"".join(chunks)
-        except OSError as exc:
-            raise self._unreadable(exc) from None
-        finally:
-            os.close(fd)
+            return read_content(str(self.path), MAX_JOURNAL_BYTES)
+        except FileRefused as exc:
+            if exc.reason == "missing":
+                return None
+            failure = JournalError(f"{exc}: refused as a rotation journal")
+        raise failure  # outside the handler: one line
 
     def _load(self) -> dict[str, Any]:
         raw = self._read_bytes()

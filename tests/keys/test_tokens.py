@@ -109,7 +109,7 @@ def test_every_user_uses_the_one_finder() -> None:
 
 def _elapsed(data: bytes) -> float:
     best = float("inf")
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         find_tokens(data)
         best = min(best, time.perf_counter() - start)
@@ -127,7 +127,7 @@ def _elapsed(data: bytes) -> float:
 )
 def test_linear_time(unit: bytes) -> None:
     small = unit * (64 * 1024 // len(unit))
-    big = unit * (256 * 1024 // len(unit))
+    big = unit * (1024 * 1024 // len(unit))
     ratio = _elapsed(big) / max(_elapsed(small), 1e-6)
-    assert ratio < 8, ratio  # 4x the input: ~4x the time (quadratic would be ~16x)
-    assert _elapsed(big) < 0.5
+    assert ratio < 64, ratio  # 16x the input: ~16x the time (quadratic would be ~256x)
+    assert _elapsed(big) < 1.0

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from importobot.fsio import FileRefused, describe, read_operator_file
 from importobot.keys.tokens import find_tokens
 from importobot_enterprise.key_rotation.durable import (
     atomic_write,
@@ -26,7 +27,10 @@ from importobot_enterprise.key_rotation.errors import JournalError, StoreError
 from importobot_enterprise.key_rotation.journal import JsonJournal
 from importobot_enterprise.key_rotation.stores.base import Cell, Change, Page, Store
 
-__all__ = ["FileStore", "find_tokens"]
+__all__ = ["MAX_FILE_BYTES", "FileStore", "find_tokens"]
+
+#: The largest file rotated (it is read and rewritten whole).
+MAX_FILE_BYTES = 1 << 30
 
 _CELL_ID = re.compile(r"line:([0-9]{1,12})#([0-9]{1,12})")
 
@@ -73,9 +77,10 @@ class FileStore(Store):
 
     def _read(self) -> bytes:
         try:
-            return self.target.read_bytes()
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot read ({exc.strerror})") from None
+            return read_operator_file(str(self.target), MAX_FILE_BYTES)
+        except FileRefused as exc:
+            failure = StoreError(f"{self.path}: {exc.detail or describe(exc.reason)}")
+        raise failure  # outside the handler: one line
 
     def _cells(self, data: bytes) -> list[Cell]:
         self._snapshot = data
