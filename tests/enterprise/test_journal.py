@@ -25,6 +25,7 @@ from importobot_enterprise.key_rotation import (
     FileStore,
     JournalError,
     SQLiteStore,
+    StoreError,
     StoreLockedError,
     rotate_store,
 )
@@ -161,6 +162,22 @@ def test_hard_linked_sqlite_takes_the_same_lock(tmp_path: Path) -> None:
                 rotate_store(third, old, new)
     with SQLiteStore(twin, "creds", "id", "secret") as second:
         assert rotate_store(second, old, new).complete
+
+
+def test_where_flock_meets_sqlites_locks_a_hard_linked_db_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importobot_enterprise.key_rotation.stores import sqlite as sqlite_store
+
+    _, _, old, new = managers()
+    db = _table(tmp_path / "a.db", "INTEGER", [1], old)
+    monkeypatch.setattr(sqlite_store, "_FLOCK_IS_INDEPENDENT", False)
+    with SQLiteStore(db, "creds", "id", "secret") as store:
+        assert rotate_store(store, old, new).complete  # one name: the lock file suffices
+    os.link(db, tmp_path / "b.db")
+    with SQLiteStore(tmp_path / "b.db", "creds", "id", "secret") as store:
+        with pytest.raises(StoreError, match="2 hard links"):
+            rotate_store(store, old, new)
 
 
 # -- one line, the right exit code -------------------------------------------------------

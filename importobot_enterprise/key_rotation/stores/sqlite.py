@@ -2,9 +2,10 @@
 
 Each batch is ``BEGIN IMMEDIATE`` … ``COMMIT`` with ``PRAGMA synchronous=FULL``, so a
 committed batch survives power loss and a killed run loses at most the open batch
-(rolled back by SQLite). A run also holds an flock on the database file itself (so
-every name of it takes the same lock) and on ``<db>.importobot-lock`` (which says who
-holds it); the journal is ``<db>.importobot-rotation.json``.
+(rolled back by SQLite). A run also holds an flock on the database file itself (Linux;
+so every name of it takes the same lock; elsewhere a hard-linked database is refused)
+and on ``<db>.importobot-lock`` (which says who holds it); the journal is
+``<db>.importobot-rotation.json``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import fcntl
 import os
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -27,6 +29,10 @@ from importobot_enterprise.key_rotation.stores.sql import SQLStore, split_name
 __all__ = ["SQLiteStore", "quote_identifier"]
 
 _ROWID_NAMES = {"rowid", "oid", "_rowid_"}
+#: Linux: flock(2) locks and the POSIX record locks SQLite takes never interact, so the
+#: rotation may flock the database file itself. On BSD-derived systems (macOS) they do
+#: (an flock would block SQLite's own writes), so there a hard-linked database is refused.
+_FLOCK_IS_INDEPENDENT = sys.platform.startswith("linux")
 
 
 def quote_identifier(name: str) -> str:
@@ -69,7 +75,8 @@ class SQLiteStore(SQLStore):
         # The file's identity, for the rotation lock (another name of the same file, a
         # hard link, must take the same lock). Opened before SQLite opens the database and
         # closed after SQLite closes it: closing a descriptor drops every POSIX lock the
-        # process holds on the file, SQLite's own included.
+        # process holds on the file, SQLite's own included. (So, in one process, open a
+        # database for rotation through one store at a time.)
         self._identity_fd = -1 if read_only else _open_identity(self.path, self.target)
         try:
             self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
@@ -180,21 +187,30 @@ class SQLiteStore(SQLStore):
 
     # -- Store -------------------------------------------------------------------------
     def lock(self) -> AbstractContextManager[None]:
-        """flock on the database file itself (its identity: every name of it, hard links
-        included, takes the same lock) and on ``<db>.importobot-lock`` (which says who
-        holds it); batches also take BEGIN IMMEDIATE."""
+        """The rotation lock of the database *file*: every name of it (a hard link in
+        another directory included) takes the same lock; ``<db>.importobot-lock`` says who
+        holds it. Batches also take BEGIN IMMEDIATE."""
         return self._locked()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         if self._identity_fd < 0:
             raise StoreError(f"{self.path}: opened read-only; a rotation needs it writable")
+        links = os.fstat(self._identity_fd).st_nlink
+        if not _FLOCK_IS_INDEPENDENT:
+            if links > 1:
+                raise StoreError(
+                    f"{self.path}: has {links} hard links, and on this platform a lock on the "
+                    f"file itself would block SQLite's own locks; rotate a copy of its own"
+                )
+            with store_lock(self.target):
+                yield
+            return
         try:
             fcntl.flock(self._identity_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = holder_of(self.target)
             if holder is None:
-                links = os.fstat(self._identity_fd).st_nlink
                 holder = "another process" + (
                     f" (through another name of this file: it has {links} hard links)"
                     if links > 1
