@@ -1,85 +1,290 @@
 """Configuration: ``[tool.importobot]`` in ``pyproject.toml`` or ``.importobot.toml`` → Settings.
 
-Keys (kebab-case; snake_case accepted too)::
+Keys (kebab-case; snake_case accepted too), one table, :data:`CONFIG_KEYS` (docs/configuration.md)::
 
     [tool.importobot]
     exclude = ["tests/fixtures/**", "*.min.js"]   # globs of paths never scanned
-    env-files = ["config/*.conf"]                 # extra env-style globs (IOB101)
+    extra-env-globs = ["config/*.conf"]           # extra env-style globs (IOB101)
     baseline = ".importobot-baseline.json"        # accepted findings (D13)
     max-file-size = "10MB"                        # larger files are skipped, counted
+    key-check = true                              # opt in to IOB2xx/IOB3xx (D16)
     max-key-age = "90d"                           # IOB301
     warn-key-age = "75d"                          # IOB302
-    key-check = true                              # opt in to IOB2xx/IOB3xx (D16)
     registry = ".importobot-keys.toml"            # the key registry (D19)
 
+The base validates its own keys and refuses unknown ones; keys a plugin owns (``events``,
+``compliance``, ``rotation-log``) are left to that plugin, raw (:meth:`Settings.plugin`),
+so a repository that adopts a newer plugin's key does not break an older hook.
+
 ``.importobot.toml`` may hold the keys at top level or under ``[tool.importobot]``.
-TOML is parsed with :mod:`tomllib` (``tomli`` on Python 3.10), imported only when a
-file is actually read. An invalid file is a :class:`~importobot.exceptions.ConfigError`
-naming the file, the key and what is wrong.
+:func:`find_config` finds the file with a byte search (D17), and TOML is parsed by
+:mod:`importobot._toml`, whose fast path imports no :mod:`tomllib`. An invalid file is a
+:class:`~importobot.exceptions.ConfigError` naming the file, the key and what is wrong, and
+never echoing a value that could be a key (:func:`describe_value`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from pathlib import Path
+import os
 
+from importobot._record import Record, replace
 from importobot.exceptions import ConfigError
 
-TYPE_CHECKING = False  # typing is not imported at run time (hook start-up, D17)
+TYPE_CHECKING = False  # typing/datetime are not imported at run time (hook start-up, D17)
 if TYPE_CHECKING:
+    from datetime import timedelta
     from typing import Any
 
 __all__ = [
+    "CONFIG_KEYS",
     "DEFAULT_MAX_FILE_SIZE",
+    "MAX_CONFIG_BYTES",
+    "PLUGIN_KEYS",
+    "ConfigKey",
     "Settings",
+    "describe_value",
     "find_config",
     "load_settings",
+    "load_toml_file",
     "parse_duration",
     "parse_size",
+    "read_settings",
 ]
 
 #: Files larger than this are skipped (and counted) unless configured otherwise.
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+#: A configuration file larger than this is refused (bounded work on hostile input).
+MAX_CONFIG_BYTES = 1024 * 1024
+#: Where the table sits in a ``pyproject.toml``.
+TABLE_PATH = ("tool", "importobot")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Validated configuration. Durations are timedeltas; sizes in bytes."""
+class ConfigKey(Record):
+    """One configuration key: its name, value type, owner, accepted aliases and meaning."""
 
-    exclude: tuple[str, ...] = ()
-    env_files: tuple[str, ...] = ()
-    baseline: str | None = None
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    max_key_age: timedelta | None = None
-    warn_key_age: timedelta | None = None
-    key_check: bool | None = None
-    registry: str = ".importobot-keys.toml"
+    __slots__ = ("name", "kind", "owner", "aliases", "summary")
+    _defaults = {"aliases": ()}
+
+    #: Kebab-case name as written in the file.
+    name: str
+    #: ``globs``, ``path``, ``size``, ``bool``, ``duration`` or ``table``.
+    kind: str
+    #: ``base (scan)``, ``base (keys)`` or the plugin that validates it.
+    owner: str
+    #: Other accepted spellings (snake_case is always accepted too).
+    aliases: tuple[str, ...]
+    summary: str
+
+    @property
+    def plugin_owned(self) -> bool:
+        """True when a plugin, not the base, validates this key."""
+        return not self.owner.startswith("base")
+
+
+#: Every configuration key (DESIGN "Configuration keys"); docs/configuration.md mirrors it.
+CONFIG_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("exclude", "globs", "base (scan)", (), "globs of paths never scanned"),
+    ConfigKey(
+        "extra-env-globs",
+        "globs",
+        "base (scan)",
+        ("env-files", "extra-env-files"),
+        "more file globs read as env-style files (IOB101)",
+    ),
+    ConfigKey("baseline", "path", "base (scan)", (), "the baseline of accepted findings"),
+    ConfigKey("max-file-size", "size", "base (scan)", (), "larger files are skipped, counted"),
+    ConfigKey("key-check", "bool", "base (keys)", (), "opt in to the key checks (IOB2xx/3xx)"),
+    ConfigKey("max-key-age", "duration", "base (keys)", (), "rotation is due after this"),
+    ConfigKey("warn-key-age", "duration", "base (keys)", (), "warn from this age on"),
+    ConfigKey("registry", "path", "base (keys)", (), "the key registry file"),
+    ConfigKey("events", "table", "enterprise (SIEM)", (), "event connectors"),
+    ConfigKey("compliance", "table", "enterprise (compliance)", (), "compliance policy"),
+    ConfigKey("rotation-log", "path", "enterprise (rotation)", (), "the rotation log file"),
+)
+
+_BY_NAME: dict[str, ConfigKey] = {
+    spelling: key for key in CONFIG_KEYS for spelling in (key.name, *key.aliases)
+}
+#: Keys whose values are handed to their plugin unvalidated.
+PLUGIN_KEYS = frozenset(k.name for k in CONFIG_KEYS if k.plugin_owned)
+#: Config key -> Settings field, for the base's own keys.
+_FIELDS = {
+    "exclude": "exclude",
+    "extra-env-globs": "env_files",
+    "baseline": "baseline",
+    "max-file-size": "max_file_size",
+    "key-check": "key_check",
+    "max-key-age": "max_key_age",
+    "warn-key-age": "warn_key_age",
+    "registry": "registry",
+}
+
+
+class Settings(Record):
+    """Validated configuration. Durations are timedeltas; sizes in bytes.
+
+    A slot-based record, not a dataclass: the hook reads configuration on every commit and
+    must not import :mod:`dataclasses` (and with it :mod:`inspect`) for it (D17).
+    """
+
+    __slots__ = (
+        "exclude",
+        "env_files",
+        "baseline",
+        "max_file_size",
+        "max_key_age",
+        "warn_key_age",
+        "key_check",
+        "registry",
+        "source",
+        "explicit",
+        "plugins",
+    )
+    _defaults = {
+        "exclude": (),
+        "env_files": (),
+        "baseline": None,
+        "max_file_size": DEFAULT_MAX_FILE_SIZE,
+        "max_key_age": None,
+        "warn_key_age": None,
+        "key_check": None,
+        "registry": ".importobot-keys.toml",
+        "source": None,
+        "explicit": frozenset(),
+    }
+    _factories = {"plugins": dict}
+
+    exclude: tuple[str, ...]
+    #: Config ``extra-env-globs`` (also spelled ``env-files``).
+    env_files: tuple[str, ...]
+    baseline: str | None
+    max_file_size: int
+    max_key_age: timedelta | None
+    warn_key_age: timedelta | None
+    key_check: bool | None
+    registry: str
     #: The file these settings came from (``None``: defaults).
-    source: str | None = None
-    #: Keys the file set explicitly (so command-line options can tell defaults apart).
-    explicit: frozenset[str] = field(default_factory=frozenset)
+    source: str | None
+    #: Fields the file set explicitly (so command-line options can tell defaults apart).
+    explicit: frozenset[str]
+    #: Raw values of plugin-owned keys (``events``, ``compliance``, ``rotation-log``).
+    plugins: dict[str, Any]
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self.__slots__ if n != "plugins"))
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (command-line options win over the file)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
+
+    def plugin(self, key: str) -> Any:
+        """The raw value of a plugin-owned key (``None`` when not set), for its owner to check.
+
+        ``settings.plugin("events")`` is the ``[tool.importobot.events]`` table as parsed.
+        """
+        if key not in PLUGIN_KEYS:
+            raise KeyError(f"{key!r} is not a plugin-owned configuration key")
+        return self.plugins.get(key)
 
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+# -- showing values in errors without showing keys ------------------------------------------
+_B64ISH = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_=-")
+
+
+def _readable(text: str) -> bool:
+    """Words, not a key: every letter run is short and cased like a word, and no digits."""
+    run = ""
+    for c in text + " ":
+        if c.isalpha():
+            run += c
+            continue
+        if c.isdigit():
+            return False
+        if run and (len(run) > 12 or not (run.islower() or run.isupper() or run.istitle())):
+            return False
+        run = ""
+    return len(text) <= 64
+
+
+def _key_shaped(text: str) -> bool:
+    """Could ``text`` be key material (D8)? A superset: no key spelling escapes it."""
+    body = text.strip()
+    if body.startswith("base64:"):
+        body = body[len("base64:") :]
+    if "PRIVATE KEY" in body:
+        return True
+    if len(body) >= 16 and all(c in _B64ISH for c in body):
+        return True
+    return len(body) >= 32 and not any(c.isspace() for c in body)
+
+
+def describe_value(value: object) -> str:
+    """A value as an error message may show it: never a key (issue 17, D6).
+
+    Short text (no key spelling is shorter than 16 characters) and text that reads as words
+    is shown quoted; anything that could be key material is "a key-shaped value (not shown)".
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**15 else "a large integer (not shown)"
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable() and (len(value) < 16 or _readable(value)):
+            return repr(value)
+        if _key_shaped(value):
+            return "a key-shaped value (not shown)"
+        return f"a value of {len(value)} characters (not shown)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _name(key: str) -> str:
+    """A key name as an error may show it (a key-shaped *name* is not shown either)."""
+    shown = describe_value(key)
+    return key if shown == repr(key) else "a key-shaped name (not shown)"
+
+
+# -- durations and sizes --------------------------------------------------------------------
+_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+_AMBIGUOUS = {
+    "m": "`m` is ambiguous (minutes or months); use d or w",
+    "mo": "months vary in length; use d (e.g. 90d)",
+    "y": "years vary in length; use d (e.g. 365d)",
+    "": "a bare number has no unit; write e.g. 90d",
+    "s": "seconds are too fine for key age; use h or d",
+}
 
 
 def parse_duration(text: object) -> timedelta:
     """``"90d"``, ``"12w"``, ``"36h"`` → a timedelta; ``ValueError`` naming what is wrong.
 
-    The same rules as the command line (:func:`importobot.keys.age.parse_duration`):
-    ambiguous units (``m``, ``mo``, ``y``) and bare numbers are refused.
+    A whole number and one unit: ``h``, ``d`` or ``w``. Ambiguous units (``m``, ``mo``,
+    ``y``) and bare numbers are refused. The message never shows a key-shaped value.
     """
-    from importobot.keys.age import parse_duration as parse
-
     if isinstance(text, bool) or not isinstance(text, str):
-        raise ValueError(f'expected a duration string such as "90d", got {text!r}')
-    return parse(text)
+        raise ValueError(f'expected a duration string such as "90d", got {describe_value(text)}')
+    body = text.strip()
+    number, unit = body[:-1].rstrip(), body[-1:]
+    if unit not in _UNITS or not number.isascii() or not number.isdigit():
+        unit = "".join(c for c in text if not (c.isdigit() or c.isspace() or c == ".")).lower()
+        hint = _AMBIGUOUS.get(unit, "use a whole number and h, d or w (e.g. 90d, 12w, 36h)")
+        raise ValueError(f"invalid duration {describe_value(text)}: {hint}")
+    seconds = int(number) * _UNITS[unit]
+    if seconds == 0:
+        raise ValueError(f"invalid duration {describe_value(text)}: must be more than zero")
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
+
+
+_SIZE_UNITS = {"": 1, "b": 1} | {
+    prefix + tail: 1024**power
+    for power, prefix in ((1, "k"), (2, "m"), (3, "g"))
+    for tail in ("", "b", "i", "ib")
+}
 
 
 def parse_size(text: str | int) -> int:
@@ -93,108 +298,187 @@ def parse_size(text: str | int) -> int:
         if text <= 0:
             raise ValueError("a size must be positive")
         return text
-    m = _SIZE_RE.match(str(text))
-    if m is None:
-        raise ValueError(f"expected a size such as 10MB or 512k, got {text!r}")
-    number = float(m.group(1))
-    unit = (m.group(2) or "b").lower()[:1]
-    value = int(number * {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
+    body = str(text).strip()
+    end = 0
+    while end < len(body) and (body[end].isdigit() or body[end] == ".") and body[end].isascii():
+        end += 1
+    number, unit = body[:end], body[end:].strip().lower()
+    if (
+        not number
+        or number.count(".") > 1
+        or number.startswith(".")
+        or number.endswith(".")
+        or unit not in _SIZE_UNITS
+    ):
+        raise ValueError(f"expected a size such as 10MB or 512k, got {describe_value(text)}")
+    value = int(float(number) * _SIZE_UNITS[unit])
     if value <= 0:
         raise ValueError("a size must be positive")
     return value
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
-    import importlib
-    import sys
+# -- reading files ------------------------------------------------------------------------
+def _read_bytes(path: str, *, follow_symlinks: bool) -> bytes:
+    """A regular file's bytes, at most :data:`MAX_CONFIG_BYTES`; one ConfigError otherwise.
 
-    # tomllib on 3.11+, the tomli backport on 3.10 (a base dependency there).
-    tomllib = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    Repository content (``follow_symlinks=False``) is opened without following a symlink;
+    an operator-named file may be a symlink (Kubernetes mounts are), but never a FIFO,
+    device or directory: ``O_NONBLOCK`` keeps a FIFO from hanging the open.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        data = path.read_bytes()
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
     except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise ConfigError(
+                f"{path}: is a symbolic link; configuration in a repository is read only "
+                f"from a regular file"
+            ) from None
         raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
     try:
-        parsed: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    return b"".join(chunks)
+
+
+def _text(path: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parsed
 
 
-def find_config(root: Path) -> Path | None:
-    """``.importobot.toml`` in ``root``, else a ``pyproject.toml`` with ``[tool.importobot]``."""
-    candidate = root / ".importobot.toml"
-    if candidate.is_file():
-        return candidate
-    pyproject = root / "pyproject.toml"
+def load_toml_file(path: str, *, follow_symlinks: bool = True) -> dict[str, Any]:
+    """A whole TOML file (for example the one ``IMPORTOBOT_EVENTS_CONFIG`` names).
+
+    Errors are one :class:`ConfigError` naming the file.
+    """
+    from importobot._toml import TomlError, loads
+
+    text = _text(path, _read_bytes(path, follow_symlinks=follow_symlinks))
     try:
-        # A byte search first: most pyproject files have no section of ours (D17).
-        if pyproject.is_file() and b"tool.importobot" in pyproject.read_bytes():
-            return pyproject
-    except OSError:
+        return loads(text)
+    except TomlError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def find_config(root: str | os.PathLike[str]) -> str | None:
+    """The configuration file of the project at ``root``, or ``None``; parses nothing.
+
+    ``.importobot.toml`` when it exists (read later; a symlink there is refused then), else
+    ``pyproject.toml`` when a byte search says it may hold ``[tool.importobot]`` (D17). A
+    ``pyproject.toml`` that is a symlink, special or unreadable is not ours to judge: skipped.
+    """
+    base = os.fspath(root)
+    dot = os.path.join(base, ".importobot.toml")
+    if os.path.lexists(dot):
+        return dot
+    pyproject = os.path.join(base, "pyproject.toml")
+    try:
+        data = _read_bytes(pyproject, follow_symlinks=False)
+    except ConfigError:
         return None
-    return None
+    from importobot._toml import declares_table
+
+    return pyproject if declares_table(data, TABLE_PATH) else None
 
 
-def _table(path: Path, document: dict[str, Any]) -> dict[str, Any] | None:
-    tool = document.get("tool")
-    if isinstance(tool, dict) and "importobot" in tool:
-        table = tool["importobot"]
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [tool.importobot] must be a table")
-        return table
-    if path.name == "pyproject.toml":
-        return None
-    return {k: v for k, v in document.items() if k != "tool"}
+def read_settings(path: str | os.PathLike[str], *, follow_symlinks: bool = False) -> Settings:
+    """Settings from one file: ``pyproject.toml``'s ``[tool.importobot]``, or a dot file.
+
+    ``follow_symlinks``: the file was named by the operator (``--config FILE``) rather than
+    found in the repository.
+    """
+    from importobot._toml import TomlError, loads, loads_table
+
+    name = os.fspath(path)
+    text = _text(name, _read_bytes(name, follow_symlinks=follow_symlinks))
+    try:
+        table = loads_table(text, TABLE_PATH)
+        if table is None and os.path.basename(name) != "pyproject.toml":
+            document = loads(text)
+            table = {k: v for k, v in document.items() if k != "tool"}
+    except TomlError as exc:
+        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    if table is None:
+        return Settings(source=name)
+    return _validate(name, table)
 
 
-def _strings(path: Path, key: str, value: object) -> tuple[str, ...]:
+def load_settings(
+    root: str | os.PathLike[str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Settings from ``config_file`` or the one found in ``root``; defaults when there is none."""
+    if config_file is not None:
+        return read_settings(config_file, follow_symlinks=True)
+    path = find_config(os.getcwd() if root is None else root)
+    return Settings() if path is None else read_settings(path)
+
+
+def _globs(where: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{path}: {key} must be a list of strings")
+    raise ConfigError(f"{where} must be a list of strings")
 
 
-def load_settings(root: Path | None = None, config_file: Path | None = None) -> Settings:
-    """Settings from ``config_file`` or the one found in ``root``; defaults when there is none."""
-    path = config_file if config_file is not None else find_config(root or Path.cwd())
-    if path is None:
-        return Settings()
-    if config_file is not None and not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found")
-    table = _table(path, _load_toml(path))
-    if table is None:
-        return Settings(source=str(path))
+def _validate(path: str, table: dict[str, Any]) -> Settings:
     values: dict[str, Any] = {}
+    plugins: dict[str, Any] = {}
     for raw_key, value in table.items():
-        key = raw_key.replace("_", "-")
+        spec = _BY_NAME.get(raw_key.replace("_", "-"))
+        if spec is None:
+            raise ConfigError(f"{path}: {_name(raw_key)}: unknown setting")
+        if spec.plugin_owned:
+            plugins[spec.name] = value  # its owner validates it
+            continue
         where = f"{path}: {raw_key}"
+        field = _FIELDS[spec.name]
+        if field in values:
+            raise ConfigError(f"{where}: set twice (under another spelling)")
         try:
-            if key == "exclude":
-                values["exclude"] = _strings(path, raw_key, value)
-            elif key in ("env-files", "extra-env-files"):
-                values["env_files"] = _strings(path, raw_key, value)
-            elif key in ("baseline", "registry"):
+            if spec.kind == "globs":
+                values[field] = _globs(where, value)
+            elif spec.kind == "path":
                 if not isinstance(value, str) or not value:
                     raise ConfigError(f"{where} must be a non-empty path string")
-                values[key] = value
-            elif key == "max-file-size":
-                values["max_file_size"] = parse_size(value)
-            elif key in ("max-key-age", "warn-key-age"):
-                values[key.replace("-", "_")] = parse_duration(value)
-            elif key == "key-check":
-                if not isinstance(value, bool):
-                    raise ConfigError(f"{where} must be true or false")
-                values["key_check"] = value
+                values[field] = value
+            elif spec.kind == "size":
+                values[field] = parse_size(value)
+            elif spec.kind == "duration":
+                values[field] = parse_duration(value)
+            elif not isinstance(value, bool):
+                raise ConfigError(f"{where} must be true or false")
             else:
-                raise ConfigError(f"{where}: unknown setting")
+                values[field] = value
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     max_age = values.get("max_key_age")
     warn_age = values.get("warn_key_age")
     if max_age is not None and warn_age is not None and warn_age > max_age:
         raise ConfigError(f"{path}: warn-key-age must not exceed max-key-age")
-    return Settings(source=str(path), explicit=frozenset(values), **values)
+    return Settings(source=path, explicit=frozenset(values), plugins=plugins, **values)

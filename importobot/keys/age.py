@@ -7,8 +7,11 @@ Durations are a whole number and one unit: ``h`` (hours), ``d`` (days) or ``w``
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
+
+# One duration grammar for the command line and the configuration file (never echoing a
+# key-shaped value in its errors).
+from importobot.config import parse_duration
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -22,32 +25,7 @@ __all__ = [
     "utc_now",
 ]
 
-_DURATION_RE = re.compile(r"\A\s*(\d+)\s*([hdw])\s*\Z")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-_AMBIGUOUS = {
-    "m": "`m` is ambiguous (minutes or months); use d or w",
-    "mo": "months vary in length; use d (e.g. 90d)",
-    "y": "years vary in length; use d (e.g. 365d)",
-    "": "a bare number has no unit; write e.g. 90d",
-    "s": "seconds are too fine for key age; use h or d",
-}
-
 DEFAULT_MAX_AGE = timedelta(days=90)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"90d"`` → ``timedelta(days=90)``; ``ValueError`` naming what is wrong."""
-    if not isinstance(text, str):
-        raise ValueError("expected a duration such as 90d")
-    m = _DURATION_RE.match(text)
-    if m is None:
-        unit = re.sub(r"[\d\s.]", "", text).lower()
-        hint = _AMBIGUOUS.get(unit, "use a whole number and h, d or w (e.g. 90d, 12w, 36h)")
-        raise ValueError(f"invalid duration {text!r}: {hint}")
-    value = int(m.group(1))
-    if value == 0:
-        raise ValueError(f"invalid duration {text!r}: must be more than zero")
-    return value * _UNITS[m.group(2)]
 
 
 def format_duration(delta: timedelta) -> str:
