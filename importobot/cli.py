@@ -17,20 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from importobot import plugins
 from importobot._version import __version__
 from importobot.exceptions import ImportobotError
 
 if TYPE_CHECKING:
     from importobot.commands import Outcome
-
-PLUGIN_GROUP = "importobot.commands"
-#: Commands shipped by an extra: name -> extra. Used when the plugin cannot be loaded.
-EXTRA_COMMANDS = {
-    "rotate": "enterprise",
-    "hsm": "enterprise",
-    "siem": "enterprise",
-    "compliance": "enterprise",
-}
 
 
 def _fail(message: str, code: int = 2) -> click.exceptions.Exit:
@@ -38,24 +30,17 @@ def _fail(message: str, code: int = 2) -> click.exceptions.Exit:
     return click.exceptions.Exit(code)
 
 
-def _plugin_entry_points() -> dict[str, Any]:
-    from importlib.metadata import entry_points
+def _missing_extra_command(name: str, message: str) -> click.Command:
+    """A stand-in for a plugin command that cannot load: it says which extra to install."""
 
-    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
-
-
-def _missing_extra_command(name: str, extra: str, detail: str) -> click.Command:
     @click.command(
         name=name,
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-        help=f"(needs the '{extra}' extra: pip install 'importobot[{extra}]')",
+        help=f"({message})",
         add_help_option=False,
     )
     def command() -> None:
-        raise _fail(
-            f"`importobot {name}` needs the '{extra}' extra: "
-            f"pip install 'importobot[{extra}]' ({detail})"
-        )
+        raise _fail(message)
 
     return command
 
@@ -66,26 +51,21 @@ class ImportobotGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
         if ctx.parent is None and self.name == "importobot":
-            names.update(_plugin_entry_points())
+            names.update(plugins.entry_points(plugins.COMMANDS))
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is not None or ctx.parent is not None:
             return command
-        entry = _plugin_entry_points().get(cmd_name)
-        extra = EXTRA_COMMANDS.get(cmd_name, "enterprise")
-        if entry is None:
-            if cmd_name in EXTRA_COMMANDS:
-                return _missing_extra_command(cmd_name, extra, "the command is not installed")
-            return None
         try:
-            loaded = entry.load()
-        except ImportError as exc:
-            missing = getattr(exc, "name", None) or "a module"
-            return _missing_extra_command(cmd_name, extra, f"missing {missing}")
+            loaded = plugins.load(plugins.COMMANDS, cmd_name, feature=f"`importobot {cmd_name}`")
+        except plugins.MissingExtraError as exc:
+            if not exc.installed and cmd_name not in plugins.EXTRA_COMMANDS:
+                return None
+            return _missing_extra_command(cmd_name, str(exc))
         if not isinstance(loaded, click.Command):
-            raise _fail(f"plugin command {cmd_name!r} ({entry.value}) is not a click command")
+            raise _fail(f"plugin command {cmd_name!r} is not a click command")
         return loaded
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -2,8 +2,94 @@
 
 Installed with ``pip install 'importobot[enterprise]'``. It imports only the public
 names of :mod:`importobot`; the base package never imports it.
+
+Public names are resolved lazily (PEP 562): ``from importobot_enterprise import
+RotationPlan`` imports the rotation package and nothing else (no CLI, no click, no other
+feature's dependencies). Names of features this release does not ship yet raise an
+:class:`ImportError` that says so, rather than a stand-in that would pretend to work.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importobot_enterprise.key_rotation import (
+        FileStore,
+        JournalMismatchError,
+        PostgresStore,
+        RotationError,
+        RotationPlan,
+        RotationReport,
+        SQLiteStore,
+        Store,
+        StoreError,
+        StoreLockedError,
+        rotate_credentials,
+        rotate_store,
+    )
+
+__all__ = [
+    "FileStore",
+    "JournalMismatchError",
+    "PostgresStore",
+    "RotationError",
+    "RotationPlan",
+    "RotationReport",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "rotate_credentials",
+    "rotate_store",
+]
+
+#: Public name -> the module that defines it (imported on first use).
+_EXPORTS = dict.fromkeys(__all__, "importobot_enterprise.key_rotation")
+
+#: importobot 0.1.5 / DESIGN names of features not shipped yet -> the feature.
+_NOT_SHIPPED = {
+    **dict.fromkeys(
+        (
+            "SIEMManager",
+            "SplunkHECConnector",
+            "ElasticConnector",
+            "SyslogConnector",
+            "JsonlFileConnector",
+        ),
+        "SIEM forwarding",
+    ),
+    "HSMError": "the PKCS#11 HSM store",
+    **dict.fromkeys(
+        (
+            "ComplianceRule",
+            "ComplianceControl",
+            "ComplianceReport",
+            "EnterpriseComplianceEngine",
+        ),
+        "compliance reports",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _EXPORTS.get(name)
+    if module_name is not None:
+        import importlib
+
+        value: object = getattr(importlib.import_module(module_name), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    feature = _NOT_SHIPPED.get(name)
+    if feature is not None:
+        from importobot import __version__
+
+        raise ImportError(
+            f"importobot_enterprise.{name} is not available in importobot {__version__}: "
+            f"{feature} is not implemented in this release",
+            name=__name__,
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -243,20 +243,9 @@ def choose_retiree(fingerprint: str | None, previous: Sequence[str], active: str
 
 def _stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
     """The enterprise store check, found by entry point (the base never imports it)."""
-    from importlib.metadata import entry_points
+    from importobot import plugins
 
-    found = list(entry_points(group="importobot.retire_checks", name="stores"))
-    try:
-        check = found[0].load() if found else None
-    except ImportError as exc:
-        check = None
-        detail = f"missing {getattr(exc, 'name', None) or 'a module'}"
-    else:
-        detail = "the store check is not installed"
-    if check is None:
-        raise ConfigError(
-            f"--store needs the 'enterprise' extra: pip install 'importobot[enterprise]' ({detail})"
-        )
+    check = plugins.load(plugins.RETIRE_CHECKS, "stores", feature="`importobot key retire --store`")
     result: list[str] = check(specs, fingerprint)
     return result
 

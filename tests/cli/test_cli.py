@@ -148,7 +148,7 @@ def test_usage_error_exit_2():
 
 
 def test_enterprise_command_without_its_plugin_names_the_extra(monkeypatch):
-    monkeypatch.setattr("importobot.cli._plugin_entry_points", lambda: {})
+    monkeypatch.setattr("importobot.plugins.entry_points", lambda group: {})
     result = CliRunner().invoke(cli, ["rotate", "sqlite"])
     assert result.exit_code == 2
     assert "pip install 'importobot[enterprise]'" in result.output
