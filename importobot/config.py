@@ -48,6 +48,7 @@ __all__ = [
     "load_toml_file",
     "parse_duration",
     "parse_size",
+    "read_regular_file",
     "read_settings",
 ]
 
@@ -318,7 +319,7 @@ def parse_size(text: str | int) -> int:
 
 
 # -- reading files ------------------------------------------------------------------------
-def _read_bytes(path: str, *, follow_symlinks: bool) -> bytes:
+def read_regular_file(path: str, *, follow_symlinks: bool) -> bytes:
     """A regular file's bytes, at most :data:`MAX_CONFIG_BYTES`; one ConfigError otherwise.
 
     Repository content (``follow_symlinks=False``) is opened without following a symlink;
@@ -377,7 +378,7 @@ def load_toml_file(path: str, *, follow_symlinks: bool = True) -> dict[str, Any]
     """
     from importobot._toml import TomlError, loads
 
-    text = _text(path, _read_bytes(path, follow_symlinks=follow_symlinks))
+    text = _text(path, read_regular_file(path, follow_symlinks=follow_symlinks))
     try:
         return loads(text)
     except TomlError as exc:
@@ -397,7 +398,7 @@ def find_config(root: str | os.PathLike[str]) -> str | None:
         return dot
     pyproject = os.path.join(base, "pyproject.toml")
     try:
-        data = _read_bytes(pyproject, follow_symlinks=False)
+        data = read_regular_file(pyproject, follow_symlinks=False)
     except ConfigError:
         return None
     from importobot._toml import declares_table
@@ -414,7 +415,7 @@ def read_settings(path: str | os.PathLike[str], *, follow_symlinks: bool = False
     from importobot._toml import TomlError, loads, loads_table
 
     name = os.fspath(path)
-    text = _text(name, _read_bytes(name, follow_symlinks=follow_symlinks))
+    text = _text(name, read_regular_file(name, follow_symlinks=follow_symlinks))
     try:
         table = loads_table(text, TABLE_PATH)
         if table is None and os.path.basename(name) != "pyproject.toml":

@@ -177,3 +177,73 @@ def test_console_script_version_under_importtime() -> None:
     }
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
     assert heavy == [], f"importobot --version imported {heavy}"
+
+
+# -- the event seam costs nothing unless a sink is configured (issue 10, D23) --------------------
+_EVENTS_PROBE = """
+import json, sys
+before = set(sys.modules)
+from importobot import events
+sent = events.emit_event("commit.blocked", root={root!r}, rule="IOB101", path=".env", line=1)
+print(json.dumps({{"sent": sent is not None, "added": sorted(set(sys.modules) - before)}}))
+"""
+#: Never loaded by an emit with no sink configured.
+_EVENTS_FORBIDDEN = {
+    "importlib.metadata",
+    "importobot.plugins",
+    "importobot.scan.recognizer",
+    "typing",
+    "dataclasses",
+    "inspect",
+    "json.decoder",
+    "tomllib",
+    "re",
+}
+
+
+def _emit_in(root: Path, env: dict[str, str] | None = None) -> dict[str, object]:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTOBOT_")}
+    full["XDG_CONFIG_HOME"] = str(root / "xdg")
+    full.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-c", _EVENTS_PROBE.format(root=str(root))],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=full,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (None, ""),
+        ("pyproject.toml", '[project]\nname = "x"\n[tool.importobot]\nexclude = ["a/**"]\n'),
+        (".importobot.toml", 'exclude = ["a/**"]\nkey-check = true\n'),
+    ],
+    ids=["no-config", "pyproject-table", "dot-file"],
+)
+def test_emit_without_a_sink_pays_nothing(tmp_path: Path, name: str | None, text: str) -> None:
+    if name is not None:
+        (tmp_path / name).write_text(text)
+    result = _emit_in(tmp_path)
+    assert result["sent"] is False
+    added = set(result["added"])  # type: ignore[arg-type]
+    assert not added & _EVENTS_FORBIDDEN, sorted(added & _EVENTS_FORBIDDEN)
+
+
+def test_emit_with_a_sink_configured_looks_it_up(tmp_path: Path) -> None:
+    from tests import eventsink
+
+    env = eventsink.install(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.importobot.events]\nuse = ["corp"]\n')
+    result = _emit_in(tmp_path, env)
+    assert result["sent"] is True
+    assert "importlib.metadata" in result["added"]  # type: ignore[operator]
+    assert len(eventsink.recorded(env)) == 1
