@@ -417,10 +417,17 @@ def read_settings(path: str | os.PathLike[str], *, follow_symlinks: bool = False
     name = os.fspath(path)
     text = _text(name, read_regular_file(name, follow_symlinks=follow_symlinks))
     try:
-        table = loads_table(text, TABLE_PATH)
-        if table is None and os.path.basename(name) != "pyproject.toml":
+        if os.path.basename(name) == "pyproject.toml":
+            table = loads_table(text, TABLE_PATH)  # only our sections are parsed
+        else:
             document = loads(text)
-            table = {k: v for k, v in document.items() if k != "tool"}
+            tool = document.get("tool")
+            if isinstance(tool, dict) and "importobot" in tool:
+                table = tool["importobot"]
+                if not isinstance(table, dict):
+                    raise TomlError("[tool.importobot] must be a table")
+            else:  # a dot file holds the keys at top level
+                table = {k: v for k, v in document.items() if k != "tool"}
     except TomlError as exc:
         raise ConfigError(f"{name}: invalid TOML: {exc}") from None
     if table is None:

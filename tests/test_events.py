@@ -682,3 +682,15 @@ def test_in_a_fresh_process_sinks_are_found_and_closed_at_exit(tmp_path: Path) -
     assert record["event"]["id"] == proc.stdout.strip()  # type: ignore[index]
     assert record["event"]["path"] == ".env"  # type: ignore[index]
     assert Path(env["IMPORTOBOT_TEST_SINK_FILE"] + ".closed").read_text() == "closed\n"
+
+
+def test_docs_list_every_field_and_type() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "events.md").read_text()
+    fields = {
+        line.split("|")[1].strip().strip("`")
+        for line in doc.split("## What an event holds")[1].split("Types:")[0].splitlines()
+        if line.startswith("| `")
+    }
+    assert fields == set(SecurityEvent.__slots__)
+    for name in VOCABULARY:
+        assert f"`{name}`" in doc, name
