@@ -48,7 +48,6 @@ __all__ = [
     "load_toml_file",
     "parse_duration",
     "parse_size",
-    "read_regular_file",
     "read_settings",
 ]
 
@@ -319,49 +318,25 @@ def parse_size(text: str | int) -> int:
 
 
 # -- reading files ------------------------------------------------------------------------
-def read_regular_file(path: str, *, follow_symlinks: bool) -> bytes:
-    """A regular file's bytes, at most :data:`MAX_CONFIG_BYTES`; one ConfigError otherwise.
+def _read(path: str, *, follow_symlinks: bool) -> bytes:
+    """A configuration file's bytes through :mod:`importobot.fsio`; one ConfigError otherwise.
 
-    Repository content (``follow_symlinks=False``) is opened without following a symlink;
-    an operator-named file may be a symlink (Kubernetes mounts are), but never a FIFO,
-    device or directory: ``O_NONBLOCK`` keeps a FIFO from hanging the open.
+    Found in a repository (``follow_symlinks=False``) it is repository content: a symlink is
+    refused. Named by the operator (``--config``, ``IMPORTOBOT_EVENTS_CONFIG``) it may be a
+    symlink. Never a FIFO, device or directory, never more than :data:`MAX_CONFIG_BYTES`.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except OSError as exc:
-        import errno
+    from importobot import fsio
 
-        if exc.errno == errno.ELOOP and not follow_symlinks:
-            raise ConfigError(
-                f"{path}: is a symbolic link; configuration in a repository is read only "
-                f"from a regular file"
-            ) from None
-        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
     try:
-        import stat
-
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigError(f"{path}: not a regular file")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_CONFIG_BYTES:
-            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
-    return b"".join(chunks)
+        if follow_symlinks:
+            return fsio.read_operator_file(path, MAX_CONFIG_BYTES)
+        return fsio.read_content(path, MAX_CONFIG_BYTES)
+    except fsio.FileRefused as exc:
+        if exc.reason == "missing":
+            raise ConfigError(f"{exc.path}: configuration file not found") from None
+        if exc.reason == "too-large":
+            raise ConfigError(f"{exc.path}: larger than {MAX_CONFIG_BYTES // 1024} KiB") from None
+        raise ConfigError(str(exc)) from None
 
 
 def _text(path: str, data: bytes) -> str:
@@ -378,7 +353,7 @@ def load_toml_file(path: str, *, follow_symlinks: bool = True) -> dict[str, Any]
     """
     from importobot._toml import TomlError, loads
 
-    text = _text(path, read_regular_file(path, follow_symlinks=follow_symlinks))
+    text = _text(path, _read(path, follow_symlinks=follow_symlinks))
     try:
         return loads(text)
     except TomlError as exc:
@@ -398,7 +373,7 @@ def find_config(root: str | os.PathLike[str]) -> str | None:
         return dot
     pyproject = os.path.join(base, "pyproject.toml")
     try:
-        data = read_regular_file(pyproject, follow_symlinks=False)
+        data = _read(pyproject, follow_symlinks=False)
     except ConfigError:
         return None
     from importobot._toml import declares_table
@@ -415,7 +390,7 @@ def read_settings(path: str | os.PathLike[str], *, follow_symlinks: bool = False
     from importobot._toml import TomlError, loads, loads_table
 
     name = os.fspath(path)
-    text = _text(name, read_regular_file(name, follow_symlinks=follow_symlinks))
+    text = _text(name, _read(name, follow_symlinks=follow_symlinks))
     try:
         if os.path.basename(name) == "pyproject.toml":
             table = loads_table(text, TABLE_PATH)  # only our sections are parsed

@@ -103,16 +103,6 @@ VOCABULARY = frozenset(
 SEVERITIES = ("info", "notice", "warning", "error", "critical")
 
 REDACTED = "[redacted]"
-#: Secret variables importobot knows by name (D5); their values never appear in an event.
-_SECRET_ENV = (
-    "IMPORTOBOT_ENCRYPTION_KEY",
-    "IMPORTOBOT_PREVIOUS_KEYS",
-    "IMPORTOBOT_WRAPPED_KEY",
-    "IMPORTOBOT_PKCS11_PIN",
-    "VAULT_TOKEN",
-    "BAO_TOKEN",
-)
-_CONNECTOR_ENV_PREFIX = "IMPORTOBOT_EVENTS_TOKEN_"
 #: Words that make a payload key secret-named: its text value is never kept.
 _SECRET_WORDS = frozenset(
     {
@@ -166,26 +156,19 @@ def check_param_name(name: object) -> str:
 
 
 def _printable(text: str) -> str:
-    """Control characters (and undecodable file-name bytes) as ``\\xNN``: one line, UTF-8."""
-    if text.isprintable():
-        return text
-    out = []
-    for c in text:
-        o = ord(c)
-        if 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's surrogateescape of a non-UTF-8 byte
-            out.append(f"\\x{o - 0xDC00:02x}")
-        elif o < 0x20 or o == 0x7F or 0xD800 <= o <= 0xDFFF:
-            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
-        else:
-            out.append(c)
-    return "".join(out)
+    """One line of UTF-8, through the one escaper (:func:`importobot._text.printable`)."""
+    from importobot._text import printable
+
+    return printable(text)
 
 
 def _secret_values() -> list[str]:
     """Values of the secret variables in the environment (compared as text, never shown)."""
+    from importobot.git import SECRET_PREFIXES, SECRET_VARIABLES  # D5's one list
+
     values: list[str] = []
     for name, value in os.environ.items():
-        if name in _SECRET_ENV or name.startswith(_CONNECTOR_ENV_PREFIX):
+        if name in SECRET_VARIABLES or name.startswith(SECRET_PREFIXES):
             parts = value.split(",") if name == "IMPORTOBOT_PREVIOUS_KEYS" else [value]
             for part in parts:
                 part = part.strip()
@@ -675,10 +658,15 @@ def _sniffed_table(path: str, *, repository: bool) -> Any:
     ``repository``: the project's configuration (``[tool.importobot]``'s ``events``, symlinks
     refused); else an operator's file (its top-level ``[events]``).
     """
-    from importobot import config
+    from importobot import config, fsio
 
     try:
-        if b"events" not in config.read_regular_file(path, follow_symlinks=not repository):
+        data = (
+            fsio.read_content(path, config.MAX_CONFIG_BYTES)
+            if repository
+            else fsio.read_operator_file(path, config.MAX_CONFIG_BYTES)
+        )
+        if b"events" not in data:
             return None
         if repository:
             return config.read_settings(path).plugin("events")

@@ -228,8 +228,8 @@ def test_repository_loses_user_and_password(url: str, shown: str) -> None:
 def test_control_characters_and_undecodable_names_are_escaped() -> None:
     name = os.fsdecode(b"a\nb\xff.env")
     e = SecurityEvent("commit.blocked", path=name, payload={"note": "x\r\ny\x1b[31m"})
-    assert e.path == "a\\x0ab\\xff.env"
-    assert e.payload["note"] == "x\\x0d\\x0ay\\x1b[31m"
+    assert e.path == "a\\nb\\xff.env"
+    assert e.payload["note"] == "x\\r\\ny\\x1b[31m"
     json.dumps(e.to_dict()).encode("utf-8")  # always encodable
 
 
