@@ -66,17 +66,6 @@ def find_root(start: str | None = None) -> str | None:
         probe = parent
 
 
-def _has_config(root: str) -> bool:
-    """A byte search for configuration (D17): no TOML parsing when there is none."""
-    if os.path.isfile(os.path.join(root, ".importobot.toml")):
-        return True
-    try:
-        with open(os.path.join(root, "pyproject.toml"), "rb") as handle:
-            return b"[tool.importobot" in handle.read(4 * 1024 * 1024)
-    except OSError:
-        return False
-
-
 class Project:
     """One repository (or directory) and its configuration, computed once per run.
 
@@ -180,14 +169,16 @@ def load_project(start: str | None = None, config: str | None = None) -> Project
     if found is None:
         here = os.path.abspath(start or os.getcwd())
         found = here if os.path.isdir(here) else os.path.dirname(here)
+    from importobot.config import find_config, read_settings
+
     settings = None
-    if config is not None or _has_config(found):
-        from pathlib import Path
-
-        from importobot.config import load_settings
-
-        settings = load_settings(Path(found), Path(config) if config else None)
-    return Project(found, in_git, settings, config or settings.source if settings else None)
+    if config is not None:
+        settings = read_settings(config, follow_symlinks=True)  # the operator named it
+    else:
+        path = find_config(found)  # a byte search (D17): no parsing when there is none
+        if path is not None:
+            settings = read_settings(path)
+    return Project(found, in_git, settings, settings.source if settings else None)
 
 
 def load_policy(

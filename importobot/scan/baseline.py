@@ -34,8 +34,6 @@ Entry = tuple[str, str, str]
 
 def load_baseline(path: str | Path) -> set[Entry]:
     """Entries of the baseline at ``path``; a missing file is an empty baseline."""
-    import json
-
     from importobot.fsio import FileRefused, read_operator_file
 
     try:
@@ -46,6 +44,8 @@ def load_baseline(path: str | Path) -> set[Entry]:
         raise ConfigError(f"cannot read the baseline: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the baseline is not UTF-8") from None
+    import json
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
