@@ -56,6 +56,8 @@ __all__ = [
     "VOCABULARY",
     "EventError",
     "SecurityEvent",
+    "RULE_EVENTS",
+    "emit_findings",
     "SinkConfig",
     "check_param_name",
     "close",
@@ -771,6 +773,47 @@ def emit(event: SecurityEvent, *, root: str | None = None, settings: Settings | 
         else:
             delivered += 1
     return delivered
+
+
+#: The event type of a finding's rule (D23); other rules report as ``default``.
+RULE_EVENTS = {
+    "IOB201": "key.check_failed",
+    "IOB202": "key.check_failed",
+    "IOB203": "key.check_failed",
+    "IOB204": "key.compromised",
+    "IOB301": "key.stale",
+    "IOB302": "key.stale",
+}
+
+
+def emit_findings(
+    findings: list[Finding],
+    default: str,
+    *,
+    root: str | None = None,
+    settings: Settings | None = None,
+    repository: str | None = None,
+) -> int:
+    """One event per finding that counts (not suppressed), typed by its rule.
+
+    Key findings become ``key.check_failed``/``key.stale``/``key.compromised``; the others
+    ``default`` (``commit.blocked``, ``check.findings``, ``push.rejected``). Costs a byte
+    search when no sink is configured. Returns how many events were handed over.
+    """
+    active = [f for f in findings if f.suppressed is None]
+    if not active or not _sinks(root, settings):
+        return 0
+    sent = 0
+    for finding in active:
+        fields: dict[str, Any] = {"repository": repository} if repository else {}
+        try:
+            event = event_from_finding(finding, RULE_EVENTS.get(finding.rule, default), **fields)
+        except EventError as exc:
+            _warn(f"event for {finding.rule} not sent: {exc}")
+            continue
+        emit(event, root=root, settings=settings)
+        sent += 1
+    return sent
 
 
 def emit_event(

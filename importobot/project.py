@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from importobot.config import Settings
     from importobot.keys.age import AgePolicy
+    from importobot.scan.finding import Finding
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -154,6 +155,38 @@ class Project:
 
     def policy(self, max_age: str | None = None, warn_age: str | None = None) -> AgePolicy:
         return load_policy(self.settings, max_age, warn_age)
+
+    def origin_url(self) -> str | None:
+        """``remote.origin.url`` from the repository's own config file (no git call), or
+        ``None``. Events name the repository by it (user:password removed there)."""
+        from importobot.git import git_dir
+
+        gdir = git_dir(self.root) if self.in_git else None
+        if gdir is None:
+            return None
+        try:
+            with open(os.path.join(gdir, "config"), "rb") as handle:
+                text = handle.read(256 * 1024).decode("utf-8", "replace")
+        except OSError:
+            return None
+        in_origin = False
+        for raw in text.splitlines():
+            line = raw.strip()
+            if line.startswith("["):
+                in_origin = line.replace(" ", "") in ('[remote"origin"]',)
+            elif in_origin and line.split("=", 1)[0].strip().lower() == "url" and "=" in line:
+                return line.split("=", 1)[1].strip() or None
+        return None
+
+    def emit_findings(self, findings: list[Finding], default: str) -> None:
+        """Hand ``findings`` to the configured event sinks (nothing to do when none)."""
+        from importobot.events import configured, emit_findings
+
+        root, settings = self.root, self.settings
+        if findings and configured(root, settings):
+            emit_findings(
+                findings, default, root=root, settings=settings, repository=self.origin_url()
+            )
 
 
 def load_project(start: str | None = None, config: str | None = None) -> Project:

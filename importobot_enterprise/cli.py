@@ -306,9 +306,12 @@ def _run_one(
     new_target: bool,
     observer: RotationObserver | None,
 ) -> RotationReport:
-    """Rotate (or only verify) one opened store."""
+    """Rotate (or only verify) one opened store; rotation events go to configured sinks."""
     from importobot_enterprise.key_rotation import rotate_store, verify_store
+    from importobot_enterprise.key_rotation.observer import EventsObserver, Observers
 
+    events = EventsObserver()
+    observer = Observers([observer, events]) if observer is not None else events
     if verify:
         return verify_store(
             store,

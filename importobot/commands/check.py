@@ -257,6 +257,7 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | N
     elif req.key_check:
         result.notes.append("key checks skipped (not configured)")
     result.findings.sort(key=lambda f: (*f.sort_key(), f.commit or ""))
+    project.emit_findings(result.findings, "check.findings")
 
     from importobot.report import render
 

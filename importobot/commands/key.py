@@ -63,6 +63,17 @@ def _lines(*lines: str) -> str:
 
 
 # -- generate ------------------------------------------------------------------------------
+def _event(project: Project, type: str, **fields: object) -> None:
+    """A key event (never key material: fingerprints only) when a sink is configured."""
+    from importobot.events import configured, emit_event
+
+    if configured(project.root, project.settings):
+        repository = project.origin_url()
+        if repository:
+            fields["repository"] = repository
+        emit_event(type, root=project.root, settings=project.settings, **fields)
+
+
 def generate(fmt: str = "text") -> Outcome:
     """A new random key: ``text`` the key alone, ``env`` as ``IMPORTOBOT_ENCRYPTION_KEY=…``."""
     from importobot.security.credential_manager import generate_key
@@ -104,6 +115,12 @@ def store(
         overwrite=overwrite,
     )
     fp = fingerprint(parse_key(stored))
+    _event(
+        _project(None),
+        "key.stored",
+        fingerprint=fp,
+        payload={"service": service, "username": username, "replaced": replacing},
+    )
     lines = [f"stored key {fp} in keyring {service}/{username}"]
     if replacing:
         lines.append(f"the previous key stays readable in {service}/{username}.previous")
@@ -163,9 +180,9 @@ def status(
     """
     from importobot.scan.rules.key_status import key_status
 
-    report = key_status(
-        _project(start), env, now, max_age=max_age, warn_age=warn_age, registry=registry
-    )
+    project = _project(start)
+    report = key_status(project, env, now, max_age=max_age, warn_age=warn_age, registry=registry)
+    project.emit_findings(list(report.findings), "key.check_failed")
     if fmt == "json":
         import json
 
@@ -212,10 +229,12 @@ def register(
 
     moment = _now(now)
     fp = fingerprint(resolve_primary_key(env=env).raw)
-    reg = _registry(_project(start), registry, moment)
+    project = _project(start)
+    reg = _registry(project, registry, moment)
     when = parse_when(created, moment, "--created")
     if reg.register(fp, when, note):
         reg.save()
+        _event(project, "key.registered", fingerprint=fp)
         return Outcome(_lines(f"registered {fp} (created {when:%Y-%m-%dT%H:%M:%SZ}) in {reg.path}"))
     return Outcome(_lines(f"{fp} is already registered in {reg.path}"))
 
@@ -284,11 +303,13 @@ def retire(
                 f"{target} still encrypts values in {', '.join(holding)}: rotate them "
                 f"first (`importobot rotate …`), then retire the key"
             )
-    reg = _registry(_project(start), registry, moment)
+    project = _project(start)
+    reg = _registry(project, registry, moment)
     when = parse_when(at, moment, "--at")
     record = reg.get(target)
     lines: list[str] = []
-    if record is not None and record.retired is not None:
+    already = record is not None and record.retired is not None
+    if already and record is not None and record.retired is not None:
         lines.append(f"{target} was already retired on {record.retired:%Y-%m-%d} in {reg.path}")
     elif record is not None:
         reg.retire(target, when)
@@ -306,6 +327,8 @@ def retire(
             f"{target} is not in {reg.path} and is not a configured previous key; "
             f"check the fingerprint (`importobot key status` lists the configured keys)"
         )
+    if not already:
+        _event(project, "key.retired", fingerprint=target)
     if target in previous:
         lines.append("now remove it from IMPORTOBOT_PREVIOUS_KEYS / the keyring's previous entry")
     return Outcome(_lines(*lines))

@@ -86,6 +86,7 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
 
         apply_baseline(result, load_baseline(baseline_file))
     active = [f for f in result.findings if f.suppressed is None]
+    project.emit_findings([f for f in active if f.severity == "error"], "commit.blocked")
     out = sys.stdout
     for f in active:
         out.write(_line(f))

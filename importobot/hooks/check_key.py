@@ -29,9 +29,11 @@ def run(*, optional: bool = False, env: Mapping[str, str] | None = None) -> int:
     from importobot.project import load_project
     from importobot.scan.rules.key_status import key_status
 
-    status = key_status(load_project(), env, optional=optional, use_registry=False)
+    project = load_project()
+    status = key_status(project, env, optional=optional, use_registry=False)
     findings = list(status.findings)
     emit(findings)
+    project.emit_findings(findings, "key.check_failed")
     if status.valid and not findings:
         sys.stdout.write(f"key ok: {status.fingerprint} from {status.source}\n")
     return status.exit_code()

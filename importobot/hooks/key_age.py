@@ -68,6 +68,7 @@ def run(
     )
     findings = list(status.findings)
     emit(findings)
+    project.emit_findings(findings, "key.stale")
     if not findings:
         if status.fingerprint is not None:
             sys.stdout.write(f"key age ok: {status.fingerprint} ({policy.describe()})\n")

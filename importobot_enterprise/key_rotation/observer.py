@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from importobot_enterprise.key_rotation.engine import RotationReport
 
-__all__ = ["PHASES", "CallbackObserver", "Observers", "RotationObserver"]
+__all__ = ["PHASES", "CallbackObserver", "EventsObserver", "Observers", "RotationObserver"]
 
 #: The phases ``progress`` reports: re-encrypting, then proving every value is done.
 PHASES = ("rotating", "verifying")
@@ -87,3 +87,50 @@ class CallbackObserver(RotationObserver):
     def progress(self, report: RotationReport, phase: str, done: int, total: int | None) -> None:
         if phase == "rotating":
             self.callback(done, total)
+
+
+class EventsObserver(RotationObserver):
+    """``rotation.started`` / ``rotation.finished`` / ``rotation.failed`` security events
+    (D23) through :mod:`importobot.events`, when a sink is configured for the project at
+    ``root``. Fingerprints, the store label and counts only; never a value."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root
+
+    def _emit(self, type: str, report: RotationReport, **extra: object) -> None:
+        from importobot.events import configured, emit_event
+
+        if not configured(self.root):
+            return
+        counts = {
+            name: getattr(report, name)
+            for name in ("total", "rotated", "already_current", "undecryptable", "skipped")
+        }
+        payload: dict[str, object] = {
+            "store": report.store,
+            "target": report.target_fingerprint,
+            "sources": ",".join(report.source_fingerprints),
+            "dry_run": report.dry_run,
+            "verify_only": report.verify_only,
+        }
+        payload.update(extra)
+        emit_event(
+            type,
+            root=self.root,
+            severity="error" if type == "rotation.failed" else "info",
+            fingerprint=report.target_fingerprint,
+            counts=counts,
+            payload=payload,
+        )
+
+    def started(self, report: RotationReport) -> None:
+        self._emit("rotation.started", report)
+
+    def finished(self, report: RotationReport) -> None:
+        self._emit("rotation.finished", report, verified=bool(report.verified))
+
+    def failed(self, report: RotationReport, error: BaseException) -> None:
+        from importobot.exceptions import ImportobotError
+
+        reason = str(error) if isinstance(error, ImportobotError) else type(error).__name__
+        self._emit("rotation.failed", report, error=reason)
