@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from importobot_enterprise.key_rotation.errors import JournalError, StoreError, StoreLockedError
 from importobot_enterprise.key_rotation.journal import parse_journal
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_JOURNAL_TABLE = "importobot_rotation_journal"
+_T = TypeVar("_T")
 _HINT = "PostgreSQL rotation needs psycopg 3: pip install 'importobot[enterprise]'"
 
 
@@ -313,8 +315,33 @@ class PostgresStore(SQLStore):
         ).fetchone()
         return row is not None and row[0] is not None
 
+    def _journal_call(self, call: Callable[[], _T]) -> _T:
+        """Run a journal-table call; a driver error (the journal table's schema does not
+        exist, no right to create the table …) is one StoreError naming the table, raised
+        outside the handler so no driver error rides along as its context."""
+        failure: StoreError | None = None
+        try:
+            return call()
+        except self._pg.Error as exc:
+            hint = ""
+            if isinstance(exc, self._pg.errors.InvalidSchemaName):
+                hint = "; create that schema first, or choose a journal table in another one"
+            failure = StoreError(f"{self.journal_label}: {_primary(exc)}{hint}")
+        raise failure
+
     def read_journal(self) -> dict[str, Any] | None:
         """This store's row of the journal table."""
+        return self._journal_call(self._read_journal)
+
+    def write_journal(self, data: dict[str, Any]) -> None:
+        """Upsert this store's journal row (the table is created if missing)."""
+        self._journal_call(partial(self._write_journal, data))
+
+    def clear_journal(self) -> None:
+        """Delete this store's journal row."""
+        self._journal_call(self._clear_journal)
+
+    def _read_journal(self) -> dict[str, Any] | None:
         if not self._journal_exists():
             return None
         q = self._sql.SQL("SELECT data FROM {j} WHERE store = %s").format(j=self._qjournal)
@@ -326,8 +353,7 @@ class PostgresStore(SQLStore):
             raise JournalError(f"{self.journal_label}: corrupt rotation journal (not an object)")
         return data
 
-    def write_journal(self, data: dict[str, Any]) -> None:
-        """Upsert this store's journal row."""
+    def _write_journal(self, data: dict[str, Any]) -> None:
         self._ensure_journal()
         q = self._sql.SQL(
             "INSERT INTO {j} (store, data) VALUES (%s, %s) ON CONFLICT (store) "
@@ -335,8 +361,7 @@ class PostgresStore(SQLStore):
         ).format(j=self._qjournal)
         self.conn.execute(q, (self._ident, json.dumps(data, default=str)))
 
-    def clear_journal(self) -> None:
-        """Delete this store's journal row."""
+    def _clear_journal(self) -> None:
         if self._journal_exists():
             q = self._sql.SQL("DELETE FROM {j} WHERE store = %s").format(j=self._qjournal)
             self.conn.execute(q, (self._ident,))
