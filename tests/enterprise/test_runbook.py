@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import warnings
 from pathlib import Path
 
 import click
@@ -12,8 +11,6 @@ import click
 from importobot.cli import cli
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "Key-Rotation.md"
-#: Commands of the key registry that another issue delivers; checked once they exist.
-PENDING = {("key", "retire")}
 
 
 def commands() -> list[list[str]]:
@@ -58,9 +55,6 @@ def test_every_runbook_command_and_option_exists() -> None:
     for args in commands():
         command, walked, rest = resolve(args)
         if command is None:
-            if tuple(walked) in PENDING:
-                warnings.warn(f"importobot {' '.join(walked)} is not in the CLI yet", stacklevel=1)
-                continue
             raise AssertionError(
                 f"docs/Key-Rotation.md: no command `importobot {' '.join(walked)}`"
             )
