@@ -656,3 +656,47 @@ def test_a_missing_journal_schema_is_one_line(tmp_path: Path, pg_dsn: str) -> No
     assert 'schema "ops" does not exist' in proc.stderr and "ops.importobot_rotation" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert stores.snapshot() == before
+
+
+def test_the_runbook_checks_are_not_fooled_by_the_keyrings_previous_entry(
+    tmp_path: Path, pg_dsn: str, keyring_service: str
+) -> None:
+    """Step 4 for keyring users, before any rotation: the old key sits in the keyring's
+    `.previous` entry and opens every value, yet each `--verify` line exits 1 and the
+    `key retire … --store …` line refuses (exit 2, nothing recorded)."""
+    from importobot.security import store_key_in_keyring
+
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    (cwd / ".git").mkdir()
+    old, new = new_raw(), new_raw()
+    store_key_in_keyring(service=keyring_service, key=key_text(old))
+    store_key_in_keyring(service=keyring_service, key=key_text(new), overwrite=True)
+    stores = Stores(cwd, pg_dsn)
+    stores.fill(CredentialManager(old, previous_keys=[]))
+    before = stores.snapshot()
+    env = _base_env()
+    env["IMPORTOBOT_KEYRING_SERVICE"] = keyring_service
+    step4 = [ln for b in runbook_blocks() if b.section.startswith("4.") for ln in b.lines]
+    verify = [ln for ln in step4 if ln.startswith("importobot rotate ") and "--verify" in ln]
+    (retire,) = [ln for ln in step4 if ln.startswith("importobot key retire ") and "--store" in ln]
+    assert len(verify) == 3
+    for line in [*verify, retire]:
+        filled = line.replace(DOC_DSN, pg_dsn).replace(DOC_FINGERPRINT, fingerprint(old))
+        proc = subprocess.run(
+            ["bash", "-c", filled],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        out = proc.stdout + proc.stderr
+        assert not contains_key(out, old) and not contains_key(out, new), line
+        if line is retire:
+            assert proc.returncode == 2 and "still encrypts values" in proc.stderr, out
+        else:
+            assert proc.returncode == 1 and f"NOT under {fingerprint(new)}" in proc.stdout, out
+    assert stores.snapshot() == before
+    assert not (cwd / ".importobot-keys.toml").exists()
