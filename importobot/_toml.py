@@ -76,30 +76,27 @@ class _Parser:
             raise _Unsupported
         self.pos = end
 
-    def end_of_line(self) -> None:
-        """Whitespace, an optional comment, then a newline or the end of the text."""
+    def _newline(self) -> bool:
+        """Whitespace, an optional comment, then consume one newline if there is one."""
         self.skip_ws()
         self.skip_comment()
-        c = self.peek()
-        if c == "\n":
+        if self.peek() == "\n":
             self.pos += 1
-        elif c == "\r" and self.text.startswith("\r\n", self.pos):
+            return True
+        if self.text.startswith("\r\n", self.pos):
             self.pos += 2
-        elif c:
+            return True
+        return False
+
+    def end_of_line(self) -> None:
+        """Whitespace, an optional comment, then a newline or the end of the text."""
+        if not self._newline() and self.peek():
             raise _Unsupported
 
     def skip_blank(self) -> None:
         """Whitespace, newlines and comments (inside an array)."""
-        while True:
-            self.skip_ws()
-            self.skip_comment()
-            c = self.peek()
-            if c == "\n":
-                self.pos += 1
-            elif c == "\r" and self.text.startswith("\r\n", self.pos):
-                self.pos += 2
-            else:
-                return
+        while self._newline():
+            pass
 
     def bare_key(self) -> str:
         start = self.pos
