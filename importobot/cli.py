@@ -313,6 +313,57 @@ def hook_block_keys(
     ctx.exit(hook_main([*argv, "--", *files]))
 
 
+@hook.command("pre-receive")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="The server's configuration (default: the default branch's, before the push).",
+)
+@click.option(
+    "--baseline", type=click.Path(dir_okay=False), help="The server's baseline of accepted keys."
+)
+@click.option("--max-commits", metavar="N", help="Judge at most N new commits per push.")
+@click.option(
+    "--time-budget", metavar="SECONDS", help="Stop after this long (default 4; 0: no limit)."
+)
+@click.option(
+    "--fail-open",
+    is_flag=True,
+    help="When a limit is hit and nothing was found, accept (default: reject).",
+)
+@click.pass_context
+def hook_pre_receive(
+    ctx: click.Context,
+    config: str | None,
+    baseline: str | None,
+    max_commits: str | None,
+    time_budget: str | None,
+    fail_open: bool,
+) -> None:
+    """Server-side git pre-receive hook: reject pushed commits that add a plaintext key.
+
+    Reads git's "OLD NEW REF" lines on stdin and judges the lines added by the pushed
+    commits no existing ref reaches. Configuration and baseline come from --config, else
+    from the default branch as it was before the push (never from the pushed commits);
+    inline ignore pragmas are not honoured and no key checks run. Exit 0 accepts, 1
+    rejects, 2 is a usage or configuration error (which rejects too).
+    """
+    from importobot.hooks.pre_receive import main as hook_main
+
+    argv: list[str] = []
+    for name, value in (
+        ("--config", config),
+        ("--baseline", baseline),
+        ("--max-commits", max_commits),
+        ("--time-budget", time_budget),
+    ):
+        if value is not None:
+            argv += [name, value]
+    if fail_open:
+        argv.append("--fail-open")
+    ctx.exit(hook_main(argv))
+
+
 # -- encrypt / decrypt ----------------------------------------------------------------
 @cli.command("encrypt")
 @click.pass_context

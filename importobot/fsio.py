@@ -14,6 +14,11 @@ Two modes, because two kinds of files are read:
   file must also be owned by the user and not group- or world-writable.
 
 Both raise :class:`FileRefused` with a short ``reason`` and never read more than asked.
+
+One writer: :func:`replace_file_durably` (D22) rewrites a file crash-safely — a temp file
+beside it, ``fsync``, ``os.replace``, ``fsync`` of the directory — so a crash leaves the
+old bytes or the new ones, never a mix. (The enterprise rotation has its own copy with
+crash points and locks; the base package never imports it.)
 Standard library only (the hook imports this).
 """
 
@@ -24,7 +29,15 @@ import stat
 
 from importobot.exceptions import ImportobotError
 
-__all__ = ["FileRefused", "describe", "read_content", "read_operator_file"]
+__all__ = [
+    "DurableWriteError",
+    "FileRefused",
+    "TEMP_MARKER",
+    "describe",
+    "read_content",
+    "read_operator_file",
+    "replace_file_durably",
+]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -157,3 +170,101 @@ def read_operator_file(
     :class:`FileRefused`.
     """
     return _read(path, max_size, follow=True, secret=secret or private, private=private)
+
+
+# ------------------------------------------------------------------------------ writing
+
+#: Temp files are named ``.<name>.importobot-tmp-<pid>`` in the target's directory (D22).
+TEMP_MARKER = ".importobot-tmp-"
+
+
+class DurableWriteError(ImportobotError):
+    """A crash-safe rewrite could not be made; the target is unchanged (exit 2)."""
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: str, what: str, exc: OSError) -> DurableWriteError:
+    import errno
+
+    refused = {errno.EXDEV: "cross-device", errno.EBUSY: "busy", errno.EROFS: "read-only"}
+    kind = refused.get(exc.errno or 0, "")
+    reason = f"{kind} ({exc.strerror})" if kind else (exc.strerror or type(exc).__name__)
+    return DurableWriteError(f"{_shown(path)}: {what}: {reason}; the file is unchanged")
+
+
+def replace_file_durably(path: str, data: bytes, *, new_mode: int = 0o644) -> None:
+    """Replace the file at ``path`` with ``data`` crash-safely (D22); create it if missing.
+
+    The temp file ``.<name>.importobot-tmp-<pid>`` is created beside it with
+    ``O_EXCL|O_NOFOLLOW`` and mode 0600, given the original's mode (``new_mode`` for a new
+    file) and owner when permitted, written, ``fsync``-ed, renamed over ``path`` with
+    ``os.replace``, and the directory is ``fsync``-ed. A symbolic link, a hard-linked file
+    or a special file at ``path`` is refused (:class:`FileRefused`): a rename would
+    silently break the link. Any failure removes the temp file, leaves ``path`` as it was
+    and raises :class:`DurableWriteError` (EXDEV, EBUSY, EROFS named).
+    """
+    import stat as _stat
+
+    try:
+        before: os.stat_result | None = os.lstat(path)
+    except FileNotFoundError:
+        before = None
+    except OSError as exc:
+        raise _write_error(path, "cannot inspect it", exc) from None
+    if before is not None:
+        if _stat.S_ISLNK(before.st_mode):
+            raise FileRefused(path, "symlink", "a symbolic link: not rewritten")
+        if not _stat.S_ISREG(before.st_mode):
+            raise FileRefused(path, _kind(before.st_mode))
+        if before.st_nlink > 1:
+            raise FileRefused(path, "unsafe", "has other hard links: not rewritten")
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}{TEMP_MARKER}{os.getpid()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        try:  # a stale temp file of a dead process that had our pid: ours to remove
+            os.unlink(tmp)
+            fd = os.open(tmp, flags, 0o600)
+        except OSError as exc:
+            raise _write_error(path, "cannot create a temp file beside it", exc) from None
+    except OSError as exc:
+        raise _write_error(path, "cannot create a temp file beside it", exc) from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            mode = _stat.S_IMODE(before.st_mode) if before is not None else new_mode
+            os.fchmod(fd, mode)
+            if before is not None and hasattr(os, "fchown"):
+                if before.st_uid != os.geteuid() or before.st_gid != os.getegid():
+                    try:
+                        os.fchown(fd, before.st_uid, before.st_gid)
+                    except PermissionError:
+                        pass  # the owner is kept only when permitted (D22)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise _write_error(path, "cannot write the new version", exc) from None
+    try:
+        _fsync_dir(directory)
+    except OSError as exc:
+        raise DurableWriteError(
+            f"{_shown(path)}: written, but its directory could not be synced "
+            f"({exc.strerror}); the new version may not survive a power loss"
+        ) from None

@@ -30,21 +30,30 @@ __all__ = [
     "SECRET_PREFIXES",
     "SECRET_VARIABLES",
     "GitError",
+    "GitTimeout",
     "IndexBlob",
     "Repository",
+    "changed_paths",
+    "count_commits",
     "filtered_paths",
     "git_dir",
+    "head_ref",
     "index_path",
+    "iter_added",
     "iter_history",
     "list_files",
     "maybe_tracked",
     "not_ignored",
     "read_index_blobs",
+    "remote_url",
     "repository",
+    "resolve_commit",
+    "rev_list",
     "run_git",
     "scrubbed_environ",
     "show",
     "staged_paths",
+    "untrack",
 ]
 
 #: D5: environment variables that hold secrets importobot knows by name. No git child (or
@@ -482,12 +491,66 @@ def iter_history(
     from a branch are counted once, at the branch commit. Binary files, deletions and
     submodules yield nothing. Raises :class:`GitError` when git fails.
     """
-    import subprocess
-
     if rev_range is not None and (rev_range.startswith("-") or not rev_range.strip()):
         raise GitError(f"not a revision range: {rev_range!r}")
-    args = [
-        "git",
+    yield from _log_added(cwd, [rev_range] if rev_range else ["--all"], paths)
+
+
+#: Revision options :func:`iter_added` and :func:`rev_list` accept besides plain revisions.
+_REV_OPTIONS = ("--not", "--all", "--branches", "--tags", "--remotes", "--max-count")
+
+
+def _check_revs(revs: Sequence[str]) -> list[str]:
+    """``revs`` as git revision arguments: plain revisions and a few set options only."""
+    out: list[str] = []
+    for rev in revs:
+        if not rev or "\n" in rev or "\0" in rev:
+            raise GitError(f"not a revision: {rev!r}")
+        if rev.startswith("-") and rev.split("=", 1)[0] not in _REV_OPTIONS:
+            raise GitError(f"not a revision: {rev!r}")
+        out.append(rev)
+    if not out:
+        raise GitError("no revision given")
+    return out
+
+
+class GitTimeout(GitError):
+    """git was stopped because the caller's time budget ran out."""
+
+
+def iter_added(
+    cwd: str,
+    revs: Sequence[str],
+    paths: Sequence[str] = (),
+    *,
+    literal_paths: bool = False,
+    timeout: float | None = None,
+) -> Iterator[tuple[str, str, list[tuple[int, bytes]]]]:
+    """:func:`iter_history` over a revision *set*: ``revs`` as ``git log`` takes them.
+
+    For example ``[new1, new2, "--not", "--all"]``: the commits reachable from the pushed
+    tips and from no existing ref (what a pre-receive hook must judge), or
+    ``[local_ref, "--not", "--remotes=origin"]``. ``literal_paths`` makes ``paths`` exact
+    file names (no glob magic: file names come from the repository). ``timeout`` (seconds)
+    stops git when it runs out; the generator then raises :class:`GitTimeout`.
+    """
+    yield from _log_added(cwd, _check_revs(revs), paths, literal_paths, timeout)
+
+
+def _log_added(
+    cwd: str,
+    rev_args: list[str],
+    paths: Sequence[str],
+    literal_paths: bool = False,
+    timeout: float | None = None,
+) -> Iterator[tuple[str, str, list[tuple[int, bytes]]]]:
+    """The one ``git log -p`` parser behind :func:`iter_history` and :func:`iter_added`."""
+    import subprocess
+
+    args = ["git"]
+    if literal_paths:
+        args.append("--literal-pathspecs")
+    args += [
         "-c",
         "core.quotePath=false",
         "log",
@@ -503,7 +566,7 @@ def iter_history(
         "--dst-prefix=b/",
         "--format=%x00commit %H",
     ]
-    args += [rev_range] if rev_range else ["--all"]
+    args += rev_args
     args.append("--")
     args += list(paths)
     try:
@@ -517,6 +580,18 @@ def iter_history(
     except OSError as exc:
         raise GitError(f"cannot run git ({exc.strerror or exc})") from None
     assert proc.stdout is not None  # noqa: S101 - PIPE above
+    timer = None
+    expired: list[bool] = []
+    if timeout is not None:
+        import threading
+
+        def stop() -> None:
+            expired.append(True)
+            proc.kill()
+
+        timer = threading.Timer(max(timeout, 0.0), stop)
+        timer.daemon = True
+        timer.start()
     commit = ""
     path: bytes | None = None
     added: list[tuple[int, bytes]] = []
@@ -524,6 +599,7 @@ def iter_history(
     newline = 0
     in_hunk = False
     skip_file = False
+    finished = False
     try:
         for line in proc.stdout:
             if line.startswith(b"\0commit "):
@@ -562,16 +638,84 @@ def iter_history(
                 if start is not None:
                     parents, newline = start
                     in_hunk = True
-        if path is not None and added:
+        if path is not None and added and not expired:
             yield commit, os.fsdecode(path), added
+        finished = True
     finally:
+        if not finished:
+            proc.kill()  # the caller stopped early: do not wait for git to finish its walk
         proc.stdout.close()
         err = proc.stderr.read() if proc.stderr else b""
         if proc.stderr:
             proc.stderr.close()
         code = proc.wait()
+        if timer is not None:
+            timer.cancel()
+    if expired:
+        raise GitTimeout(f"git log stopped after {timeout:g} s (time budget)")
     if code != 0:
         message = _first_line(err)
         if "does not have any commits" in message:
             return
         raise GitError(f"git log failed: {message}")
+
+
+def rev_list(cwd: str, revs: Sequence[str], max_count: int | None = None) -> list[str]:
+    """Commit ids of the revision set ``revs`` (as :func:`iter_added`), newest first."""
+    args = ["rev-list"]
+    if max_count is not None:
+        args.append(f"--max-count={int(max_count)}")
+    code, out, err = run_git([*args, *_check_revs(revs), "--"], cwd)
+    if code != 0:
+        raise GitError(f"git rev-list failed: {_first_line(err)}")
+    return out.decode("ascii", "replace").split()
+
+
+def count_commits(cwd: str, revs: Sequence[str]) -> int:
+    """How many commits the revision set ``revs`` holds (``git rev-list --count``)."""
+    code, out, err = run_git(["rev-list", "--count", *_check_revs(revs), "--"], cwd)
+    if code != 0:
+        raise GitError(f"git rev-list failed: {_first_line(err)}")
+    try:
+        return int(out.strip() or b"0")
+    except ValueError:
+        raise GitError("git rev-list: unexpected answer") from None
+
+
+def changed_paths(cwd: str, revs: Sequence[str], paths: Sequence[str] = ()) -> list[str]:
+    """Paths the commits of ``revs`` added, changed or deleted (limited to ``paths``)."""
+    args = ["--literal-pathspecs", "log", "--format=", "--name-only", "-z", "--no-renames"]
+    code, out, err = run_git([*args, *_check_revs(revs), "--", *paths], cwd)
+    if code != 0:
+        raise GitError(f"git log failed: {_first_line(err)}")
+    return list(dict.fromkeys(os.fsdecode(p).strip("\n") for p in out.split(b"\0") if p.strip()))
+
+
+def resolve_commit(cwd: str, rev: str) -> str | None:
+    """The commit id ``rev`` names, or ``None`` (unborn ``HEAD``, unknown name)."""
+    if not rev or rev.startswith("-") or "\n" in rev:
+        return None
+    code, out, _ = run_git(["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], cwd)
+    return out.decode().strip() if code == 0 and out.strip() else None
+
+
+def head_ref(cwd: str) -> str | None:
+    """The branch ``HEAD`` names (``refs/heads/main``) — a bare repository's default branch."""
+    code, out, _ = run_git(["symbolic-ref", "-q", "HEAD"], cwd)
+    return out.decode("utf-8", "replace").strip() or None if code == 0 else None
+
+
+def remote_url(cwd: str, name: str = "origin") -> str | None:
+    """The URL of remote ``name`` (``None`` when there is none)."""
+    code, out, _ = run_git(["config", "--get", f"remote.{name}.url"], cwd)
+    text = out.decode("utf-8", "surrogateescape").strip()
+    return text if code == 0 and text else None
+
+
+def untrack(top: str, rels: Sequence[str]) -> None:
+    """``git rm --cached`` the paths ``rels`` (the work-tree files stay)."""
+    if not rels:
+        return
+    code, _, err = run_git(["rm", "--cached", "--quiet", "--", *rels], top)
+    if code != 0:
+        raise GitError(f"git rm --cached failed: {_first_line(err)}")

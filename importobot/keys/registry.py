@@ -2,14 +2,20 @@
 
 ``.importobot-keys.toml`` at the repository root holds one ``[[key]]`` table per key::
 
+    version = 2
+
     [[key]]
     fingerprint = "iobfp1:0123456789abcdef"
     created = 2026-08-01T09:30:00Z
-    retired = 2026-11-01T00:00:00Z   # optional
-    note = "production"              # optional
+    retired = 2026-11-01T00:00:00Z       # optional
+    compromised = 2026-10-02T08:00:00Z   # optional (version 2): the key was exposed
+    note = "production"                  # optional
 
-``created`` may be left out only for a retired key whose creation date is unknown (a key
-that was never registered while it was active, recorded by ``importobot key retire``).
+``created`` may be left out only for a retired or compromised key whose creation date is
+unknown (a key that was never registered while it was active, recorded by ``importobot
+key retire`` or ``importobot fix``). A file without ``version`` is a version 1 registry
+and loads as before; the next write adds ``version = 2``. A compromised key makes IOB204
+fire wherever it is still configured, until it is rotated out and retired.
 
 Tables are sorted by fingerprint so diffs and merges stay clean. Only fingerprints
 are stored, never keys: a registry holding anything key-shaped is refused. Every
@@ -18,7 +24,6 @@ error names the file and line (exit 2).
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timezone
 
@@ -28,25 +33,28 @@ from importobot.keys.age import parse_timestamp
 from importobot.keys.fingerprint import is_fingerprint
 from importobot.keys.material import KEY_SIZES, decode_key_text, is_random_opaque, weakness
 
-__all__ = ["REGISTRY_FILE", "KeyRecord", "Registry"]
+__all__ = ["REGISTRY_FILE", "REGISTRY_VERSION", "KeyRecord", "Registry"]
 
 REGISTRY_FILE = ".importobot-keys.toml"
-_FIELDS = ("fingerprint", "created", "retired", "note")
+#: The version this code writes; version 1 files (no ``version`` line) still load.
+REGISTRY_VERSION = 2
+_FIELDS = ("fingerprint", "created", "retired", "compromised", "note")
 _HEADER = (
     "# importobot key registry: fingerprints and dates only, never keys (safe to commit).\n"
-    "# Written by `importobot key register` / `importobot key retire`; see\n"
+    "# Written by `importobot key register` / `key retire` / `fix`; see\n"
     f"# {DOCS_URL}/registry.md\n"
 )
 _KEYISH_RE = re.compile(r"[A-Za-z0-9+/_=:-]{32,}")
 
 
 class KeyRecord:
-    """One registered key: fingerprint, created, retired (or ``None``), note.
+    """One registered key: fingerprint, created, retired, compromised (or ``None``), note.
 
-    ``created`` is ``None`` only for a retired key whose creation date is unknown.
+    ``created`` is ``None`` only for a retired or compromised key whose creation date is
+    unknown.
     """
 
-    __slots__ = ("created", "fingerprint", "note", "retired")
+    __slots__ = ("compromised", "created", "fingerprint", "note", "retired")
 
     def __init__(
         self,
@@ -54,14 +62,18 @@ class KeyRecord:
         created: datetime | None,
         retired: datetime | None = None,
         note: str | None = None,
+        compromised: datetime | None = None,
     ) -> None:
         self.fingerprint = fingerprint
         self.created = created
         self.retired = retired
         self.note = note
+        self.compromised = compromised
 
-    def _data(self) -> tuple[str, datetime | None, datetime | None, str | None]:
-        return (self.fingerprint, self.created, self.retired, self.note)
+    def _data(
+        self,
+    ) -> tuple[str, datetime | None, datetime | None, str | None, datetime | None]:
+        return (self.fingerprint, self.created, self.retired, self.note, self.compromised)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KeyRecord) and self._data() == other._data()
@@ -79,6 +91,7 @@ class KeyRecord:
             "fingerprint": self.fingerprint,
             "created": _fmt(self.created) if self.created else None,
             "retired": _fmt(self.retired) if self.retired else None,
+            "compromised": _fmt(self.compromised) if self.compromised else None,
             "note": self.note,
         }
 
@@ -138,7 +151,14 @@ class Registry:
                     )
         document = _load_toml(path, text)
         starts = [n for n, line in enumerate(lines, 1) if line.strip().startswith("[[key]]")]
-        extra = set(document) - {"key"}
+        version = document.get("version", 1)
+        if isinstance(version, bool) or version not in (1, REGISTRY_VERSION):
+            where = _line_of(lines, "version", 1, len(lines))
+            raise ConfigError(
+                f"{path}:{where}: unsupported registry version {version!r} (this importobot "
+                f"reads versions 1 and {REGISTRY_VERSION}; upgrade importobot)"
+            )
+        extra = set(document) - {"key", "version"}
         if extra:
             name = sorted(extra)[0]
             raise ConfigError(
@@ -193,6 +213,26 @@ class Registry:
             raise ConfigError(f"{self.path}: {fingerprint} cannot retire before it was created")
         record.retired = when
 
+    def mark_compromised(self, fingerprint: str, when: datetime, note: str | None = None) -> bool:
+        """Record that a key was exposed at ``when`` (added, creation unknown, if new).
+
+        Returns ``False`` when it was already marked compromised (the first date stays).
+        """
+        if not is_fingerprint(fingerprint):
+            raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
+        record = self.records.get(fingerprint)
+        if record is None:
+            self.records[fingerprint] = KeyRecord(fingerprint, None, None, note, when)
+            return True
+        if record.compromised is not None:
+            return False
+        if record.created is not None and when < record.created:
+            when = record.created
+        record.compromised = when
+        if note and not record.note:
+            record.note = note
+        return True
+
     def add_retired(self, fingerprint: str, when: datetime, note: str) -> None:
         """Record a key that was never registered as retired at ``when``, creation unknown."""
         if not is_fingerprint(fingerprint):
@@ -203,7 +243,7 @@ class Registry:
 
     def dumps(self) -> str:
         """The file text: header, then one ``[[key]]`` table per key, sorted by fingerprint."""
-        parts = [_HEADER]
+        parts = [_HEADER, f"\nversion = {REGISTRY_VERSION}\n"]
         for fp in sorted(self.records):
             rec = self.records[fp]
             parts.append("\n[[key]]\n")
@@ -212,26 +252,17 @@ class Registry:
                 parts.append(f"created = {_fmt(rec.created)}\n")
             if rec.retired is not None:
                 parts.append(f"retired = {_fmt(rec.retired)}\n")
+            if rec.compromised is not None:
+                parts.append(f"compromised = {_fmt(rec.compromised)}\n")
             if rec.note:
                 parts.append(f"note = {_toml_string(rec.note)}\n")
         return "".join(parts)
 
     def save(self) -> None:
-        """Write atomically (temp file, fsync, rename)."""
-        text = self.dumps()
-        directory = os.path.dirname(os.path.abspath(self.path))
-        tmp = os.path.join(directory, f".{os.path.basename(self.path)}.tmp-{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Write crash-safely (D22: temp file, fsync, rename, fsync of the directory)."""
+        from importobot.fsio import replace_file_durably
+
+        replace_file_durably(self.path, self.dumps().encode("utf-8"))
 
 
 def _key_shaped(text: str) -> bool:
@@ -270,12 +301,12 @@ def _record(
             f"(iobfp1: and 16 hex digits)"
         )
     stamps: dict[str, datetime] = {}
-    for name in ("created", "retired"):
+    for name in ("created", "retired", "compromised"):
         if name not in table:
-            if name == "created" and "retired" not in table:
+            if name == "created" and "retired" not in table and "compromised" not in table:
                 raise ConfigError(
-                    f"{path}:{start}: {fp} has no `created` date (only a retired key may "
-                    f"leave it out)"
+                    f"{path}:{start}: {fp} has no `created` date (only a retired or "
+                    f"compromised key may leave it out)"
                 )
             continue
         where = _line_of(lines, name, start, end)
@@ -285,10 +316,13 @@ def _record(
             raise ConfigError(f"{path}:{where}: `{name}`: {exc}") from None
         if stamps[name] > now:
             raise ConfigError(f"{path}:{where}: `{name}` is in the future ({_fmt(stamps[name])})")
-    if "retired" in stamps and "created" in stamps and stamps["retired"] < stamps["created"]:
-        where = _line_of(lines, "retired", start, end)
-        raise ConfigError(f"{path}:{where}: `retired` is before `created`")
+    for later in ("retired", "compromised"):
+        if later in stamps and "created" in stamps and stamps[later] < stamps["created"]:
+            where = _line_of(lines, later, start, end)
+            raise ConfigError(f"{path}:{where}: `{later}` is before `created`")
     note = table.get("note")
     if note is not None and not isinstance(note, str):
         raise ConfigError(f"{path}:{_line_of(lines, 'note', start, end)}: `note` must be text")
-    return KeyRecord(fp, stamps.get("created"), stamps.get("retired"), note)
+    return KeyRecord(
+        fp, stamps.get("created"), stamps.get("retired"), note, stamps.get("compromised")
+    )

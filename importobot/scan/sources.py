@@ -207,17 +207,31 @@ def _added_text(added: list[tuple[int, bytes]]) -> tuple[bytes, list[int]]:
 
 
 def history_items(
-    cwd: str, rev_range: str | None, paths: Sequence[str], commits: set[str]
+    cwd: str,
+    rev_range: str | None,
+    paths: Sequence[str],
+    commits: set[str],
+    *,
+    revs: Sequence[str] | None = None,
+    literal_paths: bool = False,
+    timeout: float | None = None,
 ) -> Iterator[Item]:
     """The lines every commit in ``rev_range`` (default all refs) added, per file.
 
     ``paths`` limit history like ``git log -- PATH``. Shown paths are relative to the
     repository root (history has no working directory). ``commits`` collects the commits
-    seen. Raises :class:`~importobot.git.GitError` when git fails.
+    seen. ``revs`` (instead of ``rev_range``) is a revision *set* such as
+    ``[new, "--not", "--all"]`` — the pushed commits a pre-push or pre-receive gate judges
+    (:func:`importobot.git.iter_added`, which also takes ``literal_paths`` and
+    ``timeout``). Raises :class:`~importobot.git.GitError` when git fails.
     """
-    from importobot.git import iter_history
+    from importobot.git import iter_added, iter_history
 
-    for commit, path, added in iter_history(cwd, rev_range, paths):
+    if revs is not None:
+        source = iter_added(cwd, revs, paths, literal_paths=literal_paths, timeout=timeout)
+    else:
+        source = iter_history(cwd, rev_range, paths)
+    for commit, path, added in source:
         commits.add(commit)
         data, real = _added_text(added)
         yield Item(path, path, data, commit=commit, lines=real)

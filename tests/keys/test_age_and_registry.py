@@ -185,5 +185,5 @@ def test_a_retired_key_may_have_no_created_date(tmp_path):
         loaded.add_retired("iobfp1:nothex", NOW, "x")
     # Only a retired key may leave `created` out (an active key's age must be known).
     path.write_text(f'[[key]]\nfingerprint = "{fp}"\nnote = "x"\n')
-    with pytest.raises(ConfigError, match="only a retired key may leave it out"):
+    with pytest.raises(ConfigError, match="only a retired or compromised key may leave it out"):
         Registry.load(str(path), now=NOW)

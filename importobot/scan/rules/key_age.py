@@ -31,6 +31,8 @@ def check_key_age(
 ) -> list[Finding]:
     """Findings for the active key ``fingerprint`` (empty when it is young enough)."""
     record = registry.get(fingerprint)
+    if record is not None and record.compromised is not None:
+        return []  # exposed: IOB204 (key_status) calls for rotation whatever its age
     if record is None:
         return [
             key_finding(

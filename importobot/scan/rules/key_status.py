@@ -8,9 +8,11 @@ state, the migration for a refused 0.1.5 key (D3), and the findings:
 
 - IOB201-IOB203: no, malformed or weak key (also a malformed previous key);
 - IOB301/IOB302/IOB304: the active key's age by the registry;
-- IOB305: a previous key the registry marks retired is still configured.
+- IOB305: a previous key the registry marks retired is still configured;
+- IOB204: a configured key (primary or previous) the registry marks compromised
+  (``importobot fix`` records a committed key so).
 
-IOB204 (a committed copy) and IOB303 (stale ciphertext) need a scan and stay in
+IOB204 at a committed copy and IOB303 (stale ciphertext) need a scan and stay in
 ``check``. Time is a parameter (``now``), so tests fix the clock. Nothing here holds or
 prints a key: only fingerprints and source labels.
 """
@@ -22,7 +24,12 @@ from importobot.exceptions import ConfigError
 from importobot.keys.age import format_duration, judge_age, utc_now
 from importobot.keys.fingerprint import fingerprint as fingerprint_of
 from importobot.scan.rules.key_age import check_key_age
-from importobot.scan.rules.key_setup import check_key_setup, configured_source, key_finding
+from importobot.scan.rules.key_setup import (
+    ROTATION_DOCS,
+    check_key_setup,
+    configured_source,
+    key_finding,
+)
 
 TYPE_CHECKING = False  # no `typing` at run time: the key hooks start on every commit (D17)
 if TYPE_CHECKING:
@@ -178,6 +185,20 @@ def _previous_status(
     return PreviousKeyStatus(fp, source, legacy, state, record.retired if record else None)
 
 
+def _compromised(
+    fp: str, what: str, source: str | None, when: datetime, registry: Registry | None
+) -> Finding:
+    where = registry.path if registry is not None else "the key registry"
+    return key_finding(
+        "IOB204",
+        f"{what} {fp} is marked compromised since {when:%Y-%m-%d} in {where} but is still "
+        f"configured{f' in {source}' if source else ''}: rotate it and retire it "
+        f"(`importobot fix` prints the runbook; {ROTATION_DOCS})",
+        source=source,
+        fp=fp,
+    )
+
+
 def key_status(
     project: ProjectLike,
     env: Mapping[str, str] | None = None,
@@ -222,6 +243,8 @@ def key_status(
         age = judge_age(entry.created, policy, moment)
     if reg is not None and fp is not None:
         findings += check_key_age(fp, source, reg, policy, moment)
+    if entry is not None and entry.compromised is not None:
+        findings.append(_compromised(fp or "", "the set-up key", source, entry.compromised, reg))
     previous_status: list[PreviousKeyStatus] = []
     for key in setup.previous:
         pfp = fingerprint_of(key.raw)
@@ -229,6 +252,10 @@ def key_status(
             continue  # the primary key listed again: it is used as the primary
         item = _previous_status(pfp, key.source.label, key.legacy, reg)
         previous_status.append(item)
+        record = reg.get(pfp) if reg is not None else None
+        if record is not None and record.compromised is not None and record.retired is None:
+            what = "previous key"
+            findings.append(_compromised(pfp, what, item.source, record.compromised, reg))
         if item.registry_state == "retired" and item.retired is not None:
             findings.append(
                 key_finding(
