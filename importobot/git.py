@@ -35,6 +35,7 @@ __all__ = [
     "Repository",
     "changed_paths",
     "count_commits",
+    "diff_names",
     "filtered_paths",
     "git_dir",
     "head_ref",
@@ -689,6 +690,17 @@ def changed_paths(cwd: str, revs: Sequence[str], paths: Sequence[str] = ()) -> l
     if code != 0:
         raise GitError(f"git log failed: {_first_line(err)}")
     return list(dict.fromkeys(os.fsdecode(p).strip("\n") for p in out.split(b"\0") if p.strip()))
+
+
+def diff_names(cwd: str, old: str, new: str) -> list[str]:
+    """Paths that differ between the merge base of ``old`` and ``new``, and ``new``
+    (``git diff --name-only OLD...NEW``: what pre-commit passes a pre-push hook)."""
+    if old.startswith("-") or new.startswith("-") or "\n" in old + new:
+        raise GitError("not a revision")
+    code, out, err = run_git(["diff", "--name-only", "-z", "--no-renames", f"{old}...{new}"], cwd)
+    if code != 0:
+        raise GitError(f"git diff failed: {_first_line(err)}")
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
 
 def resolve_commit(cwd: str, rev: str) -> str | None:

@@ -7,19 +7,27 @@ labelled ``unstaged``. Unmerged paths scan stages 2 and 3; intent-to-add entries
 paths git does not track are read from the work tree. Files with a git ``filter``
 attribute (git-crypt, transcrypt) are judged by their index blob only.
 
+At ``pre-push`` (pre-commit sets ``PRE_COMMIT_FROM_REF``/``PRE_COMMIT_TO_REF``, or, for a
+push that holds the root commit, ``PRE_COMMIT_REMOTE_NAME``/``PRE_COMMIT_LOCAL_BRANCH``) the
+hook judges the lines the pushed commits *added* to the passed files (one ``git log -p``
+over ``FROM..TO``, or ``LOCAL --not --remotes=REMOTE``), not the index: a key committed
+and then deleted again inside the pushed range is still caught.
+
 Start-up is the hook's whole cost (D17): this path imports no click, argparse,
 cryptography, keyring, json or typing; it reads configuration only when a byte search
 finds ``[tool.importobot]``, and it calls git once, only when a passed path may be
 tracked. Exit 0 clean, 1 a key was found, 2 usage error or nothing could be read.
+The block message ends with the ``importobot fix`` command for the blocked files.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from importobot.scan.finding import Finding
 
@@ -29,19 +37,16 @@ USAGE = """\
 usage: importobot-block-keys [--baseline FILE] [--no-inline-ignores] FILE...
 
 Fail if a passed file holds a plaintext encryption key. Staged files are judged by
-their index content (what the commit holds) and by their work-tree copy where it differs.
+their index content (what the commit holds) and by their work-tree copy where it differs;
+at pre-push, by the lines the pushed commits added to them.
 
   --baseline FILE       accepted findings (default: [tool.importobot] baseline)
   --no-inline-ignores   ignore '# importobot: ignore[...]' and allowlist pragmas
 Exit: 0 clean, 1 key found, 2 usage error or nothing could be read.
 """
 
-#: The one-line fix printed after findings.
-HINT = (
-    "importobot: fix: move the value to the OS keyring (importobot key store) or an "
-    "untracked file, or commit it encrypted (importobot encrypt); then stage the file "
-    "again. A known, accepted key: importobot check --baseline FILE --update-baseline."
-)
+#: The prefix of the closing lines after findings (see :func:`block_message`).
+HINT = "importobot:"
 
 #: Problems that mean a passed file could not be judged: the hook fails closed (exit 2).
 _FATAL = ("missing", "unreadable", "directory", "too-large", "submodule")
@@ -57,13 +62,104 @@ def _line(f: Finding) -> str:
     return f"{where} {f.rule} {variable} {f.fingerprint or '-'} {_safe(f.message)}{extra}\n"
 
 
+def block_message(findings: Sequence[Finding], *, pushed: bool = False) -> str:
+    """The lines after the findings: env files out of git, then the ``importobot fix``
+    command for the blocked files (never ``importobot encrypt``: a key encrypted with
+    itself protects nothing)."""
+    from importobot.report.text import fix_advice
+
+    return "".join(f"{HINT} {line}\n" for line in fix_advice(findings, pushed=pushed))
+
+
+def push_revisions(env: Mapping[str, str]) -> list[str] | None:
+    """The commits a pre-push run judges (pre-commit's variables), or ``None``."""
+    frm = env.get("PRE_COMMIT_FROM_REF") or env.get("PRE_COMMIT_ORIGIN")
+    to = env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_SOURCE")
+    if frm and to:
+        return [to, "--not", frm]
+    remote = env.get("PRE_COMMIT_REMOTE_NAME")
+    local = env.get("PRE_COMMIT_LOCAL_BRANCH")
+    if remote and local:
+        # A push holding the root commit: everything the remote does not have yet.
+        return [local, "--not", f"--remotes={remote}"]
+    return None
+
+
+def _push_paths(root: str, revs: list[str], passed: list[str]) -> list[str]:
+    """The paths to judge in the pushed commits: the passed files, and every path those
+    commits touched that pre-commit could not pass — deleted since, or back to where it
+    started (a key added and removed again inside the range is still a pushed key)."""
+    from importobot.git import changed_paths, diff_names
+
+    given = set(passed)
+    touched = changed_paths(root, revs)
+    if revs[1:2] == ["--not"] and not revs[2].startswith("-"):
+        net = set(diff_names(root, revs[2], revs[0]))
+    else:
+        net = given
+    orphans = [
+        p
+        for p in touched
+        if p not in given and (p not in net or not os.path.lexists(os.path.join(root, p)))
+    ]
+    return sorted(given | set(orphans))
+
+
+def _run_push(
+    project_root: str,
+    files: Sequence[str],
+    revs: list[str],
+    baseline: str | None,
+    inline_ignores: bool,
+) -> int:
+    from importobot.project import load_project
+    from importobot.scan.finding import ScanResult
+    from importobot.scan.sources import history_items, scan_items
+
+    project = load_project(project_root)
+    result = ScanResult()
+    rels = _push_paths(
+        project.root, revs, [r for r in (project.rel(f) for f in files) if r is not None]
+    )
+    commits: set[str] = set()
+    items = history_items(project.root, None, rels, commits, revs=revs, literal_paths=True)
+    scan_items(
+        items,
+        result,
+        env_globs=project.env_globs,
+        max_size=project.max_file_size,
+        inline_ignores=inline_ignores,
+        exclude=project.exclude,
+    )
+    baseline_file = project.baseline_path(baseline)
+    if baseline_file:
+        from importobot.scan.baseline import apply_baseline, load_baseline
+
+        apply_baseline(result, load_baseline(baseline_file))
+    active = [f for f in result.findings if f.suppressed is None]
+    active.sort(key=lambda f: (*f.sort_key(), f.commit or ""))
+    for f in active:
+        sys.stdout.write(_line(f))
+    if active:
+        sys.stdout.write(block_message(active, pushed=True))
+    for note in result.notes:
+        sys.stderr.write(f"importobot-block-keys: {note}\n")
+    return 1 if any(f.severity == "error" for f in active) else 0
+
+
 def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bool = True) -> int:
-    """Scan ``files`` as D12 says, print findings and the fix hint; return the exit code."""
+    """Scan ``files`` as D12 says, print findings and the fix hint; return the exit code.
+
+    Under pre-commit's pre-push variables, judge the pushed commits' added lines instead.
+    """
     from importobot.project import load_project
     from importobot.scan.finding import ScanResult
     from importobot.scan.sources import index_items, scan_items
 
     project = load_project()
+    revs = push_revisions(os.environ) if project.in_git else None
+    if revs is not None:
+        return _run_push(project.root, files, revs, baseline, inline_ignores)
     result = ScanResult()
     passed = [(f, f, project.rel(f)) for f in files]
     items, empty = index_items(
@@ -91,7 +187,7 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
     for f in active:
         out.write(_line(f))
     if active:
-        out.write(HINT + "\n")
+        out.write(block_message(active))
     fatal = sum(result.skipped.get(r, 0) for r in _FATAL)
     for note in result.notes:
         sys.stderr.write(f"importobot-block-keys: {note}\n")
@@ -113,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from importobot.hooks._common import UsageError, option, run_hook
 
     def body(opts: dict[str, str | bool], files: list[str]) -> int:
-        if not files:
+        if not files and push_revisions(os.environ) is None:
+            if os.environ.get("PRE_COMMIT") == "1":
+                return 0  # always_run: pre-commit had no text file for us this time
             raise UsageError("no files given")
         return run(
             files,

@@ -1,11 +1,85 @@
-"""Text report: findings grouped by file, ``path:line:col rule variable key-type fingerprint``."""
+"""Text report: findings grouped by file, ``path:line:col rule variable key-type fingerprint``.
+
+The report ends with what to do (:func:`fix_advice`, shared with the block-keys hook): the
+one ``importobot fix`` command for the files holding keys, and for an env file that it
+belongs out of git (``git rm --cached``, ``.gitignore``).
+"""
 
 from __future__ import annotations
 
+from importobot._lazyre import lazy_compile
 from importobot._text import plural, printable
 from importobot.scan.finding import Finding, ScanResult
 
-__all__ = ["render_text"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["fix_advice", "fix_command", "render_text", "shell_word"]
+
+_PLAIN_WORD = lazy_compile(r"[A-Za-z0-9_./@%+=:,-]+")
+#: Rules whose findings ``importobot fix`` moves out of the file.
+FIXABLE = ("IOB101", "IOB102")
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one POSIX shell word (quoted only when needed), control characters
+    escaped first (:func:`printable`), so a file name can neither forge a line nor run."""
+    safe = printable(text)
+    if _PLAIN_WORD.fullmatch(safe) and not safe.startswith("-"):
+        return safe
+    if safe.startswith("-"):
+        safe = "./" + safe
+        if _PLAIN_WORD.fullmatch(safe):
+            return safe
+    return "'" + safe.replace("'", "'\\''") + "'"
+
+
+def fix_command(paths: Iterable[str]) -> str:
+    """``importobot fix PATH…`` for ``paths`` (each quoted for the shell)."""
+    words = [shell_word(p) for p in dict.fromkeys(paths)]
+    return " ".join(["importobot fix", *words])
+
+
+def fix_advice(findings: Iterable[Finding], *, pushed: bool = False) -> list[str]:
+    """The closing lines for reported keys: env files out of git, then the fix command.
+
+    Only active IOB101/IOB102 findings count. Keys found in commits (history, a push) are
+    exposed for good: the advice says to rotate them and that importobot rewrites no
+    history. ``pushed``: the commits are not pushed yet (pre-push), so they can still be
+    rewritten. Empty when there is nothing to fix.
+    """
+    from importobot.scan.rules.files import is_env_file
+
+    keys = [f for f in findings if f.rule in FIXABLE and f.suppressed is None and f.path]
+    if not keys:
+        return []
+    paths = sorted({f.path or "" for f in keys})
+    lines: list[str] = []
+    env = [p for p in paths if is_env_file(p)]
+    if env:
+        words = " ".join(shell_word(p) for p in env)
+        lines.append(
+            f"an env file belongs out of git: git rm --cached {words} and add it to "
+            f".gitignore (importobot fix --apply does both and writes .env.example)"
+        )
+    in_commits = any(f.commit for f in keys)
+    if pushed:
+        lines.append(
+            "the key is in commits you are pushing: after the fix, rewrite them "
+            "(git rebase -i / git commit --amend) so no pushed commit holds it"
+        )
+    elif in_commits:
+        lines.append(
+            "a key in a commit is exposed for good: rotate it; importobot does not rewrite "
+            "history (git filter-repo does; see the fix plan)"
+        )
+    target = paths if not in_commits or pushed else []
+    lines.append(
+        f"fix: {fix_command(target)}   (prints the plan; --apply moves the values to the "
+        f"OS keyring and records an exposed key as compromised)"
+    )
+    return lines
 
 
 def _loc(f: Finding) -> str:
@@ -58,4 +132,5 @@ def render_text(result: ScanResult, *, show_suppressed: bool = False, color: boo
     if lines:
         lines.append("")
     lines.append(summary)
+    lines.extend(fix_advice(result.findings))
     return "\n".join(lines) + "\n"

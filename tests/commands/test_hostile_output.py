@@ -131,5 +131,5 @@ def test_text_report_plurals(tmp_path):
     _raw, key = new_key()
     (repo / ".env").write_text(f"APP_KEY={key}\n")
     proc = _run(repo, "importobot", "check", "--no-key-check")
-    tail = proc.stdout.decode().splitlines()[-1]
+    tail = proc.stdout.decode().splitlines()[-3]  # then the env-file line and the fix command
     assert tail.startswith("1 finding (1 error, 0 warnings) in 1 file scanned"), tail

@@ -127,4 +127,12 @@ def test_text_groups_by_file_and_ends_with_summary() -> None:
     out = render("text", result, show_suppressed=True)
     assert out.splitlines()[0] == "(key set-up)" or "dir with space/.env" in out
     assert "dir with space/.env:1:12 IOB101 FERNET_KEY fernet iobfp1:" in out
-    assert out.rstrip().splitlines()[-1].startswith("3 findings")
+    tail = out.rstrip().splitlines()
+    summary = next(i for i, line in enumerate(tail) if line.startswith("3 findings"))
+    # After the summary: the env file out of git, then the one fix command (quoted).
+    assert tail[summary + 1 :] == [
+        "an env file belongs out of git: git rm --cached 'dir with space/.env' and add it "
+        "to .gitignore (importobot fix --apply does both and writes .env.example)",
+        "fix: importobot fix 'dir with space/.env'   (prints the plan; --apply moves the "
+        "values to the OS keyring and records an exposed key as compromised)",
+    ]
