@@ -391,6 +391,74 @@ def decrypt(ctx: click.Context) -> None:
     _finish(ctx, crypt.decrypt(read_secret("Token: ")))
 
 
+# -- fix / run --------------------------------------------------------------------------
+@cli.command("fix")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--apply", "apply_", is_flag=True, help="Do it (default: print the plan only).")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["keyring", "wrapped", "encrypted", "env-example"]),
+    default="keyring",
+    show_default=True,
+    help="Where the values go: the OS keyring; a wrapped key (not available yet); "
+    "importobot encrypt tokens under the active key; or nowhere (${VAR} references).",
+)
+@click.option("--config", type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("--no-history", is_flag=True, help="Do not look for keys that are only in history.")
+@click.pass_context
+def fix(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    apply_: bool,
+    to: str,
+    config: str | None,
+    no_history: bool,
+) -> None:
+    """Move plaintext keys out of files and out of git, and say what to rotate.
+
+    A dry run by default: prints the plan and changes nothing (exit 1 when there is
+    something to fix, 0 when not). --apply moves each value of an env file or a compose
+    environment: block to the OS keyring (or an encrypted token, or a ${VAR} reference),
+    keeping every other byte; untracks and ignores env files and writes .env.example;
+    marks committed keys compromised in the key registry and prints the rotation. It
+    checks everything first: exit 2 with nothing changed when it cannot be done safely.
+    Other forms (GitHub Actions env:, Dockerfile ENV, Kubernetes data:, source files) get
+    a plan to follow by hand. History is never rewritten.
+    """
+    from importobot.commands.fix import FixRequest, run_fix
+
+    request = FixRequest(paths=paths, apply=apply_, to=to, config=config, history=not no_history)
+    _finish(ctx, run_fix(request))
+
+
+@cli.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run_command(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Start CMD with the values `importobot fix` moved to the OS keyring: run -- CMD [ARG...]
+
+    The variables .env.example marks as coming from the keyring are looked up (service
+    importobot:<origin URL>, user = the variable) and put in CMD's environment, never on
+    its command line; a keyring value replaces an inherited one. Exit 2 when a value is
+    missing; otherwise CMD replaces this process and its exit code is the result.
+    """
+    from importobot.commands.run import prepare
+
+    argv, env, notes = prepare(command)
+    for note in notes:
+        click.echo(f"importobot run: {note}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(argv[0], argv, env)  # noqa: S606 - the user's own command, no shell
+    except OSError as exc:
+        raise _fail(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+
+
 # -- check ------------------------------------------------------------------------------
 class _CheckCommand(click.Command):
     """``check``, with ``--history=A..B`` moved to ``--rev-range`` before parsing."""
@@ -414,6 +482,12 @@ class _CheckCommand(click.Command):
 @click.option("--update-baseline", is_flag=True, help="Write current findings to the baseline.")
 @click.option("--config", type=click.Path(dir_okay=False), help="Configuration file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default=None,
+    help="Exit 1 on errors (default), on warnings too, or never.",
+)
 @click.option(
     "--no-key-check", is_flag=True, help="Only scan files; skip key set-up, age and IOB204 checks."
 )
@@ -448,6 +522,7 @@ def check(
     update_baseline: bool,
     config: str | None,
     exit_zero: bool,
+    fail_on: str | None,
     no_key_check: bool,
     max_key_age: str | None,
     strict: bool,
@@ -475,6 +550,12 @@ def check(
     """
     from importobot.commands.check import CheckRequest, run_check
 
+    if fail_on is not None and (exit_zero or strict):
+        raise click.UsageError("--fail-on replaces --exit-zero and --strict: give one of them")
+    if fail_on == "never":
+        exit_zero = True
+    elif fail_on == "warning":
+        strict = True
     request = CheckRequest(
         paths=paths,
         fmt=fmt,

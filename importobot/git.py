@@ -53,6 +53,7 @@ __all__ = [
     "run_git",
     "scrubbed_environ",
     "show",
+    "stage",
     "staged_paths",
     "untrack",
 ]
@@ -722,6 +723,15 @@ def remote_url(cwd: str, name: str = "origin") -> str | None:
     code, out, _ = run_git(["config", "--get", f"remote.{name}.url"], cwd)
     text = out.decode("utf-8", "surrogateescape").strip()
     return text if code == 0 and text else None
+
+
+def stage(top: str, rels: Sequence[str]) -> None:
+    """``git add`` the paths ``rels`` (relative to the work-tree ``top``)."""
+    if not rels:
+        return
+    code, _, err = run_git(["add", "--", *rels], top)
+    if code != 0:
+        raise GitError(f"git add failed: {_first_line(err)}")
 
 
 def untrack(top: str, rels: Sequence[str]) -> None:
