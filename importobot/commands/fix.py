@@ -774,7 +774,11 @@ def _registry_step(plan: Plan, env: Mapping[str, str] | None, now: datetime | No
 
 
 def _apply(plan: Plan, env: Mapping[str, str] | None, now: datetime | None) -> list[str]:
-    """Do the plan; on a failure before any file is written, undo and raise FixError."""
+    """Do the plan: keyring entries (read back), files (crash-safely), registry, then git.
+
+    A failure up to the registry undoes what was done (files put back, entries created
+    deleted) and raises :class:`FixError`; a git failure after that says what is left.
+    """
     from importobot.fsio import replace_file_durably
     from importobot.keys.age import utc_now
     from importobot.security.key_sources import keyring_delete, keyring_get, keyring_set
@@ -812,6 +816,24 @@ def _apply(plan: Plan, env: Mapping[str, str] | None, now: datetime | None) -> l
             if fp.path not in plan.examples:  # a template was written with the examples
                 replace_file_durably(fp.path, fp.new)
                 written.append((fp.path, fp.old))
+        if plan.compromised_new and plan.registry_path:
+            from importobot.keys.registry import Registry
+
+            moment = (now or utc_now()).replace(microsecond=0)
+            try:
+                with open(plan.registry_path, "rb") as handle:
+                    old_registry: bytes | None = handle.read()
+            except FileNotFoundError:
+                old_registry = None
+            registry = Registry.load(plan.registry_path, now=moment)
+            for fingerprint in plan.compromised_new:
+                where = plan.exposed.get(fingerprint, "")
+                safe = not _KEYISH_RUN.search(where)
+                registry.mark_compromised(
+                    fingerprint, moment, f"exposed: committed in {where}" if safe else None
+                )
+            registry.save()
+            written.append((plan.registry_path, old_registry))
     except (ImportobotError, OSError) as exc:
         for path, old in reversed(written):
             try:
@@ -830,15 +852,6 @@ def _apply(plan: Plan, env: Mapping[str, str] | None, now: datetime | None) -> l
     if plan.files:
         done.append(f"rewrote {plural(len(plan.files), 'file')}")
     if plan.compromised_new and plan.registry_path:
-        from importobot.keys.registry import Registry
-
-        moment = (now or utc_now()).replace(microsecond=0)
-        registry = Registry.load(plan.registry_path, now=moment)
-        for fingerprint in plan.compromised_new:
-            where = plan.exposed.get(fingerprint, "")
-            note = f"exposed: committed in {where}" if not _KEYISH_RUN.search(where) else None
-            registry.mark_compromised(fingerprint, moment, note)
-        registry.save()
         done.append(
             f"marked {plural(len(plan.compromised_new), 'key')} compromised in "
             f"{printable(os.path.relpath(plan.registry_path, plan.project.root))}"
@@ -848,7 +861,14 @@ def _apply(plan: Plan, env: Mapping[str, str] | None, now: datetime | None) -> l
 
         root = plan.project.root
         untracked = [fp.rel for fp in plan.untrack if fp.rel]
-        untrack(root, untracked)
+        try:
+            untrack(root, untracked)
+        except ImportobotError as exc:
+            words = " ".join(_sh(r) for r in untracked)
+            raise FixError(
+                f"the files were rewritten, but {exc}: run git rm --cached {words} and "
+                f"git add the rest yourself"
+            ) from None
         if untracked:
             done.append(f"untracked {', '.join(printable(r) for r in untracked)}")
         to_stage: list[str] = []
@@ -863,7 +883,10 @@ def _apply(plan: Plan, env: Mapping[str, str] | None, now: datetime | None) -> l
             rel = plan.project.rel(plan.registry_path)
             if rel:
                 to_stage.append(rel)
-        stage(root, to_stage)
+        try:
+            stage(root, to_stage)
+        except ImportobotError as exc:
+            raise FixError(f"the files were rewritten, but {exc}: git add them yourself") from None
         if to_stage:
             done.append(f"staged {', '.join(printable(r) for r in to_stage)}")
     _emit_applied(plan)
