@@ -894,11 +894,34 @@ def _apply(plan: Plan, env: Mapping[str, str] | None, now: datetime | None) -> l
 
 
 def _emit_applied(plan: Plan) -> None:
-    """Where the ``fix.applied`` security event plugs in (``importobot.events``, D23).
+    """One ``fix.applied`` security event (D23) when a sink is configured: counts, the
+    destination and the fingerprints marked compromised — never a value."""
+    from importobot.events import configured, emit_event
 
-    The event module is not part of this release yet; when it is, this emits one event
-    (repository, counts, fingerprints of the moved and compromised keys — never a value).
-    """
+    project = plan.project
+    if not configured(project.root, project.settings):
+        return
+    moved = [c for fp in plan.files for c in fp.changes]
+    fields: dict[str, object] = {
+        "severity": "notice",
+        "counts": {
+            "moved": len(moved),
+            "files": len(plan.files),
+            "untracked": len(plan.untrack),
+            "compromised": len(plan.compromised_new),
+            "manual": len(plan.manual),
+        },
+        "payload": {
+            "to": plan.to,
+            "compromised_fps": tuple(plan.compromised_new),
+        },
+    }
+    if plan.active_fp is not None and plan.active_fp in plan.exposed:
+        fields["fingerprint"] = plan.active_fp
+    repository = project.origin_url()
+    if repository:
+        fields["repository"] = repository
+    emit_event("fix.applied", root=project.root, settings=project.settings, **fields)
 
 
 # ----------------------------------------------------------------------------- printing

@@ -138,6 +138,7 @@ def _run_push(
         apply_baseline(result, load_baseline(baseline_file))
     active = [f for f in result.findings if f.suppressed is None]
     active.sort(key=lambda f: (*f.sort_key(), f.commit or ""))
+    project.emit_findings([f for f in active if f.severity == "error"], "push.rejected")
     for f in active:
         sys.stdout.write(_line(f))
     if active:

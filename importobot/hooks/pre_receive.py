@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
     from importobot.config import Settings
-    from importobot.scan.finding import Finding, ScanResult
+    from importobot.scan.finding import Finding
     from importobot.scan.sources import Item
 
 __all__ = ["DEFAULT_TIME_BUDGET", "USAGE", "main", "parse_updates", "run"]
@@ -240,12 +240,18 @@ def _line(f: Finding) -> str:
     return f"{where} {f.rule} {variable} {f.fingerprint or '-'} {_safe(f.message)}\n"
 
 
-def _emit_rejected(result: ScanResult, refs: Sequence[str]) -> None:
-    """Where the ``push.rejected`` security event plugs in (``importobot.events``, D23).
+def _emit_rejected(errors: list[Finding], cwd: str, rules: _Rules, server_config: bool) -> None:
+    """``push.rejected`` security events (D23), one per finding, when a sink is configured.
 
-    The event module is not part of this release yet; when it is, this emits one event
-    per rejected push (counts, rules, fingerprints — never a value).
+    Sinks come from the operator's events configuration (``IMPORTOBOT_EVENTS_CONFIG`` or
+    ``$XDG_CONFIG_HOME/importobot/events.toml``) and the server's ``--config``; never from
+    the pushed repository's own configuration: its owner does not choose where a server
+    sends its events.
     """
+    from importobot.events import emit_findings
+
+    settings = rules.settings if server_config else None
+    emit_findings(errors, "push.rejected", root=cwd, settings=settings)
 
 
 def run(
@@ -332,7 +338,7 @@ def run(
             f"reached any other remote, treat it as exposed and rotate it. Inline ignore "
             f"pragmas are not honoured here.\n"
         )
-        _emit_rejected(result, [ref for _o, _n, ref in updates])
+        _emit_rejected(errors, cwd, rules, config is not None)
         return 1
     if limited:
         if fail_open:

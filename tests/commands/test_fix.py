@@ -405,3 +405,31 @@ def test_the_service_follows_the_origin_url(tmp_path: Path) -> None:
     assert keyring_service(str(repo)) == f"importobot:{os.path.realpath(repo)}"
     git(repo, "remote", "add", "origin", "https://tok:secret@github.com/acme/app.git")
     assert keyring_service(str(repo)) == "importobot:github.com/acme/app"
+
+
+def test_apply_is_a_fix_applied_event(repo: Repo, tmp_path: Path):
+    from tests.eventsink import install, recorded
+
+    env = install(tmp_path)
+    outside = tmp_path / "events.toml"
+    outside.write_text("[events]\n")
+    env["IMPORTOBOT_EVENTS_CONFIG"] = str(outside)
+    raw, key = new_key()
+    (repo.path / ".env").write_text(f"IMPORTOBOT_ENCRYPTION_KEY={key}\nDEBUG=1\n")
+    git(repo.path, "add", ".env")
+    commit(repo.path, "env")
+    repo.users.add("IMPORTOBOT_ENCRYPTION_KEY")
+    proc = repo.importobot("fix", "--apply", env={**env, "IMPORTOBOT_ENCRYPTION_KEY": key})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [record] = [r for r in recorded(env) if r["event"]["type"] == "fix.applied"]
+    event = record["event"]
+    assert event["counts"] == {
+        "moved": 1,
+        "files": 1,
+        "untracked": 1,
+        "compromised": 1,
+        "manual": 0,
+    }
+    assert event["fingerprint"] == fingerprint(raw)
+    assert event["payload"]["to"] == "keyring"
+    assert not contains_key(Path(env["IMPORTOBOT_TEST_SINK_FILE"]).read_text(), raw)

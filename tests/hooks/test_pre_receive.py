@@ -68,13 +68,13 @@ class Server:
         git(self.clone, "commit", "-q", "--no-verify", "-m", message)
         return git(self.clone, "rev-parse", "HEAD").strip()
 
-    def push(self, *refspecs: str) -> tuple[int, str]:
+    def push(self, *refspecs: str, env: dict[str, str] | None = None) -> tuple[int, str]:
         proc = subprocess.run(
             ["git", "push", "--porcelain", "origin", *refspecs],
             cwd=self.clone,
             capture_output=True,
             text=True,
-            env={**os.environ, **GIT_ENV},
+            env={**os.environ, **GIT_ENV, **(env or {})},
             check=False,
         )
         return proc.returncode, proc.stdout + proc.stderr
@@ -380,3 +380,25 @@ def test_the_click_command_runs_the_same_hook(server: Server, monkeypatch) -> No
     )
     assert result.exit_code == 1, result.output
     assert fingerprint(raw) in result.output and not contains_key(result.output, raw)
+
+
+def test_a_rejected_push_is_a_push_rejected_event(server: Server, tmp_path: Path) -> None:
+    from tests.eventsink import install, recorded
+
+    env = install(tmp_path)
+    outside = tmp_path / "events.toml"
+    outside.write_text("[events]\n")
+    env["IMPORTOBOT_EVENTS_CONFIG"] = str(outside)
+    raw, key = new_key()
+    server.write(".env", _env_with_key(key))
+    tip = server.commit("key")
+    code, out = server.push("main", env=env)
+    assert code != 0, out
+    [record] = recorded(env)
+    event = record["event"]
+    assert event["type"] == "push.rejected" and event["rule"] == "IOB101"
+    assert event["fingerprint"] == fingerprint(raw) and event["commit"] == tip
+    assert event["path"] == ".env"
+    assert not contains_key(Path(env["IMPORTOBOT_TEST_SINK_FILE"]).read_text(), raw)
+    # The pushed repository's own configuration never names the server's sinks.
+    assert record["config"]["repository_table"] is None

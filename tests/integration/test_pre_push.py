@@ -118,3 +118,50 @@ def test_a_clean_push_passes_and_commits_still_pass(pushing_repo, pc_env):
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_push_mode_directly_with_pre_commits_variables_emits_push_rejected(tmp_path: Path):
+    """The hook's push mode without pre-commit: the variables pre-commit would set."""
+    import os
+    import sys
+
+    from tests.eventsink import install, recorded
+    from tests.gitrepo import GIT_ENV
+
+    repo = init_repo(tmp_path / "app")
+    (repo / "README.md").write_text("# app\n")
+    git(repo, "add", "README.md")
+    base = commit(repo, "init")
+    raw, key = new_key()
+    (repo / "deploy.env").write_text(f"DEPLOY_SECRET_KEY={key}\n")
+    git(repo, "add", "deploy.env")
+    added = commit(repo, "key")
+    git(repo, "rm", "-q", "deploy.env")
+    tip = commit(repo, "gone")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPORTOBOT_", "PRE_COMMIT"))}
+    env.update(GIT_ENV)
+    env.update(install(tmp_path))
+    outside = tmp_path / "events.toml"
+    outside.write_text("[events]\n")
+    env.update(
+        IMPORTOBOT_EVENTS_CONFIG=str(outside),
+        PRE_COMMIT="1",
+        PRE_COMMIT_FROM_REF=base,
+        PRE_COMMIT_TO_REF=tip,
+    )
+    script = Path(sys.executable).parent / "importobot-block-keys"
+    proc = subprocess.run(  # no file passed: deploy.env no longer exists
+        [str(script)], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "deploy.env:1:" in proc.stdout and added[:12] in proc.stdout
+    assert not contains_key(proc.stdout + proc.stderr, raw)
+    [record] = recorded(env)
+    assert record["event"]["type"] == "push.rejected"
+    assert record["event"]["fingerprint"] == fingerprint(raw)
+    # The same range after the key is rewritten away: clean.
+    env["PRE_COMMIT_FROM_REF"] = added
+    proc = subprocess.run(
+        [str(script), "README.md"], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
