@@ -402,3 +402,29 @@ def test_a_rejected_push_is_a_push_rejected_event(server: Server, tmp_path: Path
     assert not contains_key(Path(env["IMPORTOBOT_TEST_SINK_FILE"]).read_text(), raw)
     # The pushed repository's own configuration never names the server's sinks.
     assert record["config"]["repository_table"] is None
+
+
+def test_the_hook_path_stays_light(server: Server) -> None:
+    """A clean push judged without click, argparse, json, cryptography or keyring (D17)."""
+    server.write("a.txt", "hello\n")
+    tip = server.commit("a")
+    server.uninstall()
+    git(server.clone, "push", "-q", "origin", f"{tip}:refs/tmp/x")
+    git(server.bare, "update-ref", "-d", "refs/tmp/x")
+    old = server.server_has("refs/heads/main")
+    probe = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from importobot.hooks.pre_receive import main\n"
+        f"code = main([], stdin=b'{old} {tip} refs/heads/main\\n')\n"
+        "print(code)\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=server.bare, capture_output=True, text=True, check=False
+    )
+    code, added = proc.stdout.splitlines()
+    assert code == "0", proc.stderr
+    heavy = ("click", "argparse", "json", "cryptography", "keyring", "typing", "tomllib")
+    loaded = set(added.split())
+    assert not sorted(m for m in loaded if m.split(".")[0] in heavy)
