@@ -181,24 +181,16 @@ def _key_health(
 
 def _write(text: str, output: str | None) -> None:
     """The report to stdout, or to ``output`` whole or not at all (temp file, rename)."""
-    if output is None:
+    from importobot.fsio import DurableWriteError, FileRefused, replace_file_durably
+
+    if output is None or output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = os.path.abspath(output)
-    tmp = os.path.join(
-        os.path.dirname(target), f".{os.path.basename(target)}.importobot-tmp-{os.getpid()}"
-    )
     try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
+        replace_file_durably(os.path.abspath(output), text.encode("utf-8"))
+    except (FileRefused, DurableWriteError) as exc:
+        raise ConfigError(f"--output {exc}") from None
 
 
 def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | None = None) -> int:

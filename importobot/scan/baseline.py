@@ -9,8 +9,6 @@ IOB2xx (key set-up) findings are never baselined.
 
 from __future__ import annotations
 
-import os
-
 from importobot.exceptions import ConfigError
 
 TYPE_CHECKING = False
@@ -115,15 +113,11 @@ def write_baseline(path: Path, entries: set[Entry], previous: set[Entry]) -> tup
     }
     import json
 
+    from importobot.fsio import DurableWriteError, FileRefused, replace_file_durably
+
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    tmp = path.with_name(f".{path.name}.importobot-tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise ConfigError(f"{path}: cannot write the baseline ({exc.strerror})") from None
+        replace_file_durably(str(path), text.encode("utf-8"))
+    except (FileRefused, DurableWriteError) as exc:
+        raise ConfigError(f"cannot write the baseline: {exc}") from None
     return len(entries - previous), len(previous - entries)
