@@ -5,7 +5,7 @@ The report formatters import only this module.
 
 from __future__ import annotations
 
-from importobot._record import Record, replace
+from importobot._record import Record, field, replace
 
 TYPE_CHECKING = False  # typing is not imported at run time (hook start-up, D17)
 if TYPE_CHECKING:
@@ -16,13 +16,6 @@ __all__ = ["RULES", "Finding", "RuleInfo", "ScanResult", "rule_info"]
 
 class RuleInfo(Record):
     """A rule's code, kebab-case name, default severity and one-line summary."""
-
-    __slots__ = (
-        "code",
-        "name",
-        "severity",
-        "summary",
-    )
 
     code: str
     name: str
@@ -93,24 +86,6 @@ class Finding(Record):
     ``fingerprint`` is the D2 fingerprint (``None`` for rejected or weak set-up keys).
     """
 
-    __slots__ = (
-        "rule",
-        "severity",
-        "path",
-        "line",
-        "column",
-        "variable",
-        "key_type",
-        "key_bytes",
-        "fingerprint",
-        "message",
-        "commit",
-        "source",
-        "note",
-        "suppressed",
-    )
-    _defaults = {"commit": None, "source": None, "note": None, "suppressed": None}
-
     rule: str
     severity: str
     path: str | None
@@ -121,12 +96,12 @@ class Finding(Record):
     key_bytes: int | None
     fingerprint: str | None
     message: str
-    commit: str | None
-    source: str | None
+    commit: str | None = None
+    source: str | None = None
     #: Extra context, such as "published example key" or "unstaged".
-    note: str | None
+    note: str | None = None
     #: Why it is suppressed (``inline``, ``baseline``) or ``None`` when it counts.
-    suppressed: str | None
+    suppressed: str | None = None
 
     @property
     def rule_name(self) -> str:
@@ -165,48 +140,25 @@ class Finding(Record):
         return data
 
 
-class ScanResult(Record):
+class ScanResult(Record, frozen=False):
     """The outcome of one ``check`` run: findings and what was (not) scanned."""
 
-    __slots__ = (
-        "findings",
-        "files_scanned",
-        "bytes_scanned",
-        "skipped",
-        "bytes_skipped",
-        "notes",
-        "baseline_added",
-        "baseline_removed",
-        "seconds",
-        "paths",
-    )
-    _defaults = {
-        "files_scanned": 0,
-        "bytes_scanned": 0,
-        "bytes_skipped": 0,
-        "baseline_added": 0,
-        "baseline_removed": 0,
-        "seconds": 0.0,
-    }
-    _factories = {"findings": list, "skipped": dict, "notes": list, "paths": dict}
-    _mutable = True
-
-    findings: list[Finding]
-    files_scanned: int
-    bytes_scanned: int
+    findings: list[Finding] = field(default_factory=list)
+    files_scanned: int = 0
+    bytes_scanned: int = 0
     #: Skip reason (``binary``, ``too-large``, ``unreadable``, ``excluded``, ``symlink``) → count.
-    skipped: dict[str, int]
+    skipped: dict[str, int] = field(default_factory=dict)
     #: Bytes of skipped files (reported apart from scanned bytes).
-    bytes_skipped: int
+    bytes_skipped: int = 0
     #: One line per problem met (unreadable file, git failure); never a key.
-    notes: list[str]
+    notes: list[str] = field(default_factory=list)
     #: Baseline bookkeeping for ``--update-baseline`` (added, removed).
-    baseline_added: int
-    baseline_removed: int
+    baseline_added: int = 0
+    baseline_removed: int = 0
     #: Elapsed seconds (wall clock) of the scan.
-    seconds: float
+    seconds: float = 0.0
     #: Shown path -> path relative to the repository root (what the baseline matches).
-    paths: dict[str, str]
+    paths: dict[str, str] = field(default_factory=dict)
 
     def skip(self, reason: str, size: int = 0) -> None:
         """Count one skipped file."""
