@@ -1,81 +1,21 @@
 """Findings: what a scan reports (D14). Data, not errors; never a key value.
 
-The report formatters import only this module.
+The report formatters import only this module and the rules registry (:mod:`importobot.rules`).
 """
 
 from __future__ import annotations
 
 from importobot._record import Record, field, replace
 
+# The rules registry (importobot.rules) is the one source of rule metadata; its names are
+# re-exported here for the modules that read them beside Finding.
+from importobot.rules import RULES, RuleInfo, rule_info
+
 TYPE_CHECKING = False  # typing is not imported at run time (hook start-up, D17)
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["RULES", "Finding", "RuleInfo", "ScanResult", "rule_info"]
-
-
-class RuleInfo(Record):
-    """A rule's code, kebab-case name, default severity and one-line summary."""
-
-    code: str
-    name: str
-    severity: str
-    summary: str
-
-
-#: Every rule importobot reports (DESIGN "Rules", D14 names).
-RULES: dict[str, RuleInfo] = {
-    r.code: r
-    for r in (
-        RuleInfo(
-            "IOB101",
-            "key-in-env-file",
-            "error",
-            "Plaintext encryption key in an env-style file",
-        ),
-        RuleInfo("IOB102", "key-in-source", "error", "Plaintext key in a source or config file"),
-        RuleInfo(
-            "IOB103",
-            "env-file-not-ignored",
-            "warning",
-            "Env file holding secrets is not git-ignored",
-        ),
-        RuleInfo("IOB201", "no-key", "error", "No encryption key is set up"),
-        RuleInfo("IOB202", "malformed-key", "error", "The set-up key is malformed"),
-        RuleInfo("IOB203", "weak-key", "error", "The set-up key is weak"),
-        RuleInfo(
-            "IOB204",
-            "compromised-key",
-            "error",
-            "The set-up key was found committed in the repository",
-        ),
-        RuleInfo("IOB301", "key-rotation-due", "error", "The key is older than the maximum age"),
-        RuleInfo("IOB302", "key-rotation-soon", "warning", "The key is within the warning window"),
-        RuleInfo(
-            "IOB303",
-            "stale-ciphertext",
-            "warning",
-            "Committed Fernet ciphertext is older than the maximum age",
-        ),
-        RuleInfo(
-            "IOB304",
-            "unregistered-key",
-            "warning",
-            "The set-up key is not in the key registry",
-        ),
-        RuleInfo(
-            "IOB305",
-            "retired-key-configured",
-            "warning",
-            "A retired key is still configured as a previous key",
-        ),
-    )
-}
-
-
-def rule_info(code: str) -> RuleInfo:
-    """The :class:`RuleInfo` of ``code``; unknown codes get a generic entry."""
-    return RULES.get(code) or RuleInfo(code, code.lower(), "error", code)
 
 
 class Finding(Record):
