@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -153,7 +154,8 @@ def test_registry_is_light() -> None:
         "print(sorted(m for m in sys.modules if m in {'typing', 'dataclasses', 'inspect'} "
         "or m.startswith('importobot.scan')))"
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}  # see scripts/test
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True
     )
     assert proc.stdout.strip() == "[]"
