@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import subprocess
 import sys
@@ -238,7 +239,11 @@ def test_fast_path_imports_no_tomllib() -> None:
         f"loads_table({PYPROJECT!r}, ('tool', 'importobot'))\n"
         "print(sorted(m for m in ('tomllib', 'tomli', 'typing') if m in sys.modules))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # No COVERAGE_*: scripts/test measures child processes, and coverage imports tomllib.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert proc.stdout.strip() == "[]"
 
 
