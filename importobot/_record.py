@@ -1,10 +1,21 @@
-"""Small value classes without :mod:`dataclasses` (hook start-up, D17).
+"""Small value classes without :mod:`dataclasses` at run time (hook start-up, D17).
 
 ``dataclasses`` imports ``inspect`` (and with it ``ast``, ``dis``, ``tokenize``) and
 builds each class with ``exec``: about 10 ms of the pre-commit hook's start-up, more
-than scanning a small commit. A :class:`Record` subclass lists its fields in
-``__slots__`` (with annotations for type checkers) and its defaults in ``_defaults``;
-it gets keyword/positional construction, equality, hashing and :func:`replace`.
+than scanning a small commit. A record is written like a dataclass::
+
+    class Finding(Record):                 # frozen; ``class R(Record, frozen=False)``
+        rule: str
+        path: str | None = None
+        notes: list[str] = field(default_factory=list)
+
+At run time the metaclass turns the annotated names into ``__slots__`` (in order) and
+keeps the defaults aside; :class:`Record` gives keyword/positional construction,
+equality, hashing (frozen records), ``repr``, pickling and :func:`replace`. For type
+checkers ``Record`` is a ``dataclass_transform`` base (frozen by default), ``field`` is
+:func:`dataclasses.field` and ``replace`` is :func:`dataclasses.replace`, so a misspelt
+or mistyped field is a type error. Modules that define records must keep
+``from __future__ import annotations`` (the annotations are read as strings).
 """
 
 from __future__ import annotations
@@ -12,26 +23,122 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TypeVar
+    from dataclasses import field, replace
+    from typing import Any, ClassVar
 
-    R = TypeVar("R", bound="Record")
+    from typing_extensions import dataclass_transform
+else:
 
-__all__ = ["Record", "replace"]
+    def dataclass_transform(**_kwargs):
+        """Run-time stand-in for :func:`typing.dataclass_transform` (a no-op)."""
+        return lambda obj: obj
+
+    def field(*, default_factory):
+        """A field whose default is made per instance (``field(default_factory=list)``)."""
+        return _Factory(default_factory)
+
+    def replace(obj, /, **changes):
+        """A copy of ``obj`` with some fields changed (like :func:`dataclasses.replace`)."""
+        values = {n: getattr(obj, n) for n in obj._fields}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"{type(obj).__name__} has no field {sorted(unknown)}")
+        values.update(changes)
+        return type(obj)(**values)
+
+
+__all__ = ["Record", "field", "replace"]
 
 _MISSING = object()
 
 
-class Record:
-    """Base of slot-based value classes; frozen unless ``_mutable``."""
+class _Factory:
+    """A field's default factory, as returned by :func:`field` at run time."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+
+def _is_classvar(annotation: object) -> bool:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return isinstance(text, str) and text.split("[", 1)[0].split(".")[-1] == "ClassVar"
+
+
+class _RecordType(type):
+    """Builds a record class: ``__slots__`` from the annotations, defaults kept aside."""
+
+    _fields: tuple[str, ...]
+    _defaults: dict[str, Any]
+    _factories: dict[str, Callable[[], Any]]
+
+    def __new__(
+        mcs,
+        name: str,
+        bases: tuple[type, ...],
+        namespace: dict[str, Any],
+        frozen: bool = True,
+    ) -> _RecordType:
+        parents = [b for b in bases if isinstance(b, _RecordType)]
+        if not parents:  # Record itself
+            return super().__new__(mcs, name, bases, namespace)
+        if "__slots__" in namespace:
+            raise TypeError(f"record {name}: declare fields as annotations, not __slots__")
+        if "__annotations__" not in namespace and "__annotate__" in namespace:
+            raise TypeError(f"record {name}: the module needs `from __future__ import annotations`")
+        fields: list[str] = []
+        defaults: dict[str, Any] = {}
+        factories: dict[str, Callable[[], Any]] = {}
+        for parent in parents:
+            for inherited in parent._fields:
+                if inherited not in fields:
+                    fields.append(inherited)
+            defaults.update(parent._defaults)
+            factories.update(parent._factories)
+        own: list[str] = []
+        for field_name, annotation in namespace.get("__annotations__", {}).items():
+            if _is_classvar(annotation):
+                continue
+            own.append(field_name)
+            if field_name not in fields:
+                fields.append(field_name)
+            value = namespace.pop(field_name, _MISSING)
+            if isinstance(value, _Factory):
+                factories[field_name] = value.factory
+            elif value is not _MISSING:
+                defaults[field_name] = value
+        seen_default = False
+        for field_name in fields:
+            has_default = field_name in defaults or field_name in factories
+            if seen_default and not has_default:
+                raise TypeError(
+                    f"record {name}: field {field_name!r} has no default but follows one that has"
+                )
+            seen_default = seen_default or has_default
+        namespace["__slots__"] = tuple(own)
+        namespace["_fields"] = tuple(fields)
+        namespace["_defaults"] = defaults
+        namespace["_factories"] = factories
+        namespace["_mutable"] = not frozen
+        return super().__new__(mcs, name, bases, namespace)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+class Record(metaclass=_RecordType):
+    """Base of slot-based value classes; frozen unless declared with ``frozen=False``."""
 
     __slots__: tuple[str, ...] = ()
-    #: Field → default value, or a zero-argument factory when listed in ``_factories``.
-    _defaults: dict[str, Any] = {}
-    _factories: dict[str, Callable[[], Any]] = {}
-    _mutable = False
+    #: Field names in order (own and inherited).
+    _fields: ClassVar[tuple[str, ...]] = ()
+    #: Field → default value.
+    _defaults: ClassVar[dict[str, Any]] = {}
+    #: Field → zero-argument factory (``field(default_factory=...)``).
+    _factories: ClassVar[dict[str, Callable[[], Any]]] = {}
+    _mutable: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        names = self.__slots__
+        names = self._fields
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__}() takes at most {len(names)} arguments")
         for name, value in zip(names, args, strict=False):
@@ -51,13 +158,20 @@ class Record:
         if kwargs:
             raise TypeError(f"{type(self).__name__}() got unexpected {sorted(kwargs)}")
 
-    def __setattr__(self, name: str, value: object) -> None:
-        if not self._mutable:
-            raise AttributeError(f"{type(self).__name__} is frozen; use replace()")
-        object.__setattr__(self, name, value)
+    if not TYPE_CHECKING:  # hidden from mypy, which would then allow any attribute name
+
+        def __setattr__(self, name, value):
+            if not self._mutable:
+                raise AttributeError(f"{type(self).__name__} is frozen; use replace()")
+            object.__setattr__(self, name, value)
+
+        def __delattr__(self, name):
+            if not self._mutable:
+                raise AttributeError(f"{type(self).__name__} is frozen; use replace()")
+            object.__delattr__(self, name)
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in self.__slots__)
+        return tuple(getattr(self, n) for n in self._fields)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Record) or type(other) is not type(self):
@@ -70,22 +184,12 @@ class Record:
         return hash(self._values())
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
         return f"{type(self).__name__}({shown})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {n: getattr(self, n) for n in self.__slots__}
+        return {n: getattr(self, n) for n in self._fields}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
-
-
-def replace(obj: R, **changes: Any) -> R:
-    """A copy of ``obj`` with some fields changed (like :func:`dataclasses.replace`)."""
-    values = {n: getattr(obj, n) for n in obj.__slots__}
-    unknown = set(changes) - set(values)
-    if unknown:
-        raise TypeError(f"{type(obj).__name__} has no field {sorted(unknown)}")
-    values.update(changes)
-    return type(obj)(**values)

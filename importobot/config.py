@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from importobot._record import Record, replace
+from importobot._record import Record, field, replace
 from importobot.exceptions import ConfigError
 
 TYPE_CHECKING = False  # typing/datetime are not imported at run time (hook start-up, D17)
@@ -61,9 +61,6 @@ TABLE_PATH = ("tool", "importobot")
 
 class ConfigKey(Record):
     """One configuration key: its name, value type, owner, accepted aliases and meaning."""
-
-    __slots__ = ("name", "kind", "owner", "aliases", "summary")
-    _defaults = {"aliases": ()}
 
     #: Kebab-case name as written in the file.
     name: str
@@ -127,53 +124,26 @@ class Settings(Record):
     must not import :mod:`dataclasses` (and with it :mod:`inspect`) for it (D17).
     """
 
-    __slots__ = (
-        "exclude",
-        "env_files",
-        "baseline",
-        "max_file_size",
-        "max_key_age",
-        "warn_key_age",
-        "key_check",
-        "registry",
-        "source",
-        "explicit",
-        "plugins",
-    )
-    _defaults = {
-        "exclude": (),
-        "env_files": (),
-        "baseline": None,
-        "max_file_size": DEFAULT_MAX_FILE_SIZE,
-        "max_key_age": None,
-        "warn_key_age": None,
-        "key_check": None,
-        "registry": ".importobot-keys.toml",
-        "source": None,
-        "explicit": frozenset(),
-    }
-    _factories = {"plugins": dict}
-
-    exclude: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
     #: Config ``extra-env-globs`` (also spelled ``env-files``).
-    env_files: tuple[str, ...]
-    baseline: str | None
-    max_file_size: int
-    max_key_age: timedelta | None
-    warn_key_age: timedelta | None
-    key_check: bool | None
-    registry: str
+    env_files: tuple[str, ...] = ()
+    baseline: str | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_key_age: timedelta | None = None
+    warn_key_age: timedelta | None = None
+    key_check: bool | None = None
+    registry: str = ".importobot-keys.toml"
     #: The file these settings came from (``None``: defaults).
-    source: str | None
+    source: str | None = None
     #: Fields the file set explicitly (so command-line options can tell defaults apart).
-    explicit: frozenset[str]
+    explicit: frozenset[str] = frozenset()
     #: Raw values of plugin-owned keys (``events``, ``compliance``, ``rotation-log``).
-    plugins: dict[str, Any]
+    plugins: dict[str, Any] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(tuple(getattr(self, n) for n in self.__slots__ if n != "plugins"))
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (command-line options win over the file)."""
         return replace(self, **changes)
 

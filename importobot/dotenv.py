@@ -29,26 +29,15 @@ class Entry(Record):
     just past the separator. ``end_line`` differs from ``line`` for a multi-line value.
     """
 
-    __slots__ = (
-        "name",
-        "value",
-        "line",
-        "column",
-        "quote",
-        "commented",
-        "end_line",
-    )
-    _defaults = {"quote": "", "commented": False, "end_line": 0}
-
     name: str
     value: str
     line: int
     column: int
     #: The quote character around the value (``'``, ``"``, `````) or ``""``.
-    quote: str
+    quote: str = ""
     #: True when the assignment sits in a ``#`` comment.
-    commented: bool
-    end_line: int
+    commented: bool = False
+    end_line: int = 0
 
     def __repr__(self) -> str:
         # The value may be a key: never show it.

@@ -398,25 +398,6 @@ class SecurityEvent(Record):
     payload value is redacted; fixed-shape fields that do not fit raise :class:`EventError`.
     """
 
-    __slots__ = (
-        "id",
-        "run_id",
-        "time",
-        "type",
-        "severity",
-        "rule",
-        "repository",
-        "path",
-        "line",
-        "commit",
-        "fingerprint",
-        "counts",
-        "payload",
-        "host",
-        "user",
-        "tool_version",
-    )
-
     #: 32 hex digits, random; a receiver drops a duplicate delivery by it.
     id: str
     run_id: str
@@ -612,25 +593,11 @@ class SinkConfig(Record):
     names, else of ``$XDG_CONFIG_HOME/importobot/events.toml``, from ``outside_source``.
     """
 
-    __slots__ = (
-        "root",
-        "repository_source",
-        "repository_table",
-        "outside_source",
-        "outside_table",
-    )
-    _defaults = {
-        "repository_source": None,
-        "repository_table": None,
-        "outside_source": None,
-        "outside_table": None,
-    }
-
     root: str
-    repository_source: str | None
-    repository_table: Any
-    outside_source: str | None
-    outside_table: Any
+    repository_source: str | None = None
+    repository_table: Any = None
+    outside_source: str | None = None
+    outside_table: Any = None
 
 
 #: (root, config source, IMPORTOBOT_EVENTS_CONFIG) -> the sinks loaded for it.

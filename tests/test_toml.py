@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+import re
 import subprocess
 import sys
 
@@ -236,5 +239,42 @@ def test_fast_path_imports_no_tomllib() -> None:
         f"loads_table({PYPROJECT!r}, ('tool', 'importobot'))\n"
         "print(sorted(m for m in ('tomllib', 'tomli', 'typing') if m in sys.modules))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # No COVERAGE_*: scripts/test measures child processes, and coverage imports tomllib.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert proc.stdout.strip() == "[]"
+
+
+# -- results and errors through the public loader -------------------------------------------
+
+
+def test_parses_tables_arrays_and_dates() -> None:
+    data = loads(
+        '[tool.importobot]\nmax-key-age = "90d"\nexclude = ["a", "b"]\n'
+        "[[key]]\ncreated = 2026-01-31T00:00:00Z\n"
+    )
+    assert data["tool"]["importobot"] == {"max-key-age": "90d", "exclude": ["a", "b"]}
+    assert data["key"][0]["created"] == datetime.datetime(2026, 1, 31, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a = ", "[table\n", "a = 1\na = 2\n", 'a = "unclosed\n', "= 1"],
+)
+def test_invalid_toml_raises_toml_error_with_where(text: str) -> None:
+    with pytest.raises(TomlError) as caught:
+        loads(text)
+    assert isinstance(caught.value, ValueError)  # callers catching ValueError keep working
+    assert re.search(r"\(at (line \d+, column \d+|end of document)\)", str(caught.value))
+    # One clear error: the parser's own exception is not chained (nothing to leak from it).
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_error_never_echoes_a_value() -> None:
+    secret = "NotAKeyJustAMarker1234567890"
+    with pytest.raises(TomlError) as caught:
+        loads(f'k = "{secret}"\nk = "{secret}"\n')
+    assert secret not in str(caught.value)

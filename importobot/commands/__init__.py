@@ -32,14 +32,11 @@ class InputError(ImportobotError):
 class Outcome(Record):
     """What a command prints and its exit code (D15)."""
 
-    __slots__ = ("stdout", "exit_code", "stderr")
-    _defaults = {"exit_code": 0, "stderr": ""}
-
     #: Text for standard output, each line ending in a newline (may be empty).
     stdout: str
-    exit_code: int
+    exit_code: int = 0
     #: Text for standard error (notes), each line ending in a newline.
-    stderr: str
+    stderr: str = ""
 
 
 def decode_stdin(data: bytes, what: str = "stdin") -> str:

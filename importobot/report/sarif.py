@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from importobot.scan.finding import RULES, Finding, ScanResult
+from importobot.rules import RULES
+from importobot.scan.finding import Finding, ScanResult
 
 __all__ = ["SARIF_SCHEMA", "render_sarif"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_DOCS = "https://github.com/importobot/importobot/tree/main/docs/rules/"
 _FALLBACK_LOCATION = ".importobot-keys.toml"
 
 
@@ -34,7 +34,8 @@ def render_sarif(result: ScanResult, *, tool_version: str, show_suppressed: bool
             "id": code,
             "name": RULES[code].name,
             "shortDescription": {"text": RULES[code].summary},
-            "helpUri": f"{_DOCS}{code}.md",
+            # The rule's page in the repository (tests check each resolves to a file).
+            "helpUri": RULES[code].help_uri,
             "defaultConfiguration": {"level": RULES[code].severity},
         }
         for code in codes

@@ -1,88 +1,21 @@
 """Findings: what a scan reports (D14). Data, not errors; never a key value.
 
-The report formatters import only this module.
+The report formatters import only this module and the rules registry (:mod:`importobot.rules`).
 """
 
 from __future__ import annotations
 
-from importobot._record import Record, replace
+from importobot._record import Record, field, replace
+
+# The rules registry (importobot.rules) is the one source of rule metadata; its names are
+# re-exported here for the modules that read them beside Finding.
+from importobot.rules import RULES, RuleInfo, rule_info
 
 TYPE_CHECKING = False  # typing is not imported at run time (hook start-up, D17)
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["RULES", "Finding", "RuleInfo", "ScanResult", "rule_info"]
-
-
-class RuleInfo(Record):
-    """A rule's code, kebab-case name, default severity and one-line summary."""
-
-    __slots__ = (
-        "code",
-        "name",
-        "severity",
-        "summary",
-    )
-
-    code: str
-    name: str
-    severity: str
-    summary: str
-
-
-#: Every rule importobot reports (DESIGN "Rules", D14 names).
-RULES: dict[str, RuleInfo] = {
-    r.code: r
-    for r in (
-        RuleInfo(
-            "IOB101",
-            "key-in-env-file",
-            "error",
-            "Plaintext encryption key in an env-style file",
-        ),
-        RuleInfo("IOB102", "key-in-source", "error", "Plaintext key in a source or config file"),
-        RuleInfo(
-            "IOB103",
-            "env-file-not-ignored",
-            "warning",
-            "Env file holding secrets is not git-ignored",
-        ),
-        RuleInfo("IOB201", "no-key", "error", "No encryption key is set up"),
-        RuleInfo("IOB202", "malformed-key", "error", "The set-up key is malformed"),
-        RuleInfo("IOB203", "weak-key", "error", "The set-up key is weak"),
-        RuleInfo(
-            "IOB204",
-            "compromised-key",
-            "error",
-            "The set-up key was found committed in the repository",
-        ),
-        RuleInfo("IOB301", "key-rotation-due", "error", "The key is older than the maximum age"),
-        RuleInfo("IOB302", "key-rotation-soon", "warning", "The key is within the warning window"),
-        RuleInfo(
-            "IOB303",
-            "stale-ciphertext",
-            "warning",
-            "Committed Fernet ciphertext is older than the maximum age",
-        ),
-        RuleInfo(
-            "IOB304",
-            "unregistered-key",
-            "warning",
-            "The set-up key is not in the key registry",
-        ),
-        RuleInfo(
-            "IOB305",
-            "retired-key-configured",
-            "warning",
-            "A retired key is still configured as a previous key",
-        ),
-    )
-}
-
-
-def rule_info(code: str) -> RuleInfo:
-    """The :class:`RuleInfo` of ``code``; unknown codes get a generic entry."""
-    return RULES.get(code) or RuleInfo(code, code.lower(), "error", code)
 
 
 class Finding(Record):
@@ -92,24 +25,6 @@ class Finding(Record):
     ``key_bytes`` is the decoded size (characters for an opaque string).
     ``fingerprint`` is the D2 fingerprint (``None`` for rejected or weak set-up keys).
     """
-
-    __slots__ = (
-        "rule",
-        "severity",
-        "path",
-        "line",
-        "column",
-        "variable",
-        "key_type",
-        "key_bytes",
-        "fingerprint",
-        "message",
-        "commit",
-        "source",
-        "note",
-        "suppressed",
-    )
-    _defaults = {"commit": None, "source": None, "note": None, "suppressed": None}
 
     rule: str
     severity: str
@@ -121,12 +36,12 @@ class Finding(Record):
     key_bytes: int | None
     fingerprint: str | None
     message: str
-    commit: str | None
-    source: str | None
+    commit: str | None = None
+    source: str | None = None
     #: Extra context, such as "published example key" or "unstaged".
-    note: str | None
+    note: str | None = None
     #: Why it is suppressed (``inline``, ``baseline``) or ``None`` when it counts.
-    suppressed: str | None
+    suppressed: str | None = None
 
     @property
     def rule_name(self) -> str:
@@ -165,48 +80,25 @@ class Finding(Record):
         return data
 
 
-class ScanResult(Record):
+class ScanResult(Record, frozen=False):
     """The outcome of one ``check`` run: findings and what was (not) scanned."""
 
-    __slots__ = (
-        "findings",
-        "files_scanned",
-        "bytes_scanned",
-        "skipped",
-        "bytes_skipped",
-        "notes",
-        "baseline_added",
-        "baseline_removed",
-        "seconds",
-        "paths",
-    )
-    _defaults = {
-        "files_scanned": 0,
-        "bytes_scanned": 0,
-        "bytes_skipped": 0,
-        "baseline_added": 0,
-        "baseline_removed": 0,
-        "seconds": 0.0,
-    }
-    _factories = {"findings": list, "skipped": dict, "notes": list, "paths": dict}
-    _mutable = True
-
-    findings: list[Finding]
-    files_scanned: int
-    bytes_scanned: int
+    findings: list[Finding] = field(default_factory=list)
+    files_scanned: int = 0
+    bytes_scanned: int = 0
     #: Skip reason (``binary``, ``too-large``, ``unreadable``, ``excluded``, ``symlink``) → count.
-    skipped: dict[str, int]
+    skipped: dict[str, int] = field(default_factory=dict)
     #: Bytes of skipped files (reported apart from scanned bytes).
-    bytes_skipped: int
+    bytes_skipped: int = 0
     #: One line per problem met (unreadable file, git failure); never a key.
-    notes: list[str]
+    notes: list[str] = field(default_factory=list)
     #: Baseline bookkeeping for ``--update-baseline`` (added, removed).
-    baseline_added: int
-    baseline_removed: int
+    baseline_added: int = 0
+    baseline_removed: int = 0
     #: Elapsed seconds (wall clock) of the scan.
-    seconds: float
+    seconds: float = 0.0
     #: Shown path -> path relative to the repository root (what the baseline matches).
-    paths: dict[str, str]
+    paths: dict[str, str] = field(default_factory=dict)
 
     def skip(self, reason: str, size: int = 0) -> None:
         """Count one skipped file."""

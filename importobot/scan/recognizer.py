@@ -59,27 +59,17 @@ _PEM_PRIVATE_RE = lazy_compile(
 class Match(Record):
     """A recognized key: type, size, fingerprint and where in the value it starts."""
 
-    __slots__ = (
-        "key_type",
-        "key_bytes",
-        "fingerprint",
-        "note",
-        "offset",
-        "spelling",
-    )
-    _defaults = {"note": None, "offset": 0, "spelling": None}
-
     #: ``fernet``, ``base64``, ``hex``, ``laravel``, ``opaque``, ``pem-private-key``, ``key-file``.
     key_type: str
     #: Decoded size in bytes (characters for an opaque string).
     key_bytes: int
     fingerprint: str
     #: ``published example key`` for a listed demo key, else ``None``.
-    note: str | None
+    note: str | None = None
     #: Offset of the key inside the value (non-zero for a key embedded in a URI).
-    offset: int
+    offset: int = 0
     #: How the value was spelled when that is worth saying (``bytes literal``).
-    spelling: str | None
+    spelling: str | None = None
 
     def __repr__(self) -> str:
         return (

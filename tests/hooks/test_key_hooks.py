@@ -123,7 +123,8 @@ def test_console_scripts_run_without_click(tmp_path):
         "bad = [m for m in heavy if m in sys.modules];"
         "print(bad); sys.exit(rc)"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTOBOT_")}
+    # No COVERAGE_*: scripts/test measures child processes, and coverage would load json.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPORTOBOT_", "COVERAGE_"))}
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )

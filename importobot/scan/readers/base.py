@@ -14,31 +14,19 @@ class Candidate(Record):
     column in Unicode code points). ``name`` is ``None`` for a bare value.
     """
 
-    __slots__ = (
-        "name",
-        "value",
-        "line",
-        "column",
-        "quote",
-        "commented",
-        "env",
-        "via",
-    )
-    _defaults = {"quote": "", "commented": False, "env": False, "via": None}
-
     name: str | None
     value: str
     line: int
     column: int
     #: The quote around the value (``'``, ``"``, ````` or ``""``).
-    quote: str
+    quote: str = ""
     #: True when the assignment sits in a comment.
-    commented: bool
+    commented: bool = False
     #: True in an env-style context: compose ``environment:``, Actions ``env:``,
     #: Dockerfile ``ENV``/``ARG``, Kubernetes Secret/ConfigMap data.
-    env: bool
+    env: bool = False
     #: Text to show instead of the format's own name when it is not obvious.
-    via: str | None
+    via: str | None = None
 
     def __repr__(self) -> str:
         # The value may be a key: never show it.

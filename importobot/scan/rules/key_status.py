@@ -71,8 +71,6 @@ class PreviousKeyStatus(Record):
     ``unregistered``, or ``None`` when the registry was not read.
     """
 
-    __slots__ = ("fingerprint", "source", "legacy", "registry_state", "retired")
-
     fingerprint: str
     #: Where it is configured: ``env:IMPORTOBOT_PREVIOUS_KEYS``, ``file:PATH``, ``keyring:…``.
     source: str
@@ -96,19 +94,6 @@ class PreviousKeyStatus(Record):
 
 class KeyStatus(Record):
     """The keys of one project at one moment (see the module docstring)."""
-
-    __slots__ = (
-        "source",
-        "fingerprint",
-        "valid",
-        "policy",
-        "registry",
-        "entry",
-        "age",
-        "previous",
-        "migration",
-        "findings",
-    )
 
     #: The primary key's source label (``env:…``, ``keyring:SERVICE/USER``), also when it
     #: is invalid; ``None`` when no source is configured.
