@@ -87,8 +87,10 @@ def cli() -> None:
     from importobot.security.key_sources import set_project_defaults
 
     # D24: the CLI (not the library) also reads the repository's .importobot-key.wrapped;
-    # the project is loaded only if a key is looked for past the environment.
+    # the project is loaded only if a key is looked for past the environment. Forgotten
+    # when the command ends, so a library caller in the same process never inherits it.
     set_project_defaults(_project_key_files)
+    click.get_current_context().call_on_close(lambda: set_project_defaults(None))
 
 
 def _project_key_files() -> tuple[str | None, str | None]:
