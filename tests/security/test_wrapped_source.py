@@ -35,8 +35,8 @@ from importobot.security.key_sources import (
     resolve_primary_key,
 )
 from importobot.security.key_validation import encode_key
-from tests.keygen import contains_key, new_raw
 from tests.kek_services import SoftHSM
+from tests.keygen import contains_key, new_raw
 
 # -- the format ----------------------------------------------------------------------------
 
