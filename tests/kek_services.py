@@ -213,9 +213,12 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
     try:
         _wait_http(f"{addr}/v1/sys/health", 60, proc, log)
         unseal = None
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("Unseal Key:"):
-                unseal = line.split(":", 1)[1].strip()
+        deadline = time.monotonic() + 10  # the banner comes after the listener is up
+        while unseal is None and time.monotonic() < deadline:
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("Unseal Key:"):
+                    unseal = line.split(":", 1)[1].strip()
+            time.sleep(0.05)
         server = OpenBao(addr, token, unseal)
         server.client().sys.enable_secrets_engine(backend_type="transit", path="transit")  # type: ignore[attr-defined]
         yield server

@@ -258,13 +258,15 @@ def _library(path: str) -> Any:
     try:
         lib = pkcs11.lib(path)
     except pkcs11_errors.PKCS11Error as exc:
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        if "OS exception" in detail or "cannot open" in detail:
+        detail = (str(exc).splitlines() or [""])[0]
+        if detail.startswith("OS exception"):
+            # "OS exception while loading PATH: PATH: <dlerror>": keep what dlerror said
+            reason = detail.split(f"{path}: ")[-1][:200] or "dlopen failed"
+            code = "not-a-pkcs11-module" if "C_GetFunctionList" in reason else "module-load"
             raise KeyBackendError(
-                f"pkcs11: cannot load the module {ENV_MODULE}={path[:200]} "
-                f"({detail.split(': ', 1)[-1] or 'dlopen failed'})",
+                f"pkcs11: cannot load the module {ENV_MODULE}={path[:200]} ({reason}) ({code})",
                 "pkcs11",
-                "module-load",
+                code,
             ) from None
         raise KeyBackendError(
             f"pkcs11: the module {path[:200]} failed to initialise "
