@@ -16,7 +16,9 @@ Every request has a 5 s connect and read timeout; errors are one line with the A
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -62,6 +64,26 @@ def parse_kms_uri(uri: str) -> tuple[str, str | None]:
     )
 
 
+@contextmanager
+def _quiet_wire_logs() -> Iterator[None]:
+    """botocore logs request and response bodies at DEBUG: a data key in ``Plaintext``.
+
+    While a call carries key material, its loggers say nothing below INFO.
+    """
+    prefixes = ("botocore", "boto3", "urllib3")
+    names = {n for n in logging.Logger.manager.loggerDict if n.split(".", 1)[0] in prefixes}
+    loggers = [logging.getLogger(name) for name in sorted(names | set(prefixes))]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _stamp(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
@@ -102,7 +124,8 @@ class KMSKEK(KEKBackend):
 
     def _call(self, what: str, call: Callable[[Any], T]) -> T:
         try:
-            return call(self._api())
+            with _quiet_wire_logs():
+                return call(self._api())
         except aws_errors.ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code") or "ClientError")
