@@ -446,7 +446,6 @@ def wrap(
     trailing newline, crash-safely). The wrapped key is unwrapped once before it is shown,
     so a key that would not come back is never handed out.
     """
-    from importobot.events import emit_event
     from importobot.keys.fingerprint import fingerprint
     from importobot.security.credential_manager import generate_key
     from importobot.security.key_sources import call_backend
@@ -479,7 +478,8 @@ def wrap(
     else:
         out = _lines(wrapped.text)
         notes.append(f"wrapped {fp} under {uri} (version {wrapped.version})")
-    emit_event(
+    _event(
+        _project(None),
         "key.wrapped",
         fingerprint=fp,
         payload={"kek": uri, "kek_version": wrapped.version, "mechanism": wrapped.mechanism},
@@ -501,7 +501,6 @@ def rewrap(
     ``.importobot-key.wrapped``) is rewritten crash-safely (D22). Nothing is written
     unless the new wrapped key unwraps to the same key.
     """
-    from importobot.events import emit_event
     from importobot.security.key_sources import (
         ENV_WRAPPED_KEY_FILE,
         call_backend,
@@ -537,7 +536,8 @@ def rewrap(
         return Outcome(
             _lines(f"{where} is already under the newest version {new.version} of {old.uri}")
         )
-    emit_event(
+    _event(
+        _project(start),
         "key.rewrapped",
         fingerprint=old.fingerprint,
         payload={"kek": old.uri, "from_version": old.version, "kek_version": new.version},
