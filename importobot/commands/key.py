@@ -379,56 +379,16 @@ def _checked_roundtrip(
 
 
 def write_wrapped_file(path: str, text: str, *, overwrite: bool) -> None:
-    """Write ``text`` + newline to ``path`` crash-safely (D22), mode 0644 (or the old mode).
-
-    Through ``.<name>.importobot-tmp-<pid>`` in the target's real directory (created
-    ``O_EXCL|O_NOFOLLOW``), ``fsync`` → ``os.replace`` → ``fsync(dir)``. A hard-linked or
-    special target is refused; an existing one only with ``overwrite``.
-    """
+    """Write ``text`` + newline to ``path`` crash-safely (D22, :func:`importobot.fsio.
+    replace_file_durably`), mode 0644 for a new file; an existing one only with
+    ``overwrite`` (a symbolic link, hard-linked or special file is refused)."""
     import os
-    import stat
 
-    target = os.path.realpath(path)
-    mode = 0o644
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
-    if st is not None:
-        if not overwrite:
-            raise ConfigError(f"{path} exists; pass --overwrite to replace it")
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{path} is not a regular file")
-        if st.st_nlink > 1:
-            raise ConfigError(f"{path} has other hard links; refusing to replace it")
-        mode = stat.S_IMODE(st.st_mode)
-    directory, name = os.path.split(target)
-    tmp = os.path.join(directory, f".{name}.importobot-tmp-{os.getpid()}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(tmp, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except FileExistsError:
-        os.unlink(tmp)  # our own pid's leftover from a killed run
-        fd = os.open(tmp, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        try:
-            os.write(fd, (text + "\n").encode("ascii"))
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    from importobot.fsio import replace_file_durably
+
+    if not overwrite and os.path.lexists(path):
+        raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+    replace_file_durably(path, (text + "\n").encode("ascii"), new_mode=0o644)
 
 
 def wrap(
