@@ -84,6 +84,20 @@ def cli() -> None:
     environment error. Keys are never taken on the command line: commands that
     need a value read it from stdin.
     """
+    from importobot.security.key_sources import set_project_defaults
+
+    # D24: the CLI (not the library) also reads the repository's .importobot-key.wrapped;
+    # the project is loaded only if a key is looked for past the environment. Forgotten
+    # when the command ends, so a library caller in the same process never inherits it.
+    set_project_defaults(_project_key_files)
+    click.get_current_context().call_on_close(lambda: set_project_defaults(None))
+
+
+def _project_key_files() -> tuple[str | None, str | None]:
+    from importobot.project import load_project
+
+    project = load_project()
+    return project.wrapped_key_path(), project.registry_path()
 
 
 # -- key -------------------------------------------------------------------------------
@@ -242,6 +256,61 @@ def key_retire(
     from importobot.commands import key as commands
 
     _finish(ctx, commands.retire(fingerprint, at=at, registry=registry, stores=stores))
+
+
+@key.command("wrap")
+@click.option(
+    "--kek",
+    metavar="URI",
+    help="Key-encrypting key: pkcs11:token=…;object=…, vault://HOST:PORT/MOUNT/keys/NAME, "
+    "awskms:alias/NAME [default: the first of IMPORTOBOT_KEK].",
+)
+@click.option("--generate", is_flag=True, help="Wrap a new key instead of one read from stdin.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the wrapped key to FILE (mode 0644), e.g. .importobot-key.wrapped.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
+@click.pass_context
+def key_wrap(
+    ctx: click.Context, kek: str | None, generate: bool, output: str | None, overwrite: bool
+) -> None:
+    """Wrap a key under a key-encrypting key (HSM, Vault/OpenBao transit, AWS KMS).
+
+    The key is read from stdin (a hidden prompt on a terminal), or a new one is
+    made with --generate; it is never printed. The wrapped key (iobwk1:…) is
+    ciphertext: safe to print and to commit. importobot unwraps it only with a KEK
+    that IMPORTOBOT_KEK lists. Needs importobot[enterprise] (or the pkcs11, vault or
+    awskms extra).
+    """
+    from importobot.commands import key as commands
+    from importobot.commands import read_secret
+
+    value = None if generate else read_secret("Key to wrap: ")
+    _finish(
+        ctx,
+        commands.wrap(kek=kek, value=value, generate=generate, output=output, overwrite=overwrite),
+    )
+
+
+@key.command("rewrap")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_context
+def key_rewrap(ctx: click.Context, file: str | None) -> None:
+    """Move a wrapped key to its KEK's newest version (after `importobot kek rotate`).
+
+    FILE defaults to IMPORTOBOT_WRAPPED_KEY_FILE, else .importobot-key.wrapped at
+    the repository root; it is rewritten crash-safely, and only once the new
+    wrapped key unwraps to the same key. With FILE "-", the wrapped key is read
+    from stdin and the new one printed.
+    """
+    from importobot.commands import key as commands
+    from importobot.commands import read_secret
+
+    if file == "-":
+        _finish(ctx, commands.rewrap(text=read_secret("Wrapped key: ")))
+    _finish(ctx, commands.rewrap(file))
 
 
 # -- hook -------------------------------------------------------------------------------

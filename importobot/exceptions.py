@@ -12,6 +12,8 @@ __all__ = [
     "DecryptionError",
     "ImportobotError",
     "InvalidKeyError",
+    "KeyBackendError",
+    "KeyBackendUnavailableError",
     "KeyAlphabetError",
     "KeyLengthError",
     "KeyringEntryExistsError",
@@ -24,6 +26,7 @@ __all__ = [
     "PublishedKeyError",
     "RepeatedBytesKeyError",
     "SecurityError",
+    "WrappedKeyAuthError",
 ]
 
 
@@ -136,3 +139,43 @@ class LowEntropyKeyError(InvalidKeyError):
 
 class DecryptionError(SecurityError, ValueError):
     """A token could not be decrypted; also a ``ValueError`` for 0.1.5 callers."""
+
+
+class WrappedKeyAuthError(InvalidKeyError):
+    """A wrapped key failed authentication (D24, rule IOB202): its header or payload was
+    edited, it was wrapped by another KEK, or the unwrapped key's fingerprint is not the
+    header's. ``backend`` names the KEK backend (``pkcs11``, ``vault``, ``awskms``)."""
+
+    rule = "IOB202"
+
+    def __init__(self, message: str, backend: str = "") -> None:
+        super().__init__(message)
+        self.backend = backend
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.backend))
+
+
+class KeyBackendError(SecurityError):
+    """A key-encrypting-key backend failed (D24): one line naming the backend and its
+    error code (``CKR_PIN_INCORRECT``, ``HTTP 403``, ``DisabledException``, …).
+
+    ``backend`` is the URI scheme's backend name; ``code`` the backend's own error name.
+    Never carries a key, a PIN or a token.
+    """
+
+    def __init__(self, message: str, backend: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.code = code
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.backend, self.code))
+
+
+class KeyBackendUnavailableError(KeyBackendError):
+    """The backend could not be reached or did not answer in time (down, sealed, timeout).
+
+    ``importobot hook check-key --optional`` reports it as a warning, so an offline
+    developer can still commit.
+    """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from importobot_enterprise.hsm import HSMError, HSMKeyStore, PKCS11KeyStore, SoftwareHSM
     from importobot_enterprise.key_rotation import (
         FileStore,
         JournalMismatchError,
@@ -30,12 +31,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FileStore",
+    "HSMError",
+    "HSMKeyStore",
     "JournalMismatchError",
+    "PKCS11KeyStore",
     "PostgresStore",
     "RotationError",
     "RotationPlan",
     "RotationReport",
     "SQLiteStore",
+    "SoftwareHSM",
     "Store",
     "StoreError",
     "StoreLockedError",
@@ -43,8 +48,14 @@ __all__ = [
     "rotate_store",
 ]
 
+_HSM_NAMES = ("HSMError", "HSMKeyStore", "PKCS11KeyStore", "SoftwareHSM")
 #: Public name -> the module that defines it (imported on first use).
-_EXPORTS = dict.fromkeys(__all__, "importobot_enterprise.key_rotation")
+_EXPORTS = {
+    **dict.fromkeys(
+        (n for n in __all__ if n not in _HSM_NAMES), "importobot_enterprise.key_rotation"
+    ),
+    **dict.fromkeys(_HSM_NAMES, "importobot_enterprise.hsm"),
+}
 
 #: importobot 0.1.5 / DESIGN names of features not shipped yet -> the feature.
 _NOT_SHIPPED = {
@@ -58,7 +69,6 @@ _NOT_SHIPPED = {
         ),
         "SIEM forwarding",
     ),
-    "HSMError": "the PKCS#11 HSM store",
     **dict.fromkeys(
         (
             "ComplianceRule",

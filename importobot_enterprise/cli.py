@@ -1,4 +1,8 @@
-"""``importobot rotate``: re-encrypt stored ciphertexts (files, SQLite, PostgreSQL).
+"""``importobot rotate``, ``importobot kek`` and ``importobot hsm``.
+
+``rotate`` re-encrypts stored ciphertexts (files, SQLite, PostgreSQL); ``kek`` creates,
+rotates and inspects key-encrypting keys (D24); ``hsm`` is 0.1.5's HSM store on a real
+PKCS#11 token. What follows is about ``rotate``.
 
 Registered through the ``importobot.commands`` entry point; the base CLI imports this
 module only when ``rotate`` is invoked. The target key comes from the usual sources
@@ -465,3 +469,276 @@ def rotate_files(
                 )
             )
     _finish(ctx, _render(reports, fmt))
+
+
+# -- kek (D24) -----------------------------------------------------------------------------
+def _kek_uri(uri: str | None) -> str:
+    """URI, else the first of IMPORTOBOT_KEK."""
+    from importobot.security.key_sources import ENV_KEK, trusted_kek_uris
+
+    chosen = (uri or "").strip()
+    if not chosen:
+        listed = trusted_kek_uris()
+        if not listed:
+            raise click.UsageError(f"name the KEK: URI argument, or set {ENV_KEK}")
+        chosen = listed[0]
+    return chosen
+
+
+def _kek_call(uri: str, action: str, call: Callable[[Any], Any]) -> Any:
+    """Run ``call(backend)`` for the KEK ``uri`` (network backends under the D24 timeout)."""
+    import os
+
+    from importobot.security.key_sources import call_backend, kek_backend
+
+    backend = kek_backend(uri, os.environ)
+    try:
+        return call_backend(backend, action, lambda: call(backend), os.environ)
+    finally:
+        backend.close()
+
+
+def _render_kek(status: Any, fmt: str, wrapped: Any = None) -> None:
+    data = status.to_dict()
+    if wrapped is not None:
+        data["wrapped"] = {
+            "fingerprint": wrapped.fingerprint,
+            "version": wrapped.version,
+            "latest": wrapped.version == status.latest,
+        }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    click.echo(f"kek          {status.uri}")
+    click.echo(f"backend      {status.backend}")
+    click.echo(f"key id       {status.key_id}")
+    click.echo(f"versions     {', '.join(status.versions)} (newest {status.latest})")
+    if status.min_decryption is not None:
+        click.echo(f"min decrypt  {status.min_decryption}")
+    for name, value in sorted(status.details.items()):
+        click.echo(f"{name:<12} {value}")
+    if wrapped is not None:
+        state = "newest" if wrapped.version == status.latest else "older: run importobot key rewrap"
+        click.echo(f"wrapped key  {wrapped.fingerprint} under version {wrapped.version} ({state})")
+
+
+@click.group("kek")
+def kek() -> None:
+    """Create, rotate and inspect key-encrypting keys (HSM, Vault/OpenBao, AWS KMS).
+
+    URI is pkcs11:token=LABEL;object=NAME (module from IMPORTOBOT_PKCS11_MODULE, PIN
+    from IMPORTOBOT_PKCS11_PIN or IMPORTOBOT_PKCS11_PIN_FILE),
+    vault://HOST:PORT/MOUNT/keys/NAME (VAULT_TOKEN or BAO_TOKEN, VAULT_CACERT;
+    vault+http:// for a loopback dev server) or awskms:alias/NAME / a key ARN (boto3's
+    credentials). Without URI, the first of IMPORTOBOT_KEK. Never prints key material.
+    """
+
+
+@kek.command("create")
+@click.argument("uri", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def kek_create(uri: str | None, fmt: str) -> None:
+    """Create the KEK: AES-256 generated on the token (non-extractable), a transit
+    aes256-gcm96 key, or a KMS key with its alias."""
+    from importobot.events import emit_event
+
+    chosen = _kek_uri(uri)
+    status = _kek_call(chosen, "create the KEK", lambda b: b.create())
+    emit_event("kek.created", payload={"kek": chosen, "kek_version": status.latest})
+    _render_kek(status, fmt)
+
+
+@kek.command("rotate")
+@click.argument("uri", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def kek_rotate(uri: str | None, fmt: str) -> None:
+    """Add a new KEK version; wrapped keys under older versions still unwrap. Then run
+    `importobot key rewrap` to move the wrapped key to the new version."""
+    from importobot.events import emit_event
+
+    chosen = _kek_uri(uri)
+    status = _kek_call(chosen, "rotate the KEK", lambda b: b.rotate())
+    emit_event("kek.rotated", payload={"kek": chosen, "kek_version": status.latest})
+    _render_kek(status, fmt)
+
+
+@kek.command("status")
+@click.argument("uri", required=False)
+@click.option(
+    "--wrapped",
+    "wrapped_file",
+    type=click.Path(dir_okay=False),
+    help="Also say which KEK version wrapped the key in FILE (e.g. .importobot-key.wrapped).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def kek_status(uri: str | None, wrapped_file: str | None, fmt: str) -> None:
+    """The KEK's id, versions (and the newest), and which version wrapped a key."""
+    from importobot.security.key_sources import load_wrapped, read_wrapped_file
+
+    wrapped = None
+    if wrapped_file:
+        wrapped = load_wrapped(read_wrapped_file(wrapped_file, "--wrapped"), wrapped_file)
+    chosen = _kek_uri(uri) if uri or not wrapped else wrapped.uri
+    if wrapped is not None and wrapped.uri != chosen:
+        raise click.UsageError(f"{wrapped_file} is wrapped under {wrapped.uri}, not {chosen}")
+    if not uri and wrapped is not None:
+        from importobot.security.key_sources import trusted_kek_uris
+
+        if chosen not in trusted_kek_uris():
+            raise click.UsageError(
+                f"{wrapped_file} names the KEK {chosen}, which IMPORTOBOT_KEK does not list; "
+                f"pass the URI to inspect it"
+            )
+    status = _kek_call(chosen, "read the KEK's status", lambda b: b.status())
+    _render_kek(status, fmt, wrapped)
+
+
+# -- hsm (D24: 0.1.5's HSM store) -------------------------------------------------------------
+def _store(uri: str | None) -> Any:
+    from importobot_enterprise.hsm import HSMKeyStore
+
+    return HSMKeyStore(uri)
+
+
+def _hsm_changed(action: str, alias: str, fp: str | None = None) -> None:
+    from importobot.events import emit_event
+
+    emit_event("hsm.changed", fingerprint=fp, payload={"action": action, "alias": alias})
+
+
+def _value_from_stdin(prompt: str) -> str:
+    from importobot.commands import InputError, read_secret
+
+    value = read_secret(prompt)
+    if not value:
+        raise InputError("no value on stdin: pipe the value in (never on the command line)")
+    return value
+
+
+_URI_OPTION = click.option(
+    "--uri",
+    metavar="URI",
+    help="The token: pkcs11:token=LABEL [env: IMPORTOBOT_HSM].",
+)
+
+
+@click.group("hsm")
+def hsm() -> None:
+    """importobot 0.1.5's HSM store, on a real PKCS#11 token (versions, never values shown).
+
+    The token is IMPORTOBOT_HSM (pkcs11:token=LABEL) or --uri; the module
+    IMPORTOBOT_PKCS11_MODULE; the PIN IMPORTOBOT_PKCS11_PIN or
+    IMPORTOBOT_PKCS11_PIN_FILE. Values are read from stdin, never from argv. Stored
+    values are extractable by necessity: for the encryption key itself, prefer a KEK
+    on the token (`importobot kek create` + `importobot key wrap`).
+    """
+
+
+@hsm.command("status")
+@_URI_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def hsm_status(uri: str | None, fmt: str) -> None:
+    """The token's label, maker, model, serial and flags, and how many values it holds."""
+    info = _store(uri).token_info()
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    for name in ("label", "manufacturer", "model", "serial"):
+        click.echo(f"{name:<13}{info[name]}")
+    click.echo(f"{'flags':<13}{', '.join(info['flags'])}")
+    click.echo(f"{'values':<13}{info['objects']}")
+
+
+@hsm.command("list")
+@_URI_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def hsm_list(uri: str | None, fmt: str) -> None:
+    """Every stored version: alias, version, fingerprint, date (never a value)."""
+    keys = _store(uri).list_keys()
+    if fmt == "json":
+        click.echo(json.dumps([k.to_dict() for k in keys], indent=2, sort_keys=True))
+        return
+    if not keys:
+        click.echo("no values stored")
+    for k in keys:
+        created = k.created.strftime("%Y-%m-%dT%H:%M:%SZ") if k.created else "-"
+        click.echo(f"{k.alias}  v{k.version}  {k.fingerprint}  {created}  {k.length} bytes")
+
+
+@hsm.command("store")
+@click.argument("alias")
+@_URI_OPTION
+def hsm_store(alias: str, uri: str | None) -> None:
+    """Store the value on stdin under ALIAS (version 1; an existing ALIAS is refused)."""
+    from importobot_enterprise.hsm import _fingerprint
+
+    value = _value_from_stdin(f"Value for {alias}: ")
+    _store(uri).store_key(alias, value)
+    fp = _fingerprint(value.encode("utf-8"))
+    _hsm_changed("store", alias, fp)
+    click.echo(f"stored {alias} version 1 ({fp})")
+
+
+@hsm.command("rotate")
+@click.argument("alias")
+@_URI_OPTION
+def hsm_rotate(alias: str, uri: str | None) -> None:
+    """Store the value on stdin as ALIAS's next version (older versions are kept)."""
+    from importobot_enterprise.hsm import _fingerprint
+
+    value = _value_from_stdin(f"New value for {alias}: ")
+    version = _store(uri).rotate_key(alias, value)
+    fp = _fingerprint(value.encode("utf-8"))
+    _hsm_changed("rotate", alias, fp)
+    click.echo(f"stored {alias} version {version} ({fp}); retire old versions with hsm retire")
+
+
+@hsm.command("retire")
+@click.argument("alias")
+@click.option("--version", "version", type=click.IntRange(min=1), help="Only this version.")
+@_URI_OPTION
+def hsm_retire(alias: str, version: int | None, uri: str | None) -> None:
+    """Destroy ALIAS's old versions (or --version N); the newest is kept."""
+    gone = _store(uri).retire_key(alias, version)
+    _hsm_changed("retire", alias)
+    shown = ", ".join(str(v) for v in gone) or "none"
+    click.echo(f"retired {alias} versions: {shown}")
+
+
+@hsm.command("delete")
+@click.argument("alias")
+@_URI_OPTION
+def hsm_delete(alias: str, uri: str | None) -> None:
+    """Destroy every version of ALIAS."""
+    count = _store(uri).delete_key(alias)
+    _hsm_changed("delete", alias)
+    click.echo(f"deleted {alias} ({count} version{'s' if count != 1 else ''})")
+
+
+@hsm.command("mirror")
+@click.option("--alias", default="importobot", show_default=True, help="Alias on the token.")
+@_URI_OPTION
+def hsm_mirror(alias: str, uri: str | None) -> None:
+    """Store the active importobot key on the token (a new version when it changed).
+
+    The key comes from the usual sources (never argv); only its fingerprint is shown.
+    The mirrored copy is extractable by necessity: prefer a wrapped key under a KEK.
+    """
+    from importobot.keys.fingerprint import fingerprint
+    from importobot.security.key_sources import resolve_primary_key
+    from importobot.security.key_validation import encode_key
+
+    key = resolve_primary_key()
+    fp = fingerprint(key.raw)
+    store = _store(uri)
+    current = [k for k in store.list_keys() if k.alias == alias]
+    if current and current[-1].fingerprint == fp:
+        click.echo(f"{alias} already holds {fp} (version {current[-1].version})")
+        return
+    if current:
+        version = store.rotate_key(alias, encode_key(key.raw))
+    else:
+        store.store_key(alias, encode_key(key.raw))
+        version = 1
+    _hsm_changed("mirror", alias, fp)
+    click.echo(f"mirrored {fp} from {key.source.label} to {alias} version {version}")

@@ -29,3 +29,7 @@ def require_service(name: str, available: bool, why: str) -> None:
     if os.environ.get("IMPORTOBOT_TEST_REQUIRE_SERVICES") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+#: Session fixtures for the real key services (SoftHSM2, OpenBao, moto's KMS): D24 tests.
+pytest_plugins = ["tests.kek_services"]

@@ -1,4 +1,4 @@
-"""``importobot key generate | store | status | register | retire``.
+"""``importobot key generate | store | status | register | retire | wrap | rewrap``.
 
 Each function takes plain values (what the user typed, already parsed) and returns an
 :class:`~importobot.commands.Outcome`; ``env`` (default ``os.environ``), ``start`` (the
@@ -9,15 +9,17 @@ UTC datetime) make them testable without a process. Nothing here prints a key, e
 
 from __future__ import annotations
 
-from importobot.commands import Outcome
+from importobot.commands import InputError, Outcome
 from importobot.exceptions import ConfigError, MissingKeyError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
+    from typing import Any
 
     from importobot.keys.registry import Registry
+    from importobot.keys.wrapped import WrappedKey
     from importobot.project import Project
     from importobot.scan.rules.key_status import KeyStatus
 
@@ -28,8 +30,11 @@ __all__ = [
     "register",
     "render_status",
     "retire",
+    "rewrap",
     "status",
     "store",
+    "wrap",
+    "write_wrapped_file",
 ]
 
 #: The keyring service ``key store`` writes when neither --service nor
@@ -140,6 +145,9 @@ def render_status(report: KeyStatus) -> str:
     out: list[str] = []
     if report.valid:
         out.append(f"source       {report.source}")
+        if report.wrapped is not None:
+            kek = report.wrapped
+            out.append(f"kek          {kek['kek']} (version {kek['version']}, {kek['mechanism']})")
         out.append(f"fingerprint  {report.fingerprint}")
         out.append("status       valid")
         age = report.age
@@ -332,3 +340,175 @@ def retire(
     if target in previous:
         lines.append("now remove it from IMPORTOBOT_PREVIOUS_KEYS / the keyring's previous entry")
     return Outcome(_lines(*lines))
+
+
+# -- wrap / rewrap (D24) -----------------------------------------------------------------
+def _kek_uri(kek: str | None, env: Mapping[str, str] | None) -> tuple[str, bool]:
+    """The KEK to wrap under: ``--kek``, else the first of IMPORTOBOT_KEK; and whether it
+    is trusted (listed), so unwrapping will accept it."""
+    from importobot.security.key_sources import ENV_KEK, check_kek_uri, trusted_kek_uris
+
+    trusted = trusted_kek_uris(env)
+    uri = (kek or "").strip() or (trusted[0] if trusted else "")
+    if not uri:
+        raise ConfigError(f"name the key-encrypting key: --kek URI, or set {ENV_KEK}")
+    check_kek_uri(uri)
+    return uri, uri in trusted
+
+
+def _backend(uri: str, env: Mapping[str, str] | None) -> Any:
+    from importobot.security.key_sources import kek_backend
+
+    return kek_backend(uri, _environ(env))
+
+
+def _checked_roundtrip(
+    backend: Any, wrapped: WrappedKey, raw: bytes, env: Mapping[str, str]
+) -> None:
+    """The new wrapped key unwraps to ``raw`` before anything is printed or written."""
+    from importobot.exceptions import WrappedKeyAuthError
+    from importobot.security.key_sources import call_backend
+
+    back = call_backend(backend, "check the wrapped key", lambda: backend.unwrap(wrapped), env)
+    if back != raw:
+        raise WrappedKeyAuthError(
+            f"{backend.name} KEK {wrapped.uri}: the new wrapped key does not unwrap to the same "
+            f"key; nothing was written",
+            backend.name,
+        )
+
+
+def write_wrapped_file(path: str, text: str, *, overwrite: bool) -> None:
+    """Write ``text`` + newline to ``path`` crash-safely (D22, :func:`importobot.fsio.
+    replace_file_durably`), mode 0644 for a new file; an existing one only with
+    ``overwrite`` (a symbolic link, hard-linked or special file is refused)."""
+    import os
+
+    from importobot.fsio import replace_file_durably
+
+    if not overwrite and os.path.lexists(path):
+        raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+    replace_file_durably(path, (text + "\n").encode("ascii"), new_mode=0o644)
+
+
+def wrap(
+    *,
+    kek: str | None,
+    value: str | None,
+    generate: bool = False,
+    output: str | None = None,
+    overwrite: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Wrap a data key (``value`` from stdin, or a new one) under a KEK.
+
+    Prints the wrapped text (safe: ciphertext) or writes it to ``output`` (mode 0644,
+    trailing newline, crash-safely). The wrapped key is unwrapped once before it is shown,
+    so a key that would not come back is never handed out.
+    """
+    from importobot.keys.fingerprint import fingerprint
+    from importobot.security.credential_manager import generate_key
+    from importobot.security.key_sources import call_backend
+    from importobot.security.key_validation import parse_key
+
+    e = _environ(env)
+    uri, trusted = _kek_uri(kek, e)
+    if generate:
+        raw = parse_key(generate_key())
+    else:
+        if not value or not value.strip():
+            raise InputError("no key on stdin: pipe one in, or pass --generate for a new key")
+        raw = parse_key(value.strip(), "the key on stdin")
+    backend = _backend(uri, e)
+    try:
+        wrapped = call_backend(backend, "wrap a key", lambda: backend.wrap(raw), e)
+        _checked_roundtrip(backend, wrapped, raw, e)
+    finally:
+        backend.close()
+    fp = fingerprint(raw)
+    notes: list[str] = []
+    if not trusted:
+        notes.append(
+            f"note: importobot unwraps it only when IMPORTOBOT_KEK lists {uri} "
+            f"(or ~/.config/importobot/kek.toml does)"
+        )
+    if output:
+        write_wrapped_file(output, wrapped.text, overwrite=overwrite)
+        out = _lines(f"wrapped {fp} under {uri} (version {wrapped.version}) into {output}")
+    else:
+        out = _lines(wrapped.text)
+        notes.append(f"wrapped {fp} under {uri} (version {wrapped.version})")
+    _event(
+        _project(None),
+        "key.wrapped",
+        fingerprint=fp,
+        payload={"kek": uri, "kek_version": wrapped.version, "mechanism": wrapped.mechanism},
+    )
+    return Outcome(out, 0, _lines(*notes))
+
+
+def rewrap(
+    path: str | None = None,
+    *,
+    text: str | None = None,
+    start: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Move a wrapped key to its KEK's newest version (same data key).
+
+    ``text`` (from stdin with ``-``) prints the new wrapped key; otherwise the file
+    ``path`` (default IMPORTOBOT_WRAPPED_KEY_FILE, else the repository's
+    ``.importobot-key.wrapped``) is rewritten crash-safely (D22). Nothing is written
+    unless the new wrapped key unwraps to the same key.
+    """
+    from importobot.security.key_sources import (
+        ENV_WRAPPED_KEY_FILE,
+        call_backend,
+        load_wrapped,
+        read_wrapped_file,
+        unwrap,
+    )
+
+    e = _environ(env)
+    if text is None:
+        named = path or e.get(ENV_WRAPPED_KEY_FILE, "").strip()
+        path = named or _project(start).wrapped_key_path()
+        text = read_wrapped_file(path, ENV_WRAPPED_KEY_FILE if named else None)
+        where = path
+    else:
+        where = "stdin"
+    old = load_wrapped(text, where)
+    raw = unwrap(old, e, where)
+    backend = _backend(old.uri, e)
+    try:
+        new = call_backend(backend, "rewrap a key", lambda: backend.rewrap(old), e)
+        if new.fingerprint != old.fingerprint:
+            from importobot.exceptions import WrappedKeyAuthError
+
+            raise WrappedKeyAuthError(
+                f"{backend.name} KEK {old.uri}: rewrap changed the key; nothing was written",
+                backend.name,
+            )
+        _checked_roundtrip(backend, new, raw, e)
+    finally:
+        backend.close()
+    if new.version == old.version and path is not None:
+        return Outcome(
+            _lines(f"{where} is already under the newest version {new.version} of {old.uri}")
+        )
+    _event(
+        _project(start),
+        "key.rewrapped",
+        fingerprint=old.fingerprint,
+        payload={"kek": old.uri, "from_version": old.version, "kek_version": new.version},
+    )
+    if path is None:
+        return Outcome(
+            _lines(new.text),
+            0,
+            _lines(f"rewrapped {old.fingerprint}: version {old.version} -> {new.version}"),
+        )
+    write_wrapped_file(path, new.text, overwrite=True)
+    return Outcome(
+        _lines(f"rewrapped {old.fingerprint} in {where}: version {old.version} -> {new.version}")
+    )

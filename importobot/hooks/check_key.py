@@ -15,22 +15,33 @@ if TYPE_CHECKING:
 USAGE = """\
 usage: importobot-check-key [--optional]
 
-Fail unless a valid 32-byte key is set up: IMPORTOBOT_ENCRYPTION_KEY, or the OS keyring
-entry named by IMPORTOBOT_KEYRING_SERVICE / IMPORTOBOT_KEYRING_USERNAME.
+Fail unless a valid 32-byte key is set up: IMPORTOBOT_ENCRYPTION_KEY, a wrapped key
+(IMPORTOBOT_WRAPPED_KEY, IMPORTOBOT_WRAPPED_KEY_FILE or .importobot-key.wrapped, which
+must unwrap within the timeout), or the OS keyring entry named by
+IMPORTOBOT_KEYRING_SERVICE / IMPORTOBOT_KEYRING_USERNAME.
 
-  --optional   a missing key is fine; an invalid one still fails
-Exit: 0 valid (or absent with --optional), 1 missing/malformed/weak, 2 usage or keyring error.
+  --optional   a missing key is fine, an unreachable KEK backend only warns;
+               an invalid key still fails
+Exit: 0 valid (or absent with --optional), 1 missing/malformed/weak, 2 usage, keyring or
+KEK backend error.
 """
 
 
 def run(*, optional: bool = False, env: Mapping[str, str] | None = None) -> int:
     """Judge the configured key and print findings; returns the exit code."""
+    from importobot.exceptions import KeyBackendUnavailableError
     from importobot.hooks._common import emit
     from importobot.project import load_project
     from importobot.scan.rules.key_status import key_status
 
     project = load_project()
-    status = key_status(project, env, optional=optional, use_registry=False)
+    try:
+        status = key_status(project, env, optional=optional, use_registry=False)
+    except KeyBackendUnavailableError as exc:
+        if not optional:
+            raise
+        sys.stderr.write(f"importobot-check-key: warning: {exc} (--optional: not blocking)\n")
+        return 0
     findings = list(status.findings)
     emit(findings)
     project.emit_findings(findings, "key.check_failed")

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from importobot._lazyre import lazy_compile
 from importobot.keys.fingerprint import is_fingerprint
 from importobot.keys.tokens import is_token
+from importobot.keys.wrapped import is_wrapped_key
 
 __all__ = [
     "CONTENT_FILTERS",
@@ -251,6 +252,14 @@ def is_our_fingerprint(value: str) -> bool:
     return is_fingerprint(value)
 
 
+def is_our_wrapped_key(value: str) -> bool:
+    """An importobot ``iobwk1:`` wrapped key (D24): ciphertext under a KEK, safe to commit.
+
+    Only text that parses fully counts: a truncated or edited one is judged like any value.
+    """
+    return is_wrapped_key(value)
+
+
 def is_path_or_url(value: str) -> bool:
     """A file path or URL in a key-named variable (``JWT_SECRET_KEY=%kernel.dir%/jwt.pem``).
 
@@ -295,6 +304,7 @@ CONTENT_FILTERS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("data-uri", is_data_uri),
     ("uuid", is_uuid),
     ("importobot-fingerprint", is_our_fingerprint),
+    ("importobot-wrapped-key", is_our_wrapped_key),
     ("path-or-url", is_path_or_url),
     ("base64-text", is_base64_text),
 )

@@ -1,8 +1,11 @@
 """IOB201–IOB203: is a valid key set up? Judged over the key the process would use.
 
-Sources in contract order: ``IMPORTOBOT_ENCRYPTION_KEY``, then the OS keyring entry
-named by ``IMPORTOBOT_KEYRING_SERVICE``/``IMPORTOBOT_KEYRING_USERNAME``. Messages name
-the source and never the value; rejected or weak keys carry no fingerprint (D2).
+Sources in contract order: ``IMPORTOBOT_ENCRYPTION_KEY``, then a wrapped key (D24:
+``IMPORTOBOT_WRAPPED_KEY``, ``IMPORTOBOT_WRAPPED_KEY_FILE`` or the project's
+``.importobot-key.wrapped``), then the OS keyring entry named by
+``IMPORTOBOT_KEYRING_SERVICE``/``IMPORTOBOT_KEYRING_USERNAME``. Messages name the source
+and never the value; rejected or weak keys carry no fingerprint (D2). A wrapped key that
+fails authentication is IOB202 with source ``wrapped:<scheme>:<env|file>``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from importobot.security.key_sources import (
     keyring_location,
     resolve_previous_keys,
     resolve_primary_key,
+    wrapped_source,
 )
 
 TYPE_CHECKING = False
@@ -63,13 +67,25 @@ def key_finding(
     )
 
 
-def configured_source(env: Mapping[str, str] | None = None) -> str | None:
-    """The label of the primary source that is configured (``env:…``/``keyring:…``)."""
+def configured_source(
+    env: Mapping[str, str] | None = None,
+    context: tuple[str | None, str | None] | None = None,
+) -> str | None:
+    """The label of the primary source that is configured (``env:…``, ``wrapped:…``,
+    ``keyring:…``). Reads a wrapped-key file, never a backend."""
     import os
+
+    from importobot.exceptions import SecurityError
 
     e = os.environ if env is None else env
     if e.get(ENV_KEY, "").strip():
         return f"env:{ENV_KEY}"
+    try:
+        wrapped = wrapped_source(e, context)
+    except SecurityError:
+        wrapped = None
+    if wrapped is not None:
+        return wrapped.label
     location = keyring_location(e)
     if location is not None:
         return f"keyring:{location[0]}/{location[1]}"
@@ -103,25 +119,33 @@ class KeySetup:
 
 
 def check_key_setup(
-    env: Mapping[str, str] | None = None, *, optional: bool = False, previous: bool = True
+    env: Mapping[str, str] | None = None,
+    *,
+    optional: bool = False,
+    previous: bool = True,
+    context: tuple[str | None, str | None] | None = None,
 ) -> KeySetup:
     """Judge the configured key; ``optional``: no key at all is fine, an invalid one is not.
 
-    Raises :class:`~importobot.exceptions.KeyringUnavailableError` (exit 2) when the
-    keyring cannot be read: that is an environment error, not a finding.
+    ``context`` is the project's ``(default wrapped-key file, registry)``. Raises
+    :class:`~importobot.exceptions.KeyringUnavailableError` or
+    :class:`~importobot.exceptions.KeyBackendError` (exit 2) when the keyring or a KEK
+    backend cannot be used: those are environment errors, not findings.
     """
     findings: list[Finding] = []
     key: ResolvedKey | None = None
     legacy = False
     previous_keys: list[PreviousKey] = []
     try:
-        key = resolve_primary_key(env=env)
+        key = resolve_primary_key(env=env, context=context)
     except MissingKeyError as exc:
         if not optional:
-            findings.append(key_finding("IOB201", str(exc), source=configured_source(env)))
+            source = configured_source(env, context)
+            findings.append(key_finding("IOB201", str(exc), source=source))
     except InvalidKeyError as exc:
         legacy = exc.legacy_usable
-        findings.append(key_finding(exc.rule, str(exc), source=configured_source(env)))
+        source = configured_source(env, context)
+        findings.append(key_finding(exc.rule, str(exc), source=source))
     if previous:
         try:
             previous_keys = resolve_previous_keys(env)

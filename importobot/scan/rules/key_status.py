@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
         def registry_path(self, override: str | None = None) -> str: ...
 
+        def wrapped_key_path(self) -> str: ...
+
         def policy(self, max_age: str | None = None, warn_age: str | None = None) -> AgePolicy: ...
 
 
@@ -112,6 +114,8 @@ class KeyStatus(Record):
     #: D3 migration steps when the refused primary key is one 0.1.5 accepted; else empty.
     migration: tuple[str, ...]
     findings: tuple[Finding, ...]
+    #: For a wrapped primary key (D24): ``{"kek": URI, "version": …, "mechanism": …}``.
+    wrapped: dict[str, str] | None = None
 
     @property
     def created(self) -> datetime | None:
@@ -154,6 +158,7 @@ class KeyStatus(Record):
             "previous": [p.to_dict() for p in self.previous],
             "migration": list(self.migration) or None,
             "findings": [f.to_dict() for f in self.findings],
+            "wrapped": self.wrapped,
         }
 
 
@@ -217,9 +222,15 @@ def key_status(
             policy = project.policy(max_age, warn_age)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    setup = check_key_setup(env, optional=optional, previous=previous)
+    wrapped_file = getattr(project, "wrapped_key_path", None)
+    context = (
+        wrapped_file() if wrapped_file is not None else None,
+        project.registry_path(registry),  # a retired wrapped key is refused as primary
+    )
+    setup = check_key_setup(env, optional=optional, previous=previous, context=context)
     findings = list(setup.findings)
-    source = setup.key.source.label if setup.key is not None else configured_source(env)
+    source = setup.key.source.label if setup.key is not None else configured_source(env, context)
+    wrapped = setup.key.wrapped if setup.key is not None else None
     fp = setup.fingerprint
     reg = Registry.load(project.registry_path(registry), now=moment) if use_registry else None
     entry = reg.get(fp) if reg is not None and fp is not None else None
@@ -262,4 +273,7 @@ def key_status(
         previous=tuple(previous_status),
         migration=MIGRATION_STEPS if setup.legacy_usable else (),
         findings=tuple(findings),
+        wrapped=None
+        if wrapped is None
+        else {"kek": wrapped.uri, "version": wrapped.version, "mechanism": wrapped.mechanism},
     )
