@@ -64,8 +64,6 @@ class HSMError(SecurityError):
 class HSMKeyInfo(Record):
     """One stored version: never its value."""
 
-    __slots__ = ("alias", "version", "fingerprint", "created", "length")
-
     alias: str
     version: int
     fingerprint: str

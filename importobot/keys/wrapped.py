@@ -111,8 +111,6 @@ class WrappedKey(Record):
     ``repr`` shows the header only (the payload is ciphertext, but long and useless).
     """
 
-    __slots__ = ("uri", "version", "fingerprint", "mechanism", "payload")
-
     #: The KEK's URI (decoded).
     uri: str
     #: The KEK version that wrapped the DEK.
