@@ -29,11 +29,14 @@ __all__ = [
     "EMPTY_BLOB",
     "SECRET_PREFIXES",
     "SECRET_VARIABLES",
+    "CommitInfo",
     "GitError",
     "GitTimeout",
     "IndexBlob",
     "Repository",
+    "blame_commits",
     "changed_paths",
+    "commit_info",
     "count_commits",
     "diff_names",
     "filtered_paths",
@@ -56,6 +59,7 @@ __all__ = [
     "stage",
     "staged_paths",
     "untrack",
+    "verify_commit",
 ]
 
 #: D5: environment variables that hold secrets importobot knows by name. No git child (or
@@ -741,3 +745,101 @@ def untrack(top: str, rels: Sequence[str]) -> None:
     code, _, err = run_git(["rm", "--cached", "--quiet", "--", *rels], top)
     if code != 0:
         raise GitError(f"git rm --cached failed: {_first_line(err)}")
+
+
+# ------------------------------------------------------------------ attestation evidence
+
+
+def _is_commit_id(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def blame_commits(cwd: str, rel_path: str, max_lines: int = 100_000) -> list[str | None] | None:
+    """The commit that last changed each line of ``rel_path`` in the work tree (one
+    ``git blame --porcelain``); ``None`` for a line not committed yet.
+
+    Returns ``None`` when the file is not tracked (or git cannot answer). Lines past
+    ``max_lines`` are left out (the caller bounds the file's size first).
+    """
+    if not rel_path or rel_path.startswith("-") or "\n" in rel_path:
+        return None
+    code, out, _ = run_git(["blame", "--porcelain", "--", rel_path], cwd)
+    if code != 0:
+        return None
+    commits: list[str | None] = []
+    for raw in out.split(b"\n"):
+        if not raw or raw.startswith(b"\t"):
+            continue
+        head = raw.split(b" ", 3)
+        if len(head) >= 3 and head[1].isdigit() and head[2].isdigit():
+            sha = head[0].decode("ascii", "replace")
+            if not _is_commit_id(sha):
+                continue
+            commits.append(None if sha.strip("0") == "" else sha)
+            if len(commits) >= max_lines:
+                break
+    return commits
+
+
+class CommitInfo:
+    """Who made a commit and when (author and committer times, RFC 3339)."""
+
+    __slots__ = ("author", "authored", "commit", "committed", "signed")
+
+    def __init__(
+        self, commit: str, author: str, authored: str, committed: str, signed: bool
+    ) -> None:
+        self.commit = commit
+        self.author = author
+        self.authored = authored
+        self.committed = committed
+        #: The commit object carries a signature header (``gpgsig``), verified or not.
+        self.signed = signed
+
+
+def commit_info(cwd: str, commit: str) -> CommitInfo | None:
+    """Author, dates and whether ``commit`` carries a signature; ``None`` when unknown."""
+    if not _is_commit_id(commit):
+        return None
+    code, out, _ = run_git(["cat-file", "commit", commit], cwd)
+    if code != 0:
+        return None
+    header = out.split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    signed = any(line.startswith(("gpgsig ", "gpgsig-sha256 ")) for line in header.splitlines())
+    fmt = "--format=%an%x00%aI%x00%cI"
+    code, out, _ = run_git(["show", "-s", "--no-show-signature", fmt, commit, "--"], cwd)
+    if code != 0:
+        return None
+    fields = out.decode("utf-8", "replace").rstrip("\n").split("\0")
+    if len(fields) != 3:
+        return None
+    return CommitInfo(commit, fields[0], fields[1], fields[2], signed)
+
+
+def verify_commit(cwd: str, commit: str) -> tuple[str, str]:
+    """``git verify-commit``: ``(state, detail)``, state ``good``, ``unsigned``, ``bad`` or
+    ``unverifiable`` (signed, but no trusted key here to check it with).
+
+    ``detail`` is git's (or gpg's) first line, for the report; never anything secret.
+    """
+    if not _is_commit_id(commit):
+        return "unverifiable", "not a commit id"
+    info = commit_info(cwd, commit)
+    if info is None:
+        return "unverifiable", "commit not found"
+    if not info.signed:
+        return "unsigned", "no signature"
+    code, _, err = run_git(["verify-commit", "--raw", commit], cwd)
+    text = err.decode("utf-8", "replace")
+    if code == 0:
+        return "good", _signature_line(text, ("GOODSIG", "VALIDSIG", "Good")) or "good signature"
+    if "BADSIG" in text or "Could not verify signature" in text or "BAD signature" in text:
+        return "bad", _signature_line(text, ("BADSIG", "Could not", "BAD")) or "bad signature"
+    return "unverifiable", _first_line(err)
+
+
+def _signature_line(text: str, marks: tuple[str, ...]) -> str | None:
+    for line in text.splitlines():
+        if any(m in line for m in marks):
+            return line.replace("[GNUPG:] ", "").strip()[:200]
+    return None

@@ -13,6 +13,12 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from importobot_enterprise.compliance import (
+        ComplianceControl,
+        ComplianceReport,
+        ComplianceRule,
+        EnterpriseComplianceEngine,
+    )
     from importobot_enterprise.hsm import HSMError, HSMKeyStore, PKCS11KeyStore, SoftwareHSM
     from importobot_enterprise.key_rotation import (
         FileStore,
@@ -30,6 +36,10 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ComplianceControl",
+    "ComplianceReport",
+    "ComplianceRule",
+    "EnterpriseComplianceEngine",
     "FileStore",
     "HSMError",
     "HSMKeyStore",
@@ -49,12 +59,20 @@ __all__ = [
 ]
 
 _HSM_NAMES = ("HSMError", "HSMKeyStore", "PKCS11KeyStore", "SoftwareHSM")
+_COMPLIANCE = (
+    "ComplianceControl",
+    "ComplianceReport",
+    "ComplianceRule",
+    "EnterpriseComplianceEngine",
+)
 #: Public name -> the module that defines it (imported on first use).
 _EXPORTS = {
     **dict.fromkeys(
-        (n for n in __all__ if n not in _HSM_NAMES), "importobot_enterprise.key_rotation"
+        (n for n in __all__ if n not in _HSM_NAMES + _COMPLIANCE),
+        "importobot_enterprise.key_rotation",
     ),
     **dict.fromkeys(_HSM_NAMES, "importobot_enterprise.hsm"),
+    **dict.fromkeys(_COMPLIANCE, "importobot_enterprise.compliance.model"),
 }
 
 #: importobot 0.1.5 / DESIGN names of features not shipped yet -> the feature.
@@ -68,15 +86,6 @@ _NOT_SHIPPED = {
             "JsonlFileConnector",
         ),
         "SIEM forwarding",
-    ),
-    **dict.fromkeys(
-        (
-            "ComplianceRule",
-            "ComplianceControl",
-            "ComplianceReport",
-            "EnterpriseComplianceEngine",
-        ),
-        "compliance reports",
     ),
 }
 

@@ -1,8 +1,9 @@
-"""``importobot rotate``, ``importobot kek`` and ``importobot hsm``.
+"""``importobot rotate``, ``importobot kek``, ``importobot hsm`` and ``importobot compliance``.
 
 ``rotate`` re-encrypts stored ciphertexts (files, SQLite, PostgreSQL); ``kek`` creates,
 rotates and inspects key-encrypting keys (D24); ``hsm`` is 0.1.5's HSM store on a real
-PKCS#11 token. What follows is about ``rotate``.
+PKCS#11 token; ``compliance report`` builds compliance reports from evidence (D25, at the
+end of this module). What follows is about ``rotate``.
 
 Registered through the ``importobot.commands`` entry point; the base CLI imports this
 module only when ``rotate`` is invoked. The target key comes from the usual sources
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from importobot.security import CredentialManager
     from importobot_enterprise.key_rotation.stores.base import Store
 
-__all__ = ["rotate"]
+__all__ = ["compliance", "rotate"]
 
 #: Ids printed per list in the text report (the JSON report lists up to 10,000).
 _SHOWN_IDS = 50
@@ -313,8 +314,9 @@ def _run_one(
     """Rotate (or only verify) one opened store; rotation events go to configured sinks."""
     from importobot_enterprise.key_rotation import rotate_store, verify_store
     from importobot_enterprise.key_rotation.observer import EventsObserver, Observers
+    from importobot_enterprise.key_rotation.observer import RotationLogObserver as Log
 
-    events = EventsObserver()
+    events = Observers([EventsObserver(), Log()])  # events, and the rotation log (D25)
     observer = Observers([observer, events]) if observer is not None else events
     if verify:
         return verify_store(
@@ -742,3 +744,75 @@ def hsm_mirror(alias: str, uri: str | None) -> None:
         version = 1
     _hsm_changed("mirror", alias, fp)
     click.echo(f"mirrored {fp} from {key.source.label} to {alias} version {version}")
+
+
+# -- compliance ----------------------------------------------------------------------------
+@click.group("compliance")
+def compliance() -> None:
+    """Compliance reports built from evidence: key controls mapped to PCI DSS v4.0.1 and
+    NIST SP 800-57 Part 1 Rev. 5."""
+
+
+@compliance.command("report")
+@click.argument("path", required=False, type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "markdown", "html"]),
+    default="markdown",
+    show_default=True,
+    help="json (schema: importobot_enterprise/compliance/report.schema.json), markdown for "
+    "a pull request, html: one self-contained page.",
+)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here, not to stdout.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False),
+    help="A policy TOML file (cryptoperiods, required-storage); overrides the configuration.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["fail", "warn", "manual"]),
+    default="fail",
+    show_default=True,
+    help="Exit 1 when a control is at or above this status (fail > warn > manual).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False),
+    help="An earlier JSON report: show new failures and fixed controls.",
+)
+@click.option("--config", type=click.Path(dir_okay=False), help="Configuration file to use.")
+@click.option("--no-history", is_flag=True, help="Do not scan the git history for keys.")
+@click.pass_context
+def compliance_report(
+    ctx: click.Context,
+    path: str | None,
+    fmt: str,
+    output: str | None,
+    policy_file: str | None,
+    fail_on: str,
+    previous: str | None,
+    config: str | None,
+    no_history: bool,
+) -> None:
+    """Report the key-management controls of the repository at PATH (default: here).
+
+    Evidence, not assertions: the keys and where they come from, the registry, the rotation
+    log, plaintext keys in the tree and history, attestations and their signed commits.
+    Exit 0 when no control is at or above --fail-on, 1 otherwise, 2 on errors.
+    """
+    from importobot_enterprise.compliance.command import ReportRequest, run_report
+
+    request = ReportRequest(
+        path=path,
+        fmt=fmt,
+        output=output,
+        policy=policy_file,
+        fail_on=fail_on,
+        previous=previous,
+        config=config,
+        history=not no_history,
+    )
+    ctx.exit(run_report(request))

@@ -17,9 +17,18 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from importobot_enterprise.key_rotation.engine import RotationReport
 
-__all__ = ["PHASES", "CallbackObserver", "EventsObserver", "Observers", "RotationObserver"]
+__all__ = [
+    "PHASES",
+    "CallbackObserver",
+    "EventsObserver",
+    "Observers",
+    "RotationLogObserver",
+    "RotationObserver",
+]
 
 #: The phases ``progress`` reports: re-encrypting, then proving every value is done.
 PHASES = ("rotating", "verifying")
@@ -134,3 +143,131 @@ class EventsObserver(RotationObserver):
 
         reason = str(error) if isinstance(error, ImportobotError) else type(error).__name__
         self._emit("rotation.failed", report, error=reason)
+
+
+class RotationLogObserver(RotationObserver):
+    """Appends one record per finished run to the project's rotation log (D25).
+
+    The project is the one holding ``root`` (default: the working directory). A record is
+    written only where the project keeps key records: the ``rotation-log`` key is set,
+    the log or the key registry or a wrapped-key file exists, or a ``compliance`` table is
+    configured; elsewhere (a scratch directory, importobot's own checkout) nothing is
+    written. Dry runs are not recorded. The record holds the store label (paths relative
+    to the project, DSNs without secrets), fingerprints, counts, start, finish and
+    whether the verification pass proved the store: never a value.
+
+    A log that cannot be written never changes the run's outcome: one line on stderr.
+    """
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root
+        self.path: str | None = None
+        self._project: object | None = None
+        self._started: datetime | None = None
+
+    def _target(self) -> str | None:
+        """The log path, or ``None`` when this project keeps no key records."""
+        import os
+
+        from importobot.exceptions import ConfigError
+        from importobot.project import load_project
+        from importobot_enterprise.compliance.rotation_log import log_path
+
+        try:
+            project = load_project(self.root)
+            path = log_path(project)
+        except ConfigError as exc:
+            _warn(f"rotation log not written: {exc}")
+            return None
+        self._project = project
+        settings = project.settings
+        configured = settings is not None and (
+            settings.plugin("rotation-log") is not None or settings.plugin("compliance") is not None
+        )
+        if configured or any(
+            os.path.lexists(p) for p in (path, project.registry_path(), project.wrapped_key_path())
+        ):
+            return path
+        return None
+
+    def started(self, report: RotationReport) -> None:
+        from importobot.keys.age import utc_now
+
+        self._started = utc_now()
+
+    def finished(self, report: RotationReport) -> None:
+        if report.dry_run:
+            return
+        from importobot.keys.age import utc_now
+        from importobot_enterprise.compliance.rotation_log import RotationRecord, append_record
+
+        finished = utc_now()
+        path = self._target()
+        if path is None:
+            return
+        counts = {
+            name: getattr(report, name)
+            for name in (
+                "total",
+                "rotated",
+                "already_current",
+                "undecryptable",
+                "skipped",
+                "failed",
+                "conflicts",
+                "unreadable",
+                "checked",
+                "unverified",
+            )
+        }
+        record = RotationRecord(
+            store=self._label(report.store),
+            mode="verify" if report.verify_only else "rotate",
+            sources=tuple(report.source_fingerprints),
+            target=report.target_fingerprint,
+            started=self._started or finished,
+            finished=finished,
+            verified=report.verified,
+            complete=report.complete,
+            resumed=report.resumed,
+            counts=counts,
+            tool=_tool(),
+        )
+        try:
+            append_record(path, record)
+        except OSError as exc:
+            _warn(f"rotation log {path} not written: {exc.strerror or exc}")
+        self.path = path
+
+    def _label(self, store: str) -> str:
+        """The store label without secrets; a path inside the project relative to it."""
+        import os
+
+        from importobot._text import printable
+        from importobot.events import redact
+
+        project = self._project
+        rel = getattr(project, "rel", None)
+        if rel is not None and os.path.isabs(store):
+            inside = rel(store)
+            if inside is not None:
+                store = inside
+        for kind in ("sqlite:",):
+            if store.startswith(kind) and os.path.isabs(store[len(kind) :].split(":", 1)[0]):
+                path, _, rest = store[len(kind) :].partition(":")
+                inside = rel(path) if rel is not None else None
+                if inside is not None:
+                    store = f"{kind}{inside}:{rest}"
+        return printable(redact(store))
+
+
+def _tool() -> str:
+    from importobot import __version__
+
+    return f"importobot {__version__}"
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"importobot: {message}", file=sys.stderr)
