@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from importobot._text import plural
 from importobot.keys.age import format_duration
 from importobot.scan.finding import Finding
 from importobot.scan.rules.key_setup import ROTATION_DOCS
@@ -146,7 +147,7 @@ def _key_validity(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         )
         return _control(spec, FAIL, items, fix, f"key set-up findings: {codes}")
     n = 1 + len(st.previous)
-    return _control(spec, PASS, items, None, f"{n} configured key(s) valid")
+    return _control(spec, PASS, items, None, f"{plural(n, 'configured key')} valid")
 
 
 # -- key storage -------------------------------------------------------------------------
@@ -384,7 +385,8 @@ def _rotation_history(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         items.append(EvidenceItem(f"rotation log {shown}: not read ({log.refused})", status=WARN))
         status = worst([status, WARN])
     elif log is not None and log.exists:
-        items.append(EvidenceItem(f"rotation log {shown}: {len(log.records)} run(s) recorded"))
+        runs = plural(len(log.records), "run")
+        items.append(EvidenceItem(f"rotation log {shown}: {runs} recorded"))
         if log.bad_lines:
             lines = ", ".join(str(n) for n in log.bad_lines[:10])
             items.append(
@@ -429,8 +431,8 @@ def _rotation_history(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
     if retired and not (log and log.records):
         items.append(
             EvidenceItem(
-                f"{len(retired)} retired key(s) in the registry, but no rotation record says "
-                "which stores were re-encrypted",
+                f"{plural(len(retired), 'retired key')} in the registry, but no rotation "
+                "record says which stores were re-encrypted",
                 status=WARN,
             )
         )
@@ -554,7 +556,7 @@ def _exposure(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
             )
     if suppressed:
         items.append(
-            EvidenceItem(f"{suppressed} finding(s) suppressed by the baseline or a pragma")
+            EvidenceItem(f"{plural(suppressed, 'finding')} suppressed by the baseline or a pragma")
         )
     scanned = f"work tree: {ev.tree.files_scanned} files scanned"
     if ev.history is not None:
@@ -576,8 +578,8 @@ def _exposure(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
     status = FAIL if (ev.compromised or counted) else PASS
     status = worst([status, *(i.status for i in items if i.status)])
     summary = (
-        f"{len(ev.compromised)} committed copies of a configured key, "
-        f"{len(counted)} plaintext keys committed"
+        f"{plural(len(ev.compromised), 'committed copy', 'committed copies')} of a configured "
+        f"key, {plural(len(counted), 'plaintext key')} committed"
         if status == FAIL
         else "no plaintext key in the tree or history"
     )

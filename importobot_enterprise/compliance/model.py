@@ -205,6 +205,11 @@ class ComplianceReport:
             out[c.status] += 1
         return out
 
+    def by_severity(self) -> list[ComplianceControl]:
+        """The controls, most severe status first (the table order of the HTML and
+        Markdown reports); the mapping's order within a status."""
+        return sorted(self.controls, key=lambda c: -_RANK[c.status])
+
     def control(self, identifier: str) -> ComplianceControl | None:
         return next((c for c in self.controls if c.identifier == identifier), None)
 

@@ -63,7 +63,7 @@ code, .fp { font-family: "DejaVu Sans Mono", monospace; font-size: 12px;
   overflow-wrap: anywhere; }
 .item-fail { color: #b71c1c; } .item-warn { color: #8a4b00; }
 .fix { background: #fff8e1; border-left: 4px solid #e0a100; padding: 4px 8px; }
-.draft { background: #f4f7fb; border-left: 4px solid #6f95d2; padding: 4px 8px; }
+.draft { background: #eef4fb; border-left: 4px solid #6f95d2; padding: 4px 8px; }
 .small { font-size: 12px; color: #52606d; }
 """
 
@@ -213,6 +213,8 @@ def _trend(trend: dict[str, Any] | None) -> str:
 def render_html(report: ComplianceReport, now: datetime | None = None) -> str:
     """The whole page (UTF-8 text)."""
     data = report.to_dict()
+    rank = {c.identifier: i for i, c in enumerate(report.by_severity())}
+    ordered = sorted(data["controls"], key=lambda c: rank[c["id"]])
     summary = data["summary"]
     counts = summary["counts"]
     moment = now or datetime.now(timezone.utc)
@@ -270,7 +272,7 @@ def render_html(report: ComplianceReport, now: datetime | None = None) -> str:
         "period under the policy, triangles mark rotations to the key.</figcaption>",
         "</figure></section>",
         f'<section id="keys"><h2>Keys</h2>{_keys(data["keys"])}</section>',
-        f'<section id="controls"><h2>Controls</h2>{_controls_table(data["controls"])}</section>',
+        f'<section id="controls"><h2>Controls</h2>{_controls_table(ordered)}</section>',
         '<section id="details"><h2>Evidence per control</h2>',
         "".join(_details(c) for c in data["controls"]),
         "</section>",

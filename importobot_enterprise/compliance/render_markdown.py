@@ -122,7 +122,8 @@ def render_markdown(report: ComplianceReport) -> str:
         "| Control | Status | Summary | PCI DSS v4.0.1 | NIST SP 800-57 Pt 1 Rev 5 |",
         "|---|---|---|---|---|",
     ]
-    for c in data["controls"]:
+    rank = {c.identifier: i for i, c in enumerate(report.by_severity())}
+    for c in sorted(data["controls"], key=lambda c: rank[c["id"]]):
         lines.append(
             f"| {md(c['title'])} {code(c['id'])} | {_ICON[c['status']]} | "
             f"{md(c.get('summary') or '')} | {_refs(c, 'PCI')} | {_refs(c, 'NIST')} |"
