@@ -369,7 +369,7 @@ def _rotation_history(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         parts = [f"created {_day(rec.created)}" if rec.created else "created: unknown"]
         if rec.retired:
             parts.append(f"retired {_day(rec.retired)}")
-        compromised = getattr(rec, "compromised", None)
+        compromised = rec.compromised
         if compromised:
             parts.append(f"compromised {_day(compromised)}")
         items.append(
@@ -460,9 +460,19 @@ def _retired_keys(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
             )
         )
         fixes.append("Replace the primary key (a retired key may only decrypt).")
+    if active is not None and active.compromised is not None:
+        items.append(
+            EvidenceItem(
+                f"the primary key {st.fingerprint} is marked compromised on "
+                f"{_day(active.compromised)} but still encrypts",
+                status=FAIL,
+                fingerprint=st.fingerprint,
+            )
+        )
+        fixes.append(f"Replace the compromised primary key and rotate every store ({RUNBOOK}).")
     for prev in st.previous:
         rec = _record(ev, prev.fingerprint)
-        compromised = getattr(rec, "compromised", None) if rec is not None else None
+        compromised = rec.compromised if rec is not None else None
         if compromised is not None:
             items.append(
                 EvidenceItem(
@@ -543,7 +553,7 @@ def _exposure(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         items.append(EvidenceItem(f"… and up to {extra} more findings (see the findings list)"))
     reg = st.registry
     for rec in sorted(reg.records.values(), key=lambda r: r.fingerprint) if reg else []:
-        compromised = getattr(rec, "compromised", None)
+        compromised = rec.compromised
         if compromised is not None:
             in_use = rec.fingerprint in ours
             items.append(
@@ -802,7 +812,7 @@ def key_table(ev: Evidence) -> list[dict[str, Any]]:
             "storage": storage_of(source),
             "created": _stamp(rec.created) if rec is not None else None,
             "retired": _stamp(rec.retired) if rec is not None else None,
-            "compromised": _stamp(getattr(rec, "compromised", None)) if rec is not None else None,
+            "compromised": _stamp(rec.compromised) if rec is not None else None,
             "note": safe_text(rec.note) if rec is not None and rec.note else None,
             "age_days": None,
             "period": None,

@@ -103,13 +103,13 @@ def kek_pins(env: Mapping[str, str]) -> list[str]:
         uri = part.strip()
         if not uri:
             continue
-        uri = uri.split("?", 1)[0]
+        uri = uri.split("?", 1)[0].split("#", 1)[0]
         if uri.startswith("pkcs11:"):
             attrs = [a for a in uri[7:].split(";") if not a.lower().startswith("pin-")]
             uri = "pkcs11:" + ";".join(attrs)
         else:
             uri = _without_userinfo(uri)
-        out.append(safe_text(uri))
+        out.append(line_text(uri))  # configuration, not a secret, once PINs are gone
     return out
 
 

@@ -276,3 +276,35 @@ def test_outside_git_and_without_history(tmp_path: Path) -> None:
     assert control(report, "exposure")["status"] == "pass"  # the copy is only in history
     assert "history not scanned (--no-history)" in report["notes"]
     assert not contains_key(json.dumps(report), raw)
+
+
+def test_keys_the_registry_marks_compromised(tmp_path: Path) -> None:
+    from importobot.keys.registry import Registry
+
+    s = make_repo(tmp_path, age_days=10, committed_env=False)
+    old_raw, old_key = new_key()
+    path = str(s.repo / ".importobot-keys.toml")
+    reg = Registry.load(path)
+    reg.register(fingerprint(old_raw), now() - timedelta(days=100))
+    reg.mark_compromised(fingerprint(old_raw), now() - timedelta(days=5))
+    reg.save()
+    env = {**s.env, "IMPORTOBOT_PREVIOUS_KEYS": old_key}
+    code, report = report_json(s.repo, env)
+    validate(report)
+    assert code == 1
+    exposure = control(report, "exposure")
+    assert exposure["status"] == "fail"
+    assert any(
+        "marked compromised" in e["text"] and "still configured" in e["text"]
+        for e in exposure["evidence"]
+    )
+    assert control(report, "retired-keys")["status"] == "fail"
+    (row,) = [k for k in report["keys"] if k["fingerprint"] == fingerprint(old_raw)]
+    assert row["role"] == "previous" and row["compromised"] is not None
+    assert any(f["rule"] == "IOB204" and f["path"] is None for f in report["findings"])
+    # no longer configured: the registry's record is evidence, not a failure
+    _, report = report_json(s.repo, s.env)
+    assert control(report, "exposure")["status"] == "pass"
+    (row,) = [k for k in report["keys"] if k["fingerprint"] == fingerprint(old_raw)]
+    assert row["role"] == "registered" and row["compromised"] is not None
+    assert not contains_key(json.dumps(report), old_raw)
