@@ -152,9 +152,10 @@ class RotationLogObserver(RotationObserver):
     written only where the project keeps key records: the ``rotation-log`` key is set,
     the log or the key registry or a wrapped-key file exists, or a ``compliance`` table is
     configured; elsewhere (a scratch directory, importobot's own checkout) nothing is
-    written. Dry runs are not recorded. The record holds the store label (paths relative
-    to the project, DSNs without secrets), fingerprints, counts, start, finish and
-    whether the verification pass proved the store: never a value.
+    written. Dry runs and ``--verify`` runs change nothing, so they are not recorded. The
+    record holds the store label (paths relative to the project, DSNs without secrets),
+    fingerprints, counts, start, finish and whether the verification pass proved the
+    store: never a value.
 
     A log that cannot be written never changes the run's outcome: one line on stderr.
     """
@@ -196,8 +197,9 @@ class RotationLogObserver(RotationObserver):
         self._started = utc_now()
 
     def finished(self, report: RotationReport) -> None:
-        if report.dry_run:
-            return
+        if report.dry_run or report.verify_only:
+            return  # both change nothing (``rotate --verify`` promises it); a rotation's
+            # own verification pass is the record's ``verified``
         from importobot.keys.age import utc_now
         from importobot_enterprise.compliance.rotation_log import RotationRecord, append_record
 

@@ -50,7 +50,12 @@ def test_rotate_records_each_finished_run(tmp_path: Path) -> None:
     assert not (repo / DEFAULT_LOG).exists()  # a dry run is not a rotation
     proc = cli(repo, env, "rotate", "files", "secrets.env")
     assert proc.returncode == 0, proc.stderr
+    logged = (repo / DEFAULT_LOG).read_text()
     proc = cli(repo, env, "rotate", "files", "secrets.env", "--verify")
+    assert proc.returncode == 0, proc.stderr
+    text = (repo / DEFAULT_LOG).read_text()
+    assert text == logged  # --verify changes nothing, the log included
+    proc = cli(repo, env, "rotate", "files", "secrets.env")  # a second run: nothing to rotate
     assert proc.returncode == 0, proc.stderr
     text = (repo / DEFAULT_LOG).read_text()
     first, second = (json.loads(line) for line in text.splitlines())
@@ -62,7 +67,8 @@ def test_rotate_records_each_finished_run(tmp_path: Path) -> None:
     started = datetime.fromisoformat(first["started"].replace("Z", "+00:00"))
     finished = datetime.fromisoformat(first["finished"].replace("Z", "+00:00"))
     assert before <= started <= finished <= datetime.now(timezone.utc)
-    assert second["mode"] == "verify" and second["verified"] is True
+    assert second["mode"] == "rotate" and second["verified"] is True
+    assert second["counts"]["rotated"] == 0 and second["counts"]["already_current"] == len(PLAINS)
     assert second["counts"]["checked"] == len(PLAINS)
     for raw in (old_raw, new_raw):
         assert not contains_key(text, raw)
