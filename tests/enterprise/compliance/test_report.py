@@ -199,6 +199,9 @@ def test_previous_report_shows_what_changed(acceptance: Scenario, tmp_path: Path
     assert trend["new_failures"] == []
     md = cli(s.repo, env, "compliance", "report", "--previous", str(first)).stdout
     assert "## Changes since" in md and "cryptoperiod" in md.split("## Changes since")[1]
+    html = cli(s.repo, env, "compliance", "report", "--format", "html", "--previous", str(first))
+    trend_html = html.stdout.split('<section id="trend">')[1].split("</section>")[0]
+    assert "Fixed: cryptoperiod" in trend_html and "<code>cryptoperiod</code>" in trend_html
     bad = tmp_path / "bad.json"
     bad.write_text('{"version": 1, "controls": [{"id": 1}]}')
     proc = cli(s.repo, env, "compliance", "report", "--previous", str(bad))
