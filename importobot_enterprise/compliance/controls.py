@@ -20,7 +20,13 @@ from importobot.keys.age import format_duration
 from importobot.scan.finding import Finding
 from importobot.scan.rules.key_setup import ROTATION_DOCS
 from importobot_enterprise.compliance.catalog import ControlSpec, catalog
-from importobot_enterprise.compliance.evidence import MAX_LISTED, Evidence, line_text, safe_text
+from importobot_enterprise.compliance.evidence import (
+    MAX_LISTED,
+    Evidence,
+    line_text,
+    safe_text,
+    show_kek,
+)
 from importobot_enterprise.compliance.model import (
     FAIL,
     MANUAL,
@@ -326,11 +332,18 @@ def _cryptoperiod(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
             )
             fixes.append("Define the policy's `kek` period.")
         else:
+            which = ""
+            if st.wrapped and st.wrapped.get("kek"):
+                which = (
+                    f" (KEK {show_kek(st.wrapped['kek'])}, version "
+                    f"{line_text(str(st.wrapped.get('version')))})"
+                )
             items.append(
                 EvidenceItem(
-                    f"key-encrypting key period {format_duration(pol.kek)}: its age is kept by "
-                    "the KEK backend (key version metadata), not visible to importobot; "
-                    "`importobot key rewrap` moves the data key to a new KEK version"
+                    f"key-encrypting key period {format_duration(pol.kek)}{which}: its age is "
+                    "kept by the KEK backend (`importobot kek status` lists its versions), not "
+                    "in the repository; `importobot kek rotate` then `importobot key rewrap` "
+                    "move the data key to a new KEK version"
                 )
             )
     status = worst(i.status for i in items if i.status)
@@ -611,7 +624,19 @@ def _key_substitution(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         "pinned outside the repository (IMPORTOBOT_KEK or your user configuration), and "
         "register its fingerprint (`importobot key register`)."
     )
+    wrapped = st.wrapped or {}
     if kind in ("wrapped", "hsm"):
+        if st.valid and wrapped.get("kek"):
+            pinned = show_kek(wrapped["kek"]) in ev.kek_pins
+            items.append(
+                EvidenceItem(
+                    f"wrapped under KEK {show_kek(wrapped['kek'])} version "
+                    f"{line_text(str(wrapped.get('version')))} "
+                    f"({line_text(str(wrapped.get('mechanism')))}); "
+                    + ("pinned outside the repository" if pinned else "NOT among the pinned KEKs"),
+                    status=PASS if pinned else FAIL,
+                )
+            )
         if st.valid:
             items.append(
                 EvidenceItem(
@@ -625,7 +650,7 @@ def _key_substitution(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
             )
             if not registered:
                 items.append(EvidenceItem("the key is not in the registry (IOB304)", status=WARN))
-            status = PASS if registered else WARN
+            status = worst([PASS if registered else WARN, *(i.status for i in items if i.status)])
             return _control(spec, status, items, fix, "bound to a pinned KEK")
         items.append(
             EvidenceItem(
@@ -682,8 +707,12 @@ def _architecture_draft(ev: Evidence) -> list[str]:
         )
     kind = storage_of(st.source)
     if kind in ("wrapped", "hsm"):
-        pins = ", ".join(ev.kek_pins) or "pinned outside the repository"
-        lines.append(f"Key-encrypting key: {pins} (wraps the data key; never leaves its backend).")
+        kek = st.wrapped or {}
+        name = show_kek(kek["kek"]) if kek.get("kek") else ", ".join(ev.kek_pins) or "pinned"
+        how = f", {line_text(str(kek['mechanism']))}" if kek.get("mechanism") else ""
+        lines.append(
+            f"Key-encrypting key: {name}{how} (wraps the data key; never leaves its backend)."
+        )
         if kind == "hsm":
             lines.append("Secure cryptographic device: the PKCS#11 token named by the KEK URI.")
     else:

@@ -34,7 +34,15 @@ from importobot_enterprise.compliance.attestations import Attestation, Attestati
 from importobot_enterprise.compliance.policy import CompliancePolicy
 from importobot_enterprise.compliance.rotation_log import RotationLog
 
-__all__ = ["Evidence", "StaleToken", "gather", "kek_pins", "line_text", "safe_text"]
+__all__ = [
+    "Evidence",
+    "StaleToken",
+    "gather",
+    "kek_pins",
+    "line_text",
+    "safe_text",
+    "show_kek",
+]
 
 #: Findings kept per kind in the report (counts stay exact).
 MAX_LISTED = 200
@@ -96,21 +104,31 @@ class Evidence:
 
 
 def kek_pins(env: Mapping[str, str]) -> list[str]:
-    """The KEK URIs pinned in ``IMPORTOBOT_KEK``, shown without PINs, queries or userinfo."""
-    raw = env.get("IMPORTOBOT_KEK", "")
-    out = []
-    for part in raw.replace("\n", ",").split(","):
-        uri = part.strip()
-        if not uri:
-            continue
-        uri = uri.split("?", 1)[0].split("#", 1)[0]
-        if uri.startswith("pkcs11:"):
-            attrs = [a for a in uri[7:].split(";") if not a.lower().startswith("pin-")]
-            uri = "pkcs11:" + ";".join(attrs)
-        else:
-            uri = _without_userinfo(uri)
-        out.append(line_text(uri))  # configuration, not a secret, once PINs are gone
-    return out
+    """The KEK URIs importobot trusts (``IMPORTOBOT_KEK``, then the user's ``kek.toml``
+    outside the repository), shown without PINs, queries, fragments or credentials.
+
+    A KEK configuration that cannot be read is reported as such (the unwrap would fail
+    the same way), not raised.
+    """
+    from importobot.exceptions import SecurityError
+    from importobot.security.key_sources import trusted_kek_uris
+
+    try:
+        uris = trusted_kek_uris(env)
+    except SecurityError as exc:
+        return [f"(KEK configuration not readable: {line_text(str(exc))})"]
+    return [show_kek(uri) for uri in uris]
+
+
+def show_kek(uri: str) -> str:
+    """A KEK URI as a report shows it: no ``pin-*`` attribute, query, fragment or userinfo."""
+    uri = uri.strip().split("?", 1)[0].split("#", 1)[0]
+    if uri.startswith("pkcs11:"):
+        attrs = [a for a in uri[7:].split(";") if not a.lower().startswith("pin-")]
+        uri = "pkcs11:" + ";".join(attrs)
+    else:
+        uri = _without_userinfo(uri)
+    return line_text(uri)  # configuration, not a secret, once PINs and credentials are gone
 
 
 def _opens(raw: bytes, token: bytes) -> bool:
