@@ -11,14 +11,16 @@ honours ``GIT_INDEX_FILE``), :func:`staged_paths`, :func:`list_files`,
 :func:`not_ignored`, :func:`filtered_paths`, :func:`show` (a file from any tree-ish) and
 :func:`iter_history` (one streamed ``git log -p``: the lines each commit added).
 
-This module is on the hook's start-up path (D17): the top level imports only ``os``;
-everything heavier is imported inside the functions that need it.
+This module is on the hook's start-up path (D17): the top level imports only ``os`` and
+two light primitives (``exceptions``, ``_record``); everything heavier is imported inside
+the functions that need it.
 """
 
 from __future__ import annotations
 
 import os
 
+from importobot._record import Record
 from importobot.exceptions import ImportobotError
 
 TYPE_CHECKING = False
@@ -342,22 +344,16 @@ def _empty_tree(cwd: str) -> str:
     return out.decode().strip()
 
 
-class Repository:
+class Repository(Record):
     """What one run needs to know about a repository, computed once (:func:`repository`).
 
     ``top`` is the work-tree top (``""`` for a bare repository); ``git_dir`` absolute.
     """
 
-    __slots__ = ("bare", "git_dir", "shallow", "top")
-
-    def __init__(self, top: str, git_dir: str, bare: bool, shallow: bool) -> None:
-        self.top = top
-        self.git_dir = git_dir
-        self.bare = bare
-        self.shallow = shallow
-
-    def __repr__(self) -> str:
-        return f"Repository(top={self.top!r}, bare={self.bare}, shallow={self.shallow})"
+    top: str
+    git_dir: str
+    bare: bool
+    shallow: bool
 
 
 def repository(cwd: str) -> Repository:

@@ -39,6 +39,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from importobot._record import Record
 from importobot._text import plural, printable
 from importobot.commands import Outcome
 from importobot.exceptions import ConfigError, ImportobotError
@@ -71,8 +72,7 @@ class NotAvailableError(ImportobotError):
     """A ``--to`` destination this release does not have yet (exit 2)."""
 
 
-@dataclass(frozen=True)
-class FixRequest:
+class FixRequest(Record):
     """The options of one ``fix`` run, as parsed by the CLI."""
 
     paths: tuple[str, ...] = ()
@@ -86,51 +86,39 @@ class FixRequest:
 # ------------------------------------------------------------------------------- model
 
 
-class Change:
-    """One value to move out of a file. ``value`` is the secret: never printed or repr'd."""
+class Change(Record, frozen=False):
+    """One value to move out of a file. ``value`` (the secret) and ``token`` are never
+    printed or repr'd. ``destination``, ``replacement`` and ``token`` are filled in when
+    the plan is made."""
 
-    __slots__ = (
-        "col",
-        "destination",
-        "fingerprint",
-        "key_type",
-        "line",
-        "quote",
-        "replacement",
-        "token",
-        "value",
-        "variable",
-    )
-
-    def __init__(
-        self, line: int, col: int, value: str, quote: str, finding: Finding, variable: str
-    ) -> None:
-        self.line = line  # 0-based index in the file's lines
-        self.col = col  # 0-based code-point offset of the value in that line
-        self.value = value
-        self.quote = quote
-        self.variable = variable
-        self.fingerprint = finding.fingerprint or ""
-        self.key_type = finding.key_type or ""
-        self.destination = ""  # keyring | encrypted | reference
-        self.replacement = ""
-        self.token = ""
+    #: 0-based index in the file's lines.
+    line: int
+    #: 0-based code-point offset of the value in that line.
+    col: int
+    value: str
+    quote: str
+    variable: str
+    fingerprint: str
+    key_type: str
+    #: ``keyring``, ``encrypted`` or ``reference``.
+    destination: str = ""
+    replacement: str = ""
+    token: str = ""
 
     def __repr__(self) -> str:
         return f"Change({self.variable!r}, line={self.line + 1}, to={self.destination!r})"
 
 
-class Manual:
+class Manual(Record):
     """A finding ``fix`` cannot rewrite: where it is and what to do by hand."""
 
-    __slots__ = ("advice", "finding", "form")
-
-    def __init__(self, finding: Finding, form: str, advice: str) -> None:
-        self.finding = finding
-        self.form = form
-        self.advice = advice
+    finding: Finding
+    form: str
+    advice: str
 
 
+# Working state, not values: filled in step by step and compared by identity
+# (``fp in plan.untrack``), so plain dataclasses rather than records.
 @dataclass(eq=False)
 class FilePlan:
     path: str
@@ -553,7 +541,17 @@ def build_plan(
                 plan.manual.append(Manual(f, form, advice))
                 continue
             idx, col, value, quote = located
-            fplan.changes.append(Change(idx, col, value, quote, f, f.variable or ""))
+            fplan.changes.append(
+                Change(
+                    idx,
+                    col,
+                    value,
+                    quote,
+                    variable=f.variable or "",
+                    fingerprint=f.fingerprint or "",
+                    key_type=f.key_type or "",
+                )
+            )
             exposed = f.fingerprint in committed_fps or (not req.history and tracked)
             if exposed and f.fingerprint:
                 plan.exposed.setdefault(f.fingerprint, f"{shown}:{f.line}")

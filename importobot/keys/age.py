@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from importobot._record import Record
+
 # One duration grammar for the command line and the configuration file (never echoing a
 # key-shaped value in its errors).
 from importobot.config import parse_duration
@@ -79,12 +81,19 @@ def parse_timestamp(value: object) -> datetime:
     return stamp.astimezone(timezone.utc)
 
 
-class AgePolicy:
-    """Maximum age (IOB301) and warning age (IOB302)."""
+class AgePolicy(Record):
+    """Maximum age (IOB301) and warning age (IOB302).
 
-    __slots__ = ("max_age", "warn_age")
+    ``warn_age`` defaults to :func:`default_warn_age` of ``max_age``; a warn age longer
+    than the max age is a :class:`ValueError`.
+    """
 
-    def __init__(self, max_age: timedelta = DEFAULT_MAX_AGE, warn_age: timedelta | None = None):
+    max_age: timedelta
+    warn_age: timedelta
+
+    def __init__(
+        self, max_age: timedelta = DEFAULT_MAX_AGE, warn_age: timedelta | None = None
+    ) -> None:
         if warn_age is None:
             warn_age = default_warn_age(max_age)
         if warn_age > max_age:
@@ -92,27 +101,21 @@ class AgePolicy:
                 f"warn age ({format_duration(warn_age)}) is longer than the max age "
                 f"({format_duration(max_age)})"
             )
-        self.max_age = max_age
-        self.warn_age = warn_age
+        super().__init__(max_age, warn_age)
 
     def describe(self) -> str:
         """``max 90d, warn 75d``."""
         return f"max {format_duration(self.max_age)}, warn {format_duration(self.warn_age)}"
 
 
-class AgeVerdict:
+class AgeVerdict(Record):
     """How old a key is: ``state`` is ``ok``, ``warn`` or ``due``."""
 
-    __slots__ = ("age", "created", "due", "state", "warn_at")
-
-    def __init__(
-        self, state: str, age: timedelta, created: datetime, due: datetime, warn_at: datetime
-    ):
-        self.state = state
-        self.age = age
-        self.created = created
-        self.due = due
-        self.warn_at = warn_at
+    state: str
+    age: timedelta
+    created: datetime
+    due: datetime
+    warn_at: datetime
 
 
 def judge_age(created: datetime, policy: AgePolicy, now: datetime) -> AgeVerdict:

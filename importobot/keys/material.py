@@ -11,6 +11,7 @@ import binascii
 import os
 
 from importobot._lazyre import lazy_compile
+from importobot._record import Record
 from importobot.keys.fingerprint import fingerprint
 
 __all__ = [
@@ -44,7 +45,7 @@ _B64_STD_RE = lazy_compile(r"\A[A-Za-z0-9+/]+={0,2}\Z")
 _B64_URL_RE = lazy_compile(r"\A[A-Za-z0-9_-]+={0,2}\Z")
 
 
-class Decoded:
+class Decoded(Record):
     """A value decoded per D1: its raw bytes and how it was spelled.
 
     ``key_type`` is ``laravel``, ``hex``, ``fernet`` (url-safe, 44 chars, padded, 32
@@ -52,22 +53,9 @@ class Decoded:
     or ``common`` (no ``+/-_`` at all).
     """
 
-    __slots__ = ("alphabet", "key_bytes", "key_type")
-
-    def __init__(self, key_bytes: bytes, key_type: str, alphabet: str) -> None:
-        self.key_bytes = key_bytes
-        self.key_type = key_type
-        self.alphabet = alphabet
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Decoded) and (
-            self.key_bytes,
-            self.key_type,
-            self.alphabet,
-        ) == (other.key_bytes, other.key_type, other.alphabet)
-
-    def __hash__(self) -> int:
-        return hash((self.key_bytes, self.key_type, self.alphabet))
+    key_bytes: bytes
+    key_type: str
+    alphabet: str
 
     def __repr__(self) -> str:
         # Never show the bytes, even by accident in a debugger or a log line.

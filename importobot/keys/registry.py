@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from importobot._record import Record, replace
 from importobot._version import DOCS_URL
 from importobot.exceptions import ConfigError
 from importobot.keys.age import parse_timestamp
@@ -47,39 +48,18 @@ _HEADER = (
 _KEYISH_RE = re.compile(r"[A-Za-z0-9+/_=:-]{32,}")
 
 
-class KeyRecord:
+class KeyRecord(Record):
     """One registered key: fingerprint, created, retired, compromised (or ``None``), note.
 
     ``created`` is ``None`` only for a retired or compromised key whose creation date is
-    unknown.
+    unknown. Frozen: :class:`Registry` replaces a record to change it.
     """
 
-    __slots__ = ("compromised", "created", "fingerprint", "note", "retired")
-
-    def __init__(
-        self,
-        fingerprint: str,
-        created: datetime | None,
-        retired: datetime | None = None,
-        note: str | None = None,
-        compromised: datetime | None = None,
-    ) -> None:
-        self.fingerprint = fingerprint
-        self.created = created
-        self.retired = retired
-        self.note = note
-        self.compromised = compromised
-
-    def _data(
-        self,
-    ) -> tuple[str, datetime | None, datetime | None, str | None, datetime | None]:
-        return (self.fingerprint, self.created, self.retired, self.note, self.compromised)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, KeyRecord) and self._data() == other._data()
-
-    def __hash__(self) -> int:
-        return hash(self._data())
+    fingerprint: str
+    created: datetime | None
+    retired: datetime | None = None
+    note: str | None = None
+    compromised: datetime | None = None
 
     def __repr__(self) -> str:
         created = self.created.isoformat() if self.created else None
@@ -211,7 +191,7 @@ class Registry:
             raise ConfigError(f"{self.path}: {fingerprint} is not registered")
         if record.created is not None and when < record.created:
             raise ConfigError(f"{self.path}: {fingerprint} cannot retire before it was created")
-        record.retired = when
+        self.records[fingerprint] = replace(record, retired=when)
 
     def mark_compromised(self, fingerprint: str, when: datetime, note: str | None = None) -> bool:
         """Record that a key was exposed at ``when`` (added, creation unknown, if new).
@@ -228,9 +208,9 @@ class Registry:
             return False
         if record.created is not None and when < record.created:
             when = record.created
-        record.compromised = when
         if note and not record.note:
-            record.note = note
+            record = replace(record, note=note)
+        self.records[fingerprint] = replace(record, compromised=when)
         return True
 
     def add_retired(self, fingerprint: str, when: datetime, note: str) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 
+from importobot._record import Record
 from importobot.fsio import FileRefused, read_content
 
 TYPE_CHECKING = False
@@ -51,17 +52,22 @@ __all__ = [
 FATAL_SKIPS = ("missing", "unreadable", "directory")
 
 
-class Item:
+class Item(Record):
     """Bytes to scan and where they come from.
 
-    ``shown`` is the path as reports show it (relative to the working directory);
-    ``rel`` the path relative to the repository root (``None`` outside it), which the
-    excludes and the baseline match; ``label`` marks a second copy of a path
-    (``unstaged``, ``ours``, ``theirs``); ``commit`` and ``lines`` (scanned line → real
-    line, 0 for a separator) are set for history.
+    ``shown`` is the path as reports show it (relative to the working directory, made
+    printable on construction); ``rel`` the path relative to the repository root (``None``
+    outside it), which the excludes and the baseline match; ``label`` marks a second copy
+    of a path (``unstaged``, ``ours``, ``theirs``); ``commit`` and ``lines`` (scanned line
+    → real line, 0 for a separator) are set for history. ``repr`` never shows the data.
     """
 
-    __slots__ = ("commit", "data", "label", "lines", "rel", "shown")
+    shown: str
+    rel: str | None
+    data: bytes
+    label: str | None = None
+    commit: str | None = None
+    lines: list[int] | None = None
 
     def __init__(
         self,
@@ -72,12 +78,7 @@ class Item:
         commit: str | None = None,
         lines: list[int] | None = None,
     ) -> None:
-        self.shown = _safe(shown)
-        self.rel = rel
-        self.data = data
-        self.label = label
-        self.commit = commit
-        self.lines = lines
+        super().__init__(_safe(shown), rel, data, label, commit, lines)
 
     def __repr__(self) -> str:  # never the data
         return f"Item({self.shown!r}, label={self.label!r}, {len(self.data)} bytes)"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
+from importobot._record import Record
 from importobot.exceptions import (
     InvalidKeyError,
     KeyBackendError,
@@ -144,41 +145,26 @@ def compat_override(name: str) -> tuple[bool, object]:
     return True, value
 
 
-class KeySource:
+class KeySource(Record):
     """Where a key came from: ``kind`` is explicit, env, keyring or file; ``label`` is printable."""
 
-    __slots__ = ("kind", "label")
-
-    def __init__(self, kind: str, label: str) -> None:
-        self.kind = kind
-        self.label = label
+    kind: str
+    label: str
 
     def __str__(self) -> str:
         return self.label
 
-    def __repr__(self) -> str:
-        return f"KeySource(kind={self.kind!r}, label={self.label!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, KeySource) and (self.kind, self.label) == (other.kind, other.label)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.label))
-
-
-class ResolvedKey:
-    """A validated primary key and its source. ``repr`` never shows the bytes.
+class ResolvedKey(Record):
+    """A validated primary key and its source. ``repr`` never shows the bytes; not picklable.
 
     ``wrapped`` is the :class:`~importobot.keys.wrapped.WrappedKey` it was unwrapped from
     (KEK URI, version, mechanism), or ``None``.
     """
 
-    __slots__ = ("raw", "source", "wrapped")
-
-    def __init__(self, raw: bytes, source: KeySource, wrapped: WrappedKey | None = None) -> None:
-        self.raw = raw
-        self.source = source
-        self.wrapped = wrapped
+    raw: bytes
+    source: KeySource
+    wrapped: WrappedKey | None = None
 
     def __repr__(self) -> str:
         return f"ResolvedKey(source={self.source.label!r})"
@@ -187,22 +173,14 @@ class ResolvedKey:
         raise TypeError("a key cannot be pickled")
 
 
-class PreviousKey:
-    """A decrypt-only key; ``legacy`` when derived by 0.1.5's rules (D3)."""
+class PreviousKey(Record):
+    """A decrypt-only key; ``legacy`` when derived by 0.1.5's rules (D3). ``repr`` never
+    shows the bytes; not picklable."""
 
-    __slots__ = ("legacy", "raw", "source", "wrapped")
-
-    def __init__(
-        self,
-        raw: bytes,
-        source: KeySource,
-        legacy: bool = False,
-        wrapped: WrappedKey | None = None,
-    ) -> None:
-        self.raw = raw
-        self.source = source
-        self.legacy = legacy
-        self.wrapped = wrapped
+    raw: bytes
+    source: KeySource
+    legacy: bool = False
+    wrapped: WrappedKey | None = None
 
     def __repr__(self) -> str:
         return f"PreviousKey(source={self.source.label!r}, legacy={self.legacy})"
@@ -569,17 +547,14 @@ def _context(
     return None, None
 
 
-class WrappedSource:
+class WrappedSource(Record):
     """Where a wrapped key was found: its text, ``kind`` (``env`` or ``file``), a
-    printable ``where`` and the registry that may retire it."""
+    printable ``where`` and the registry that may retire it. ``repr`` shows no text."""
 
-    __slots__ = ("kind", "registry", "text", "where")
-
-    def __init__(self, text: str, kind: str, where: str, registry: str | None) -> None:
-        self.text = text
-        self.kind = kind
-        self.where = where
-        self.registry = registry
+    text: str
+    kind: str
+    where: str
+    registry: str | None
 
     @property
     def label(self) -> str:

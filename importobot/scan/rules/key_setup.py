@@ -10,6 +10,7 @@ fails authentication is IOB202 with source ``wrapped:<scheme>:<env|file>``.
 
 from __future__ import annotations
 
+from importobot._record import Record, field
 from importobot._version import DOCS_URL
 from importobot.exceptions import InvalidKeyError, MissingKeyError
 from importobot.keys.fingerprint import fingerprint
@@ -92,25 +93,16 @@ def configured_source(
     return None
 
 
-class KeySetup:
+class KeySetup(Record):
     """The outcome of the set-up check: findings, the key when it is valid, previous keys."""
 
-    __slots__ = ("findings", "key", "legacy_usable", "previous")
-
-    def __init__(
-        self,
-        findings: list[Finding],
-        key: ResolvedKey | None,
-        legacy_usable: bool = False,
-        previous: list[PreviousKey] | None = None,
-    ) -> None:
-        self.findings = findings
-        self.key = key
-        #: The refused key is one importobot 0.1.5 accepted (D3): print the migration.
-        self.legacy_usable = legacy_usable
-        #: The decrypt-only keys (empty when not read, or when one of them is invalid: that
-        #: is a finding).
-        self.previous: list[PreviousKey] = previous or []
+    findings: list[Finding]
+    key: ResolvedKey | None
+    #: The refused key is one importobot 0.1.5 accepted (D3): print the migration.
+    legacy_usable: bool = False
+    #: The decrypt-only keys (empty when not read, or when one of them is invalid: that
+    #: is a finding).
+    previous: list[PreviousKey] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> str | None:
