@@ -52,6 +52,7 @@ __all__ = ["Record", "field", "replace"]
 _MISSING = object()
 
 
+# Not a record: the record machinery's own marker, defined before Record exists.
 class _Factory:
     """A field's default factory, as returned by :func:`field` at run time."""
 

@@ -45,6 +45,7 @@ def _bad_char(c: str) -> bool:
     return (o < 0x20 and c != "\t") or o == 0x7F
 
 
+# Not a record: a parser cursor that moves (``pos``) as it reads, not a value.
 class _Parser:
     """A cursor over the text; every method raises :class:`_Unsupported` when unsure."""
 

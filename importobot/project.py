@@ -67,6 +67,7 @@ def find_root(start: str | None = None) -> str | None:
         probe = parent
 
 
+# Not a record: a run's context with behaviour (settings, registry, policy), not a value.
 class Project:
     """One repository (or directory) and its configuration, computed once per run.
 

@@ -110,6 +110,7 @@ def _safe(text: str) -> str:
 # ------------------------------------------------------------------------ configuration
 
 
+# Not a record: the gate's state, filled in step by step while the push is read.
 class _Rules:
     """What the gate applies: settings, baseline entries, and where they came from."""
 

@@ -182,6 +182,7 @@ def _safe(text: str) -> str:
 # ------------------------------------------------------------------------ scanning
 
 
+# Not a record: pickled to worker processes by hand, kept minimal on purpose.
 class _Job:
     """What every chunk needs (sent to worker processes)."""
 

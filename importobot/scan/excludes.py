@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["ExcludeMatcher"]
 
 
+# Not a record: compiled matching state behind a method, not a value.
 class ExcludeMatcher:
     """Match root-relative ``/`` paths against ``exclude`` globs.
 

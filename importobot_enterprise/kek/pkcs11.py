@@ -157,6 +157,7 @@ def ckr_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# Not a record: a backend internal, never exposed; its constructor takes ``id_`` (not ``id``).
 class Pkcs11URI:
     """An RFC 7512 ``pkcs11:`` URI, decoded: token selection and object selection."""
 
