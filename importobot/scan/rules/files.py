@@ -159,6 +159,7 @@ class _FileScan:
         self.inline_ignores = inline_ignores
         self.findings: list[Finding] = []
         self._seen: set[tuple[int, str]] = set()
+        self._pragma_cache: dict[tuple[int, bool], set[str] | None] = {}
 
     def add(
         self,
@@ -209,12 +210,21 @@ class _FileScan:
             note=notes[0] if notes else None,
         )
         if self.inline_ignores:
-            codes = _pragma_codes(line_text)
-            if codes is None and prev_text and _NEXTLINE_RE.search(prev_text):
-                codes = set()
+            codes = self._pragmas(line, line_text, prev_text)
             if codes is not None and (not codes or rule in codes):
                 finding = finding.with_suppression("inline")
         self.findings.append(finding)
+
+    def _pragmas(self, line: int, line_text: str, prev_text: str) -> set[str] | None:
+        """The pragma of ``line`` (see :func:`_pragma_codes`), searched once per line."""
+        key = (line, bool(prev_text))
+        if key in self._pragma_cache:
+            return self._pragma_cache[key]
+        codes = _pragma_codes(line_text)
+        if codes is None and prev_text and _NEXTLINE_RE.search(prev_text):
+            codes = set()
+        self._pragma_cache[key] = codes
+        return codes
 
     def candidate(
         self,

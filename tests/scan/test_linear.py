@@ -1,0 +1,186 @@
+"""Linear time on every input (issue 17, item 2): the work grows with the input, not its
+square. Each case is a reproduction of a quadratic step found in the scanner; the test
+compares the CPU time of 64 KB and 256 KB of the same pattern (tests/scan/worktime.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from importobot.scan.readers.lines import read_line
+from importobot.scan.rules.files import scan_file
+
+from .worktime import assert_linear
+
+# A random-looking run (no key: too short to decode to a key size, never reported).
+RUN = "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5hJ7kL9mN1pQ3"
+
+
+def _key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def _one_line(prefix: str, unit: str, suffix: str = "") -> object:
+    def build(size: int) -> bytes:
+        return (prefix + unit * (size // len(unit)) + suffix + "\n").encode()
+
+    return build
+
+
+def _lines(prefix: str, unit: str, width: int = 16000) -> object:
+    """Lines just under the reader's long-line threshold (read whole, not in windows)."""
+
+    def build(size: int) -> bytes:
+        line = prefix + unit * ((width - len(prefix)) // len(unit))
+        return ((line + "\n") * max(1, size // (len(line) + 1))).encode()
+
+    return build
+
+
+def _keys_on_one_line(size: int) -> bytes:
+    parts = []
+    total = 0
+    while total < size:
+        part = f"secret_key_{len(parts)}='{_key()}' "
+        parts.append(part)
+        total += len(part)
+    return ("".join(parts) + "\n").encode()
+
+
+CASES = {
+    # The line reader: every `=` in a bare value started a new value to the line's end.
+    "nested-assignments-txt": ("notes.txt", _lines("secret_key=", "xY9=")),
+    "nested-assignments-py": ("settings.py", _lines("secret_key=", "xY9=")),
+    "nested-assignments-yaml": ("app.yaml", _one_line("secret_key=", "xY9=")),
+    "nested-assignments-dockerfile": ("Dockerfile", _one_line("RUN secret_key=", "xY9=")),
+    "nested-assignments-env": (".env", _one_line("secret_key=", "xY9=")),
+    "nested-assignments-noext": ("config", _lines("secret_key=", "xY9=")),
+    "nested-assignments-json": ("x.json", _lines('{"secret_key": "a", "k":', "xY9=")),
+    "nested-colons-yaml": ("app.yaml", _one_line("secret_key: ", "xY9:")),
+    # Trailing closers were stripped one at a time, each counting the whole value.
+    "closing-brackets-yaml": ("app.yaml", _one_line(f"secret_key: a{RUN}", ")")),
+    "closing-brackets-py": ("settings.py", _lines(f"secret_key=a{RUN}", ")]}")),
+    # Many findings on one long line.
+    "many-keys-one-line": ("settings.py", _keys_on_one_line),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_scan_is_linear(case: str) -> None:
+    path, build = CASES[case]
+
+    def make(size: int) -> object:
+        data = build(size)  # type: ignore[operator]
+        return lambda: scan_file(path, data)
+
+    assert_linear(make, what=case)  # type: ignore[arg-type]
+
+
+# -- the reader's answers did not change --------------------------------------------------
+
+_OLD_ASSIGN_RE = re.compile(
+    r"""(?<![\w.\-$@/])(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
+    [ \t]*(?:=>|:=|==?|(?<!:):(?![:/]))[ \t]*
+    (?:[bBrRuU]{1,2}(?=["']))?
+    (?P<value>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s'"`,;]+)""",
+    re.X,
+)
+
+
+def _old_unquote(raw: str) -> tuple[str, str, int]:
+    if len(raw) >= 2 and raw[0] in "'\"`" and raw[-1] == raw[0]:
+        return raw[1:-1], raw[0], 1
+    if raw[:1] in "'\"`":
+        return raw[1:], raw[0], 1
+    value = raw
+    while (
+        value
+        and value[-1] in ")]}"
+        and value.count(value[-1]) > value.count({")": "(", "]": "[", "}": "{"}[value[-1]])
+    ):
+        value = value[:-1]
+    return value, "", 0
+
+
+def _old_assignments(text: str) -> list[tuple[str, str, int]]:
+    """The reader's assignment loop before the fix (quadratic; for comparison only)."""
+    out = []
+    pos = 0
+    while True:
+        m = _OLD_ASSIGN_RE.search(text, pos)
+        if m is None:
+            break
+        raw = m.group("value")
+        pos = m.start("value") + 1 if raw[:1] not in "'\"`" else m.end()
+        if len(raw) < 16:
+            continue
+        value, _quote, off = _old_unquote(raw)
+        out.append((m.group("name"), value, m.start("value") + off + 1))
+    return out
+
+
+_ALPHABET = st.sampled_from(
+    list("aZ_9.-=:>,;'\"`\\ $@/(){}[]bB") + ["xY9=", "key", RUN[:20], "=>", ":=", " = "]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(_ALPHABET, max_size=40))
+def test_reader_answers_as_before(parts: list[str]) -> None:
+    text = "".join(parts)[:200]
+    new = [(c.name, c.value, c.column) for c in read_line(text, 1)]
+    old = [a for a in _old_assignments(text) if a[2] not in _docker_and_flag_columns(text)]
+    assert new == old
+
+
+def _docker_and_flag_columns(text: str) -> set[int]:
+    from importobot.scan.readers import lines
+
+    cols = set()
+    dm = lines._DOCKER_RE.match(text)
+    if dm is not None:
+        cols.add(dm.start("value") + lines._unquote(dm.group("value").rstrip())[2] + 1)
+    for fm in lines._FLAG_RE.finditer(text):
+        cols.add(fm.start("value") + lines._unquote(fm.group("value"))[2] + 1)
+    return cols
+
+
+def test_nested_values_past_the_budget_keep_the_innermost() -> None:
+    key = _key()
+    text = "a=" + "xY9=" * 5000 + "z+inner_secret=" + key
+    names = [c.name for c in read_line(text, 1)]
+    assert names[0] == "a"
+    assert names[-1] == "inner_secret"
+    assert len(names) < 10
+
+
+# -- acceptance: the hook on 256 KB ------------------------------------------------------
+
+
+def _child_cpu(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return spent, proc
+
+
+@pytest.mark.parametrize("name", ["settings.py", "config.yaml", "notes.txt", ".env"])
+def test_hook_on_256k_of_nested_assignments_is_fast(tmp_path: Path, name: str) -> None:
+    build = _lines("secret_key=", "xY9=")
+    (tmp_path / name).write_bytes(build(256 * 1024))  # type: ignore[operator]
+    hook = [sys.executable, "-c", "import sys; from importobot.hooks.block_keys import main; "
+            "sys.exit(main(sys.argv[1:]))", name]
+    spent, proc = _child_cpu(hook, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert spent < 1.0, f"the hook spent {spent:.2f}s of CPU on 256 KB"
