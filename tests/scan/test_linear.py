@@ -11,6 +11,7 @@ import re
 import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,14 +31,14 @@ def _key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-def _one_line(prefix: str, unit: str, suffix: str = "") -> object:
+def _one_line(prefix: str, unit: str, suffix: str = "") -> Callable[[int], bytes]:
     def build(size: int) -> bytes:
         return (prefix + unit * (size // len(unit)) + suffix + "\n").encode()
 
     return build
 
 
-def _lines(prefix: str, unit: str, width: int = 16000) -> object:
+def _lines(prefix: str, unit: str, width: int = 16000) -> Callable[[int], bytes]:
     """Lines just under the reader's long-line threshold (read whole, not in windows)."""
 
     def build(size: int) -> bytes:
@@ -48,7 +49,7 @@ def _lines(prefix: str, unit: str, width: int = 16000) -> object:
 
 
 def _keys_on_one_line(size: int) -> bytes:
-    parts = []
+    parts: list[str] = []
     total = 0
     while total < size:
         part = f"secret_key_{len(parts)}='{_key()}' "
@@ -57,7 +58,7 @@ def _keys_on_one_line(size: int) -> bytes:
     return ("".join(parts) + "\n").encode()
 
 
-CASES = {
+CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     # The line reader: every `=` in a bare value started a new value to the line's end.
     "nested-assignments-txt": ("notes.txt", _lines("secret_key=", "xY9=")),
     "nested-assignments-py": ("settings.py", _lines("secret_key=", "xY9=")),
@@ -79,11 +80,11 @@ CASES = {
 def test_scan_is_linear(case: str) -> None:
     path, build = CASES[case]
 
-    def make(size: int) -> object:
-        data = build(size)  # type: ignore[operator]
+    def make(size: int) -> Callable[[], object]:
+        data = build(size)
         return lambda: scan_file(path, data)
 
-    assert_linear(make, what=case)  # type: ignore[arg-type]
+    assert_linear(make, what=case)
 
 
 # -- the reader's answers did not change --------------------------------------------------
@@ -178,9 +179,13 @@ def _child_cpu(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedP
 @pytest.mark.parametrize("name", ["settings.py", "config.yaml", "notes.txt", ".env"])
 def test_hook_on_256k_of_nested_assignments_is_fast(tmp_path: Path, name: str) -> None:
     build = _lines("secret_key=", "xY9=")
-    (tmp_path / name).write_bytes(build(256 * 1024))  # type: ignore[operator]
-    hook = [sys.executable, "-c", "import sys; from importobot.hooks.block_keys import main; "
-            "sys.exit(main(sys.argv[1:]))", name]
+    (tmp_path / name).write_bytes(build(256 * 1024))
+    hook = [
+        sys.executable,
+        "-c",
+        "import sys; from importobot.hooks.block_keys import main; sys.exit(main(sys.argv[1:]))",
+        name,
+    ]
     spent, proc = _child_cpu(hook, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert spent < 1.0, f"the hook spent {spent:.2f}s of CPU on 256 KB"
