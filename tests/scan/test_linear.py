@@ -71,6 +71,13 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     # Trailing closers were stripped one at a time, each counting the whole value.
     "closing-brackets-yaml": ("app.yaml", _one_line(f"secret_key: a{RUN}", ")")),
     "closing-brackets-py": ("settings.py", _lines(f"secret_key=a{RUN}", ")]}")),
+    # Each PEM marker searched to the end of the file for its END (and counted lines
+    # from the start); every block was then checked against every candidate.
+    "pem-begins-without-end": ("id.txt", _one_line("", "-----BEGIN PRIVATE KEY-----\n")),
+    "pem-begins-then-one-end": (
+        "id.txt",
+        _one_line("", "-----BEGIN PRIVATE KEY-----\nsecret_key=" + RUN + "\n", "-----END"),
+    ),
     # Many findings on one long line.
     "many-keys-one-line": ("settings.py", _keys_on_one_line),
 }

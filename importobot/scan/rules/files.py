@@ -15,6 +15,7 @@ only on the lines holding such a word.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
 
@@ -254,15 +255,31 @@ class _FileScan:
 
 
 def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
-    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges."""
+    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges.
+
+    A block ends at the first ``-----END`` after it, if that comes before the next
+    ``-----BEGIN`` (blocks do not nest): each byte is read for one block at most.
+    """
     ranges: list[tuple[int, int]] = []
+    line = 1
+    counted = 0
     for m in _PEM_BEGIN_RE.finditer(text):
-        start_line = text.count("\n", 0, m.start()) + 1
-        end = text.find("-----END", m.end())
-        end_line = start_line if end < 0 else text.count("\n", 0, end) + 1
+        if m.start() < counted:
+            continue  # inside the previous block
+        line += text.count("\n", counted, m.start())
+        counted = m.start()
+        start_line = line
+        next_begin = text.find("-----BEGIN", m.end())
+        end = text.find("-----END", m.end(), next_begin if next_begin >= 0 else len(text))
+        end_line = start_line if end < 0 else start_line + text.count("\n", m.start(), end)
         ranges.append((start_line, end_line))
-        block = text[m.start() : (end if end >= 0 else m.end()) + 40]
+        block_end = (end if end >= 0 else m.end()) + 40
+        if next_begin >= 0:
+            block_end = min(block_end, next_begin)
+        block = text[m.start() : block_end]
         found = key_shape(block)
+        if end >= 0:
+            line, counted = end_line, end
         if found is None:
             continue
         line_start = text.rfind("\n", 0, m.start()) + 1
@@ -280,7 +297,9 @@ def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
 
 
 def _in_ranges(line: int, ranges: list[tuple[int, int]]) -> bool:
-    return any(a < line <= b for a, b in ranges)
+    """``line`` is in a block of ``ranges`` (in order, apart), after its first line."""
+    at = bisect_left(ranges, (line,)) - 1  # the last block starting above ``line``
+    return at >= 0 and line <= ranges[at][1]
 
 
 def scan_text(
