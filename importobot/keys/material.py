@@ -157,6 +157,31 @@ def _arith_step(raw: bytes) -> int | None:
     return step
 
 
+#: Up to this size the periods are compared directly (fast in C, and bounded).
+_DIRECT_PERIODS = 512
+
+
+def _has_period(raw: bytes) -> bool:
+    """True when ``raw`` repeats with some period of at most half its length.
+
+    Short values compare each shift; long ones take the shortest period from the
+    prefix function (Knuth–Morris–Pratt), so the work stays linear in the length.
+    """
+    n = len(raw)
+    if n <= _DIRECT_PERIODS:
+        return any(raw[p:] == raw[:-p] for p in range(1, n // 2 + 1))
+    fail = [0] * n
+    k = 0
+    for i in range(1, n):
+        b = raw[i]
+        while k and raw[k] != b:
+            k = fail[k - 1]
+        if raw[k] == b:
+            k += 1
+        fail[i] = k
+    return n - fail[-1] <= n // 2
+
+
 def weakness(raw: bytes) -> str | None:
     """Why decoded key bytes are weak (D4), or ``None`` when they look random.
 
@@ -171,9 +196,8 @@ def weakness(raw: bytes) -> str | None:
         return "few-distinct"
     if len(set(raw)) <= 8:
         return "few-distinct"
-    for period in range(1, len(raw) // 2 + 1):
-        if raw[period:] == raw[:-period]:
-            return "repeated"
+    if _has_period(raw):
+        return "repeated"
     if _arith_step(raw) is not None:
         return "sequential"
     if all(0x20 <= b <= 0x7E for b in raw):
@@ -181,10 +205,11 @@ def weakness(raw: bytes) -> str | None:
     return None
 
 
-_WORDS: list[tuple[frozenset[str], tuple[int, ...]]] = []
+_WORDS: list[tuple[frozenset[str], dict[str, tuple[int, ...]]]] = []
 
 
-def _words() -> tuple[frozenset[str], tuple[int, ...]]:
+def _words() -> tuple[frozenset[str], dict[str, tuple[int, ...]]]:
+    """The word list, and for each first four letters the word lengths, longest first."""
     if _WORDS:
         return _WORDS[0]
     path = os.path.join(os.path.dirname(__file__), "words.txt")
@@ -194,8 +219,11 @@ def _words() -> tuple[frozenset[str], tuple[int, ...]]:
     for line in text.splitlines():
         if not line.startswith("#"):
             words.update(w for w in line.split() if len(w) >= 4)
-    lengths = tuple(sorted({len(w) for w in words}, reverse=True))
-    _WORDS.append((frozenset(words), lengths))
+    starts: dict[str, set[int]] = {}
+    for w in words:
+        starts.setdefault(w[:4], set()).add(len(w))
+    by_start = {k: tuple(sorted(v, reverse=True)) for k, v in starts.items()}
+    _WORDS.append((frozenset(words), by_start))
     return _WORDS[0]
 
 
@@ -210,14 +238,15 @@ def word_coverage(text: str) -> float:
     """
     if not text:
         return 0.0
-    words, lengths = _words()
+    words, by_start = _words()
     covered = 0
     for run in _LETTER_RUN_RE.findall(text):
         low = run.lower()
         n = len(low)
         i = 0
         while i <= n - 4:
-            for size in lengths:
+            # Only the lengths of words starting with these four letters can match.
+            for size in by_start.get(low[i : i + 4], ()):
                 if i + size <= n and low[i : i + size] in words:
                     covered += size
                     i += size

@@ -196,3 +196,76 @@ def test_hook_on_256k_of_nested_assignments_is_fast(tmp_path: Path, name: str) -
     spent, proc = _child_cpu(hook, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert spent < 1.0, f"the hook spent {spent:.2f}s of CPU on 256 KB"
+
+
+# -- judging key bytes and words: linear, same answers --------------------------------
+
+
+def _old_has_period(raw: bytes) -> bool:
+    return any(raw[p:] == raw[:-p] for p in range(1, len(raw) // 2 + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    unit=st.binary(min_size=1, max_size=40),
+    times=st.integers(1, 40),
+    tail=st.binary(max_size=3),
+    cut=st.integers(0, 30),
+)
+def test_period_check_answers_as_before(unit: bytes, times: int, tail: bytes, cut: int) -> None:
+    from importobot.keys.material import _has_period
+
+    raw = (unit * times + tail)[cut:]
+    for sample in (raw, raw * 30, raw * 30 + b"!"):  # short and past the direct limit
+        assert _has_period(sample) == _old_has_period(sample)
+
+
+def _old_word_coverage(text: str) -> float:
+    from importobot.keys.material import _words
+
+    words = _words()[0]
+    lengths = sorted({len(w) for w in words}, reverse=True)
+    covered = 0
+    for run in re.findall(r"[A-Za-z]{4,}", text):
+        low = run.lower()
+        n = len(low)
+        i = 0
+        while i <= n - 4:
+            for size in lengths:
+                if i + size <= n and low[i : i + size] in words:
+                    covered += size
+                    i += size
+                    break
+            else:
+                i += 1
+    return covered / len(text) if text else 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["pass", "word", "Secret", "key", "s", "x", "9", "-", "changeme", "ab"]),
+        max_size=30,
+    )
+)
+def test_word_coverage_answers_as_before(parts: list[str]) -> None:
+    from importobot.keys.material import word_coverage
+
+    text = "".join(parts)
+    assert word_coverage(text) == _old_word_coverage(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [("hex-repeats", "ab"), ("letters", "B"), ("near-period", "aaaaaaab")],
+)
+def test_long_values_are_judged_in_linear_time(name: str, unit: str) -> None:
+    """A long hex or letter run under a key name: the period check compared every
+    shift (quadratic on a near-periodic value); the word search tried every length."""
+
+    def make(size: int) -> Callable[[], object]:
+        value = (unit * (size // len(unit)))[: size - 6] + "0f1e2d"
+        data = f"secret_key: {value}\n".encode()
+        return lambda: scan_file("app.yaml", data)
+
+    assert_linear(make, what=name)
