@@ -78,6 +78,9 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
         "id.txt",
         _one_line("", "-----BEGIN PRIVATE KEY-----\nsecret_key=" + RUN + "\n", "-----END"),
     ),
+    # The value-line gate tried `--flag value` at every dash of a run.
+    "dash-run-before-flag": ("settings.py", _lines("run('", "-", 16000 - 40)),
+    "dash-run-before-pem": ("id.txt", _one_line("", "-", "-----BEGIN PRIVATE KEY-----")),
     # Many findings on one long line.
     "many-keys-one-line": ("settings.py", _keys_on_one_line),
 }
@@ -262,3 +265,24 @@ def test_long_values_are_judged_in_linear_time(name: str, unit: str) -> None:
         return lambda: scan_file("app.yaml", data)
 
     assert_linear(make, what=name)
+
+
+_OLD_GATE = (
+    r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
+    r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(list("-a_9 \t\"'é=\n") + ["--", "x" * 16, "---"]), max_size=30))
+def test_line_gate_answers_as_before(parts: list[str]) -> None:
+    """The value-line gate reads a run of dashes once (it retried every dash)."""
+    from importobot.scan.rules.files import _GATE_BYTES_RE, _GATE_RE
+
+    text = "".join(parts)
+    want = re.search(_OLD_GATE, text) is not None
+    assert (_GATE_RE.search(text) is not None) == want
+    raw = text.encode()
+    assert (_GATE_BYTES_RE.search(raw) is not None) == (
+        re.search(_OLD_GATE.encode(), raw) is not None
+    )

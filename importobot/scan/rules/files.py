@@ -472,8 +472,12 @@ def _scan_text(
 _LONG_RUN_RE = lazy_compile(r"[A-Za-z0-9+/_=-]{40,}")
 #: A line can hold a key only if some value of >= 16 characters follows a separator,
 #: a ``--flag``, or it holds byte escapes or a PEM marker. One C-level search per line.
+#: The ``--flag value`` branch starts only where a run of ``[\w-]`` starts and looks
+#: ahead for its ``--`` (same language as ``--[\w-]+[ \t]+…`` searched anywhere, but each
+#: run is read once: a long run of dashes no longer costs its square).
 _GATE = (
-    r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
+    r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}"""
+    r"""|(?<![\w-])(?=[\w-]*--[\w-])[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
 )
 _GATE_RE = lazy_compile(_GATE)
