@@ -79,7 +79,7 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
         _one_line("", "-----BEGIN PRIVATE KEY-----\nsecret_key=" + RUN + "\n", "-----END"),
     ),
     # The value-line gate tried `--flag value` at every dash of a run.
-    "dash-run-before-flag": ("settings.py", _lines("run('", "-", 16000 - 40)),
+    "dash-run-before-flag": ("settings.py", _lines("key('", "-", 16000 - 40)),
     "dash-run-before-pem": ("id.txt", _one_line("", "-", "-----BEGIN PRIVATE KEY-----")),
     # Many findings on one long line.
     "many-keys-one-line": ("settings.py", _keys_on_one_line),
