@@ -11,7 +11,7 @@ import binascii
 import os
 
 from importobot._lazyre import lazy_compile
-from importobot.keys.fingerprint import fingerprint
+from importobot.keys.fingerprint import fingerprint, fingerprint_opaque
 
 __all__ = [
     "KEY_SIZES",
@@ -19,6 +19,7 @@ __all__ = [
     "Decoded",
     "char_classes",
     "decode_key_text",
+    "find_key_material",
     "strip_value",
     "weakness",
     "word_coverage",
@@ -296,3 +297,63 @@ def is_random_opaque(text: str) -> bool:
     if len(set(text)) < max(8, len(text) // 4):
         return False
     return word_coverage(text) <= 0.4
+
+
+#: Runs that may spell a key inside longer text: base64 of either alphabet (with a
+#: Laravel ``base64:`` prefix and padding), and hex runs inside those.
+_RUN_RE = lazy_compile(r"(?:base64:)?[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX_RUN_RE = lazy_compile(r"[0-9a-fA-F]{32,}")
+
+
+def _key_shaped(text: str, *, opaque: bool) -> str | None:
+    """The fingerprint of ``text`` when it is key-shaped by itself (D8), else ``None``.
+
+    The scanner's rule for one value: decodes (D1) to a key size, or hex / Laravel of
+    16 bytes or more, not weak (D4) nor readable; or (``opaque``) an opaque random
+    string of 32 or more characters.
+    """
+    if len(text) < 16 or any(c.isspace() for c in text) or is_readable_placeholder(text):
+        return None
+    decoded = decode_key_text(text)
+    if decoded is not None:
+        size = len(decoded.key_bytes)
+        reason = weakness(decoded.key_bytes)
+        if size in KEY_SIZES or (decoded.key_type in ("hex", "laravel") and size >= 16):
+            return decoded.fingerprint if reason in (None, "published") else None
+        if decoded.key_type == "hex" or reason is not None:
+            return None
+    elif _HEX_RE.match(text):
+        return None
+    if opaque and len(text) >= 32 and is_random_opaque(text):
+        return fingerprint_opaque(text)
+    return None
+
+
+def find_key_material(text: str) -> str | None:
+    """The fingerprint of key material written anywhere in ``text``, or ``None``.
+
+    For text that should hold none: a name, a date, a field of a registry. Looks at
+    the whole text, the text with its whitespace removed (a key split over lines),
+    each run of base64 characters in it, and each hex run inside those (``k`` + 64
+    hex is a hex key behind a letter: one alignment or the other). A decodable key
+    is preferred to an opaque random string (whose fingerprint is of the text).
+    Linear in the text.
+    """
+    joined = "".join(text.split())
+    shapes = [text.strip()]
+    if joined != shapes[0]:
+        shapes.append(joined)
+    for run in _RUN_RE.findall(joined):
+        if run != joined:
+            shapes.append(run)
+        for hex_run in _HEX_RUN_RE.findall(run):
+            if len(hex_run) % 2:
+                shapes += [hex_run[:-1], hex_run[1:]]
+            elif hex_run != run:
+                shapes.append(hex_run)
+    for opaque in (False, True):
+        for shape in shapes:
+            found = _key_shaped(shape, opaque=opaque)
+            if found is not None:
+                return found
+    return None

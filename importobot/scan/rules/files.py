@@ -27,7 +27,13 @@ from importobot.scan.readers.base import Candidate
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
 from importobot.scan.readers.yaml import is_env_context, read_k8s_data, read_yaml_line
-from importobot.scan.recognizer import Match, key_shape, recognize, recognize_key_file
+from importobot.scan.recognizer import (
+    Match,
+    key_shape,
+    recognize,
+    recognize_key_file,
+    shown_name,
+)
 
 __all__ = [
     "ENV_FILE_GLOBS",
@@ -178,6 +184,7 @@ class _FileScan:
         if (line, match.fingerprint) in self._seen:
             return
         self._seen.add((line, match.fingerprint))
+        variable = shown_name(variable)  # never a value in the name position
         if match.key_type in ("pem-private-key", "key-file"):
             rule = "IOB102"
         else:

@@ -158,6 +158,7 @@ def stale_token_findings(
     from datetime import datetime, timezone
 
     from importobot.fsio import FileRefused, read_content
+    from importobot.scan.recognizer import shown_name
 
     cutoff = (now - policy.max_age).timestamp()
     out: list[Finding] = []
@@ -173,7 +174,7 @@ def stale_token_findings(
             stamp = token_timestamp(data[start:end])
             if stamp is None or stamp >= cutoff:
                 continue
-            name = name_before(before)
+            name = shown_name(name_before(before))
 
             made = datetime.fromtimestamp(stamp, tz=timezone.utc)
             out.append(
