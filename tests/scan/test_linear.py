@@ -288,3 +288,90 @@ def test_line_gate_answers_as_before(parts: list[str]) -> None:
     assert (_GATE_BYTES_RE.search(raw) is not None) == (
         re.search(_OLD_GATE.encode(), raw) is not None
     )
+
+
+# -- YAML context: parents from one pass, regexes without a square ---------------------
+
+_OLD_KEY_RE = re.compile(
+    r"(?P<indent>[ \t]*)(?:-[ \t]+)?(?P<q>[\"']?)"
+    r"(?P<name>[^\s:#\"'][^:#\"']*?)(?P=q)[ \t]*:(?:[ \t]|$)"
+)
+_OLD_DATA_RE = re.compile(r"[ \t]*(?P<name>[\w.\-]+)[ \t]*:[ \t]*(?P<value>\S.*?)[ \t]*$")
+
+
+def _old_parents(lines: list[str], idx: int) -> list[str]:
+    out: list[str] = []
+    line = lines[idx]
+    if not line.strip():
+        return out
+    level = len(line) - len(line.lstrip(" \t"))
+    if line.lstrip().startswith("- "):
+        level += 1
+    if level == 0:
+        return out
+    for j in range(idx - 1, max(-1, idx - 4000), -1):
+        text = lines[j]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        ind = len(text) - len(text.lstrip(" \t"))
+        if ind >= level:
+            continue
+        m = _OLD_KEY_RE.match(text)
+        if m is not None:
+            out.append(m.group("name").strip())
+        level = ind
+        if ind == 0:
+            break
+    return out
+
+
+_YAML_PIECES = st.sampled_from(
+    ["  ", " ", "\t", "- ", "a", "env", "b c", ":", ": ", '"', "'", "#", "x: |", "\r", "-"]
+)
+_YAML_LINE = st.lists(_YAML_PIECES, max_size=8).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(_YAML_LINE, min_size=1, max_size=12))
+def test_yaml_parents_answer_as_before(lines: list[str]) -> None:
+    from importobot.scan.readers import yaml
+
+    context = yaml.YamlContext(lines)
+    for idx in range(len(lines)):
+        assert context.parents(idx) == _old_parents(lines, idx), idx
+        assert yaml.parents(lines, idx) == _old_parents(lines, idx)
+    for text in lines:
+        old, new = _OLD_KEY_RE.match(text), yaml._KEY_RE.match(text)
+        assert (old is None) == (new is None), text
+        if old is not None and new is not None:
+            assert old.group("name") == (new.group("name") or new.group("qname")), text
+        old_d, new_d = _OLD_DATA_RE.match(text), yaml._DATA_RE.match(text)
+        assert (old_d and old_d.groupdict()) == (new_d and new_d.groupdict()), text
+
+
+def _yaml_blocks(size: int) -> bytes:
+    """Blocks at indentation 1 (never a stop for the walk back) holding list items and
+    a compose-style env entry: each walked back over every block before it."""
+    block = (
+        " services:\n  web:\n    environment:\n"
+        f"      - FERNET_KEY={RUN[:43]}=\n    list:\n      - {RUN}\n"
+    )
+    return (block * (size // len(block))).encode()
+
+
+def _yaml_blank_runs(size: int) -> bytes:
+    head = "a" + " " * (size // 2) + "b\n"
+    value = " " * (size // 2)
+    item = f"  - {RUN} # key: {RUN}\n"  # a list item: its parents are looked up
+    return (head + item + f"kind: Secret\ndata:\n  K: a{value}b\n").encode()
+
+
+@pytest.mark.parametrize("case", ["blocks", "blank-runs"])
+def test_yaml_context_is_linear(case: str) -> None:
+    build = {"blocks": _yaml_blocks, "blank-runs": _yaml_blank_runs}[case]
+
+    def make(size: int) -> Callable[[], object]:
+        data = build(size)
+        return lambda: scan_file("compose.yaml", data)
+
+    assert_linear(make, 64 * 1024, what=case)

@@ -26,7 +26,7 @@ from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
-from importobot.scan.readers.yaml import is_env_context, read_k8s_data, read_yaml_line
+from importobot.scan.readers.yaml import YamlContext, read_k8s_data, read_yaml_line
 from importobot.scan.recognizer import (
     Match,
     key_shape,
@@ -448,20 +448,21 @@ def _scan_text(
             secret = re.search(r"(?m)^kind:\s*Secret\s*$", text) is not None
             for c in read_k8s_data(lines, secret=secret):
                 scan.candidate(c, line_text=lines[c.line - 1])
+        context = YamlContext(lines)
         for idx in _hot_indices(lines, raw) if is_yaml else range(len(lines)):
             if _in_ranges(idx + 1, pem_ranges):
                 continue
             prev = lines[idx - 1] if idx else ""
             cands: list[Candidate] = list(read_line(lines[idx], idx + 1))
             if is_yaml:
-                cands.extend(read_yaml_line(lines, idx))
+                cands.extend(read_yaml_line(lines, idx, context))
             for c in cands:
                 if is_yaml and not c.env:
                     # Env context (compose environment:, Actions env:) is looked up only
-                    # for a value that would be a key there: the look-up walks back.
+                    # for a value that would be a key there.
                     if recognize(c.name, c.value, env_style=True, literal=c.quote == "'") is None:
                         continue
-                    c = replace(c, env=is_env_context(lines, idx))
+                    c = replace(c, env=context.is_env_context(idx))
                 scan.candidate(c, line_text=lines[c.line - 1], prev_text=prev)
         return scan.findings
 
