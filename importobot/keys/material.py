@@ -272,6 +272,14 @@ def char_classes(text: str) -> int:
     return upper + lower + digit + other
 
 
+def _alnum_classes(text: str) -> int:
+    return (
+        any(c.isupper() for c in text)
+        + any(c.islower() for c in text)
+        + any(c.isdigit() for c in text)
+    )
+
+
 def is_readable_placeholder(text: str) -> bool:
     """True for a key-length string that reads as words (``your-32-byte-key-goes-here``).
 
@@ -303,18 +311,33 @@ def is_random_opaque(text: str) -> bool:
 #: Laravel ``base64:`` prefix and padding), and hex runs inside those.
 _RUN_RE = lazy_compile(r"(?:base64:)?[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_RUN_RE = lazy_compile(r"[0-9a-fA-F]{32,}")
+_TOKEN_RE = lazy_compile(r"[A-Za-z0-9]{32,}")
+#: Base64 lengths of the key sizes (padded and not), and how many characters glued to
+#: either end of a run are tried away.
+_B64_KEY_LENGTHS = frozenset({22, 24, 32, 43, 44, 64, 86, 88})
+_GLUED = 2
+_GLUED_MAX = 88 + 2 * _GLUED
 
 
-def _key_shaped(text: str, *, opaque: bool) -> str | None:
+def _key_shaped(text: str, *, opaque: bool, name: bool = False) -> str | None:
     """The fingerprint of ``text`` when it is key-shaped by itself (D8), else ``None``.
 
     The scanner's rule for one value: decodes (D1) to a key size, or hex / Laravel of
     16 bytes or more, not weak (D4) nor readable; or (``opaque``) an opaque random
-    string of 32 or more characters.
+    string of 32 or more characters. ``name``: ``text`` is (part of) an identifier,
+    which is base64 text too: base64 counts only with upper case, lower case and digits
+    and few words (``S3_BUCKET_KMS_KEY_ARN`` decodes to random-looking bytes).
     """
     if len(text) < 16 or any(c.isspace() for c in text) or is_readable_placeholder(text):
         return None
     decoded = decode_key_text(text)
+    if (
+        name
+        and decoded is not None
+        and decoded.key_type != "hex"
+        and (_alnum_classes(text) < 3 or word_coverage(text) > 0.4)
+    ):
+        return None
     if decoded is not None:
         size = len(decoded.key_bytes)
         reason = weakness(decoded.key_bytes)
@@ -329,15 +352,18 @@ def _key_shaped(text: str, *, opaque: bool) -> str | None:
     return None
 
 
-def find_key_material(text: str) -> str | None:
+def find_key_material(text: str, *, name: bool = False) -> str | None:
     """The fingerprint of key material written anywhere in ``text``, or ``None``.
 
     For text that should hold none: a name, a date, a field of a registry. Looks at
     the whole text, the text with its whitespace removed (a key split over lines),
-    each run of base64 characters in it, and each hex run inside those (``k`` + 64
-    hex is a hex key behind a letter: one alignment or the other). A decodable key
+    each run of base64 characters in it (and, for a short run, the run without up to
+    two characters at either end: ``k<key>``), and each hex run inside those (``k`` +
+    64 hex is a hex key behind a letter: one alignment or the other). A decodable key
     is preferred to an opaque random string (whose fingerprint is of the text).
-    Linear in the text.
+    ``name``: ``text`` is an identifier, where ``_ . -`` separate words: an opaque
+    random string counts only as one unseparated token (``spring.datasource.x`` or
+    ``KMS_KEY_ARN_PROD`` are not random strings). Linear in the text.
     """
     joined = "".join(text.split())
     shapes = [text.strip()]
@@ -346,14 +372,27 @@ def find_key_material(text: str) -> str | None:
     for run in _RUN_RE.findall(joined):
         if run != joined:
             shapes.append(run)
+        if len(run) <= _GLUED_MAX:
+            # A base64 key with a few characters glued on (``k<key>``, ``<key>_ID``).
+            n = len(run)
+            shapes += [
+                run[lead : n - trail]
+                for lead in range(_GLUED + 1)
+                for trail in range(_GLUED + 1)
+                if (lead or trail) and n - lead - trail in _B64_KEY_LENGTHS
+            ]
         for hex_run in _HEX_RUN_RE.findall(run):
             if len(hex_run) % 2:
                 shapes += [hex_run[:-1], hex_run[1:]]
             elif hex_run != run:
                 shapes.append(hex_run)
+    if name:
+        shapes += _TOKEN_RE.findall(joined)
     for opaque in (False, True):
         for shape in shapes:
-            found = _key_shaped(shape, opaque=opaque)
+            if opaque and name and not (shape.isascii() and shape.isalnum()):
+                continue
+            found = _key_shaped(shape, opaque=opaque, name=name)
             if found is not None:
                 return found
     return None

@@ -167,9 +167,8 @@ class Registry:
         extra = set(document) - {"key", "version"}
         if extra:
             name = sorted(extra)[0]
-            raise ConfigError(
-                f"{path}:{_line_of(lines, name, 1, len(lines))}: unknown entry {_shown(name)}"
-            )
+            where = _line_of(lines, name, 1, len(lines))
+            raise ConfigError(f"{path}:{where}: unknown entry {_shown(name, name=True)}")
         tables = document.get("key", [])
         if not isinstance(tables, list):
             raise ConfigError(f"{path}: `key` must be an array of tables ([[key]])")
@@ -271,11 +270,12 @@ class Registry:
         replace_file_durably(self.path, self.dumps().encode("utf-8"))
 
 
-def _shown(value: object, *, quoted: bool = True) -> str:
+def _shown(value: object, *, quoted: bool = True, name: bool = False) -> str:
     """``value`` for an error message: never key material (a key pasted into a field
-    name, a date or a fingerprint argument, whole or split over lines)."""
+    name, a date or a fingerprint argument, whole or split over lines). ``name``: an
+    identifier (see :func:`find_key_material`)."""
     if isinstance(value, str):
-        fp = find_key_material(value)
+        fp = find_key_material(value, name=name)
         if fp is not None:
             return f"<key-shaped value {fp}>"
         return repr(value) if quoted else value
@@ -308,7 +308,8 @@ def _record(
         if name not in _FIELDS:
             where = _line_of(lines, name, start, end)
             raise ConfigError(
-                f"{path}:{where}: unknown field {_shown(name)} (allowed: {', '.join(_FIELDS)})"
+                f"{path}:{where}: unknown field {_shown(name, name=True)} "
+                f"(allowed: {', '.join(_FIELDS)})"
             )
     fp = table.get("fingerprint")
     if not isinstance(fp, str) or not is_fingerprint(fp):

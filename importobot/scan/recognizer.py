@@ -285,9 +285,10 @@ def shown_name(name: str | None) -> str | None:
     """``name`` as a finding may show it: a name that is key material itself (a value
     in the name position, ``k<64 hex>=…``) is shown as ``<key-shaped name iobfp1:…>``.
 
-    Key material is what :func:`key_shape` recognizes, or anything
-    :func:`importobot.keys.material.find_key_material` finds in the name (a key behind
-    a letter, a key split by whitespace). Never returns the key.
+    Key material is a key :func:`key_shape` decodes (or a bytes literal, a PEM block),
+    or anything :func:`importobot.keys.material.find_key_material` finds in the name
+    (a key behind a letter, a key split by whitespace, a random token of 32 or more
+    letters and digits). Never returns the key.
     """
     if not name:
         return name
@@ -295,5 +296,5 @@ def shown_name(name: str | None) -> str | None:
     if found is not None and (found.key_type != "opaque" or found.spelling):
         fp: str | None = found.fingerprint  # decoded, a bytes literal or a PEM block
     else:
-        fp = find_key_material(name)  # prefers a key inside to the name as random text
+        fp = find_key_material(name, name=True)
     return KEY_SHAPED_NAME.format(fingerprint=fp) if fp is not None else name
