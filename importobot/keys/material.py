@@ -316,7 +316,28 @@ _TOKEN_RE = lazy_compile(r"[A-Za-z0-9]{32,}")
 #: either end of a run are tried away.
 _B64_KEY_LENGTHS = frozenset({22, 24, 32, 43, 44, 64, 86, 88})
 _GLUED = 2
-_GLUED_MAX = 88 + 2 * _GLUED
+_GLUED_MAX = 160
+_GLUED_TRIES = 48
+
+
+def _glued(run: str) -> list[str]:
+    """Key-length pieces of a short base64 run that hold a key glued to other text:
+    up to two characters at either end (``k<key>``), or words joined by ``_``/``-``
+    (``<key>_SECRET``). At most ``_GLUED_TRIES`` pieces."""
+    n = len(run)
+    starts = set(range(_GLUED + 1))
+    ends = {n - t for t in range(_GLUED + 1)}
+    for i, c in enumerate(run):
+        if c in "_-":
+            starts.add(i + 1)
+            ends.add(i)
+    pieces = [
+        run[a : a + size]
+        for a in sorted(starts)
+        for size in sorted(_B64_KEY_LENGTHS)
+        if a + size in ends and (a, a + size) != (0, n)
+    ]
+    return pieces[:_GLUED_TRIES]
 
 
 def _key_shaped(text: str, *, opaque: bool, name: bool = False) -> str | None:
@@ -357,9 +378,10 @@ def find_key_material(text: str, *, name: bool = False) -> str | None:
 
     For text that should hold none: a name, a date, a field of a registry. Looks at
     the whole text, the text with its whitespace removed (a key split over lines),
-    each run of base64 characters in it (and, for a short run, the run without up to
-    two characters at either end: ``k<key>``), and each hex run inside those (``k`` +
-    64 hex is a hex key behind a letter: one alignment or the other). A decodable key
+    each run of base64 characters in it (and, in a short run, key-length pieces with
+    up to two characters or ``_``-joined words around them: ``k<key>``,
+    ``<key>_SECRET``), and each hex run inside those (``k`` + 64 hex is a hex key
+    behind a letter: one alignment or the other). A decodable key
     is preferred to an opaque random string (whose fingerprint is of the text).
     ``name``: ``text`` is an identifier, where ``_ . -`` separate words: an opaque
     random string counts only as one unseparated token (``spring.datasource.x`` or
@@ -373,14 +395,7 @@ def find_key_material(text: str, *, name: bool = False) -> str | None:
         if run != joined:
             shapes.append(run)
         if len(run) <= _GLUED_MAX:
-            # A base64 key with a few characters glued on (``k<key>``, ``<key>_ID``).
-            n = len(run)
-            shapes += [
-                run[lead : n - trail]
-                for lead in range(_GLUED + 1)
-                for trail in range(_GLUED + 1)
-                if (lead or trail) and n - lead - trail in _B64_KEY_LENGTHS
-            ]
+            shapes += _glued(run)
         for hex_run in _HEX_RUN_RE.findall(run):
             if len(hex_run) % 2:
                 shapes += [hex_run[:-1], hex_run[1:]]
