@@ -83,6 +83,8 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     # The value-line gate tried `--flag value` at every dash of a run.
     "dash-run-before-flag": ("settings.py", _lines("key('", "-")),
     "dash-run-before-pem": ("id.txt", _one_line("", "-", "-----BEGIN PRIVATE KEY-----")),
+    # `${` without `}`: the reference regex rescanned the value from each one.
+    "unclosed-references": ("Dockerfile", _one_line("", "${=SECRET:=\ufffd")),
     # Many findings on one long line.
     "many-keys-one-line": ("settings.py", _keys_on_one_line),
 }
@@ -375,3 +377,12 @@ def test_yaml_context_is_linear(case: str) -> None:
         return lambda: scan_file("compose.yaml", data)
 
     assert_linear(make, 64 * 1024, what=case)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["$", "{", "}", "${", "${{", "a", " ", "\n"]), max_size=12))
+def test_brace_references_answer_as_before(parts: list[str]) -> None:
+    from importobot.scan.filters import _has_brace_reference
+
+    text = "".join(parts)
+    assert _has_brace_reference(text) == (re.search(r"\$\{\{?[^}]*\}", text) is not None)
