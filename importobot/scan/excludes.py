@@ -259,11 +259,13 @@ class ExcludeMatcher:
         self._full = _GlobSet(full)
         self._base = _GlobSet(g for g in globs if "/" not in g)
 
-    def __call__(self, rel: str) -> bool:
-        """True when ``rel`` (a ``/``-separated path as shown) is excluded."""
+    def excluded(self, path: str) -> bool:
+        """True when ``path`` (root-relative, ``/``-separated) is excluded."""
         if self.empty:
             return False
-        return self._full.match(rel) or self._base.match(rel.rsplit("/", 1)[-1])
+        return self._full.match(path) or self._base.match(path.rsplit("/", 1)[-1])
+
+    __call__ = excluded
 
 
 def compile_excludes(globs: Iterable[str]) -> ExcludeMatcher:
