@@ -12,7 +12,7 @@ import os
 
 from importobot._lazyre import lazy_compile
 from importobot._record import Record
-from importobot.keys.fingerprint import fingerprint
+from importobot.keys.fingerprint import fingerprint, fingerprint_opaque
 
 __all__ = [
     "KEY_SIZES",
@@ -20,6 +20,7 @@ __all__ = [
     "Decoded",
     "char_classes",
     "decode_key_text",
+    "find_key_material",
     "strip_value",
     "weakness",
     "word_coverage",
@@ -145,6 +146,31 @@ def _arith_step(raw: bytes) -> int | None:
     return step
 
 
+#: Up to this size the periods are compared directly (fast in C, and bounded).
+_DIRECT_PERIODS = 512
+
+
+def _has_period(raw: bytes) -> bool:
+    """True when ``raw`` repeats with some period of at most half its length.
+
+    Short values compare each shift; long ones take the shortest period from the
+    prefix function (Knuth–Morris–Pratt), so the work stays linear in the length.
+    """
+    n = len(raw)
+    if n <= _DIRECT_PERIODS:
+        return any(raw[p:] == raw[:-p] for p in range(1, n // 2 + 1))
+    fail = [0] * n
+    k = 0
+    for i in range(1, n):
+        b = raw[i]
+        while k and raw[k] != b:
+            k = fail[k - 1]
+        if raw[k] == b:
+            k += 1
+        fail[i] = k
+    return n - fail[-1] <= n // 2
+
+
 def weakness(raw: bytes) -> str | None:
     """Why decoded key bytes are weak (D4), or ``None`` when they look random.
 
@@ -159,9 +185,8 @@ def weakness(raw: bytes) -> str | None:
         return "few-distinct"
     if len(set(raw)) <= 8:
         return "few-distinct"
-    for period in range(1, len(raw) // 2 + 1):
-        if raw[period:] == raw[:-period]:
-            return "repeated"
+    if _has_period(raw):
+        return "repeated"
     if _arith_step(raw) is not None:
         return "sequential"
     if all(0x20 <= b <= 0x7E for b in raw):
@@ -169,10 +194,11 @@ def weakness(raw: bytes) -> str | None:
     return None
 
 
-_WORDS: list[tuple[frozenset[str], tuple[int, ...]]] = []
+_WORDS: list[tuple[frozenset[str], dict[str, tuple[int, ...]]]] = []
 
 
-def _words() -> tuple[frozenset[str], tuple[int, ...]]:
+def _words() -> tuple[frozenset[str], dict[str, tuple[int, ...]]]:
+    """The word list, and for each first four letters the word lengths, longest first."""
     if _WORDS:
         return _WORDS[0]
     path = os.path.join(os.path.dirname(__file__), "words.txt")
@@ -182,8 +208,11 @@ def _words() -> tuple[frozenset[str], tuple[int, ...]]:
     for line in text.splitlines():
         if not line.startswith("#"):
             words.update(w for w in line.split() if len(w) >= 4)
-    lengths = tuple(sorted({len(w) for w in words}, reverse=True))
-    _WORDS.append((frozenset(words), lengths))
+    starts: dict[str, set[int]] = {}
+    for w in words:
+        starts.setdefault(w[:4], set()).add(len(w))
+    by_start = {k: tuple(sorted(v, reverse=True)) for k, v in starts.items()}
+    _WORDS.append((frozenset(words), by_start))
     return _WORDS[0]
 
 
@@ -198,14 +227,15 @@ def word_coverage(text: str) -> float:
     """
     if not text:
         return 0.0
-    words, lengths = _words()
+    words, by_start = _words()
     covered = 0
     for run in _LETTER_RUN_RE.findall(text):
         low = run.lower()
         n = len(low)
         i = 0
         while i <= n - 4:
-            for size in lengths:
+            # Only the lengths of words starting with these four letters can match.
+            for size in by_start.get(low[i : i + 4], ()):
                 if i + size <= n and low[i : i + size] in words:
                     covered += size
                     i += size
@@ -228,6 +258,14 @@ def char_classes(text: str) -> int:
         else:
             other = True
     return upper + lower + digit + other
+
+
+def _alnum_classes(text: str) -> int:
+    return (
+        any(c.isupper() for c in text)
+        + any(c.islower() for c in text)
+        + any(c.isdigit() for c in text)
+    )
 
 
 def is_readable_placeholder(text: str) -> bool:
@@ -255,3 +293,109 @@ def is_random_opaque(text: str) -> bool:
     if len(set(text)) < max(8, len(text) // 4):
         return False
     return word_coverage(text) <= 0.4
+
+
+#: Runs that may spell a key inside longer text: base64 of either alphabet (with a
+#: Laravel ``base64:`` prefix and padding), and hex runs inside those.
+_RUN_RE = lazy_compile(r"(?:base64:)?[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX_RUN_RE = lazy_compile(r"[0-9a-fA-F]{32,}")
+_TOKEN_RE = lazy_compile(r"[A-Za-z0-9]{32,}")
+#: Base64 lengths of the key sizes (padded and not), and how many characters glued to
+#: either end of a run are tried away.
+_B64_KEY_LENGTHS = frozenset({22, 24, 32, 43, 44, 64, 86, 88})
+_GLUED = 2
+_GLUED_MAX = 160
+_GLUED_TRIES = 48
+
+
+def _glued(run: str) -> list[str]:
+    """Key-length pieces of a short base64 run that hold a key glued to other text:
+    up to two characters at either end (``k<key>``), or words joined by ``_``/``-``
+    (``<key>_SECRET``). At most ``_GLUED_TRIES`` pieces."""
+    n = len(run)
+    starts = set(range(_GLUED + 1))
+    ends = {n - t for t in range(_GLUED + 1)}
+    for i, c in enumerate(run):
+        if c in "_-":
+            starts.add(i + 1)
+            ends.add(i)
+    pieces = [
+        run[a : a + size]
+        for a in sorted(starts)
+        for size in sorted(_B64_KEY_LENGTHS)
+        if a + size in ends and (a, a + size) != (0, n)
+    ]
+    return pieces[:_GLUED_TRIES]
+
+
+def _key_shaped(text: str, *, opaque: bool, name: bool = False) -> str | None:
+    """The fingerprint of ``text`` when it is key-shaped by itself (D8), else ``None``.
+
+    The scanner's rule for one value: decodes (D1) to a key size, or hex / Laravel of
+    16 bytes or more, not weak (D4) nor readable; or (``opaque``) an opaque random
+    string of 32 or more characters. ``name``: ``text`` is (part of) an identifier,
+    which is base64 text too: base64 counts only with upper case, lower case and digits
+    and few words (``S3_BUCKET_KMS_KEY_ARN`` decodes to random-looking bytes).
+    """
+    if len(text) < 16 or any(c.isspace() for c in text) or is_readable_placeholder(text):
+        return None
+    decoded = decode_key_text(text)
+    if (
+        name
+        and decoded is not None
+        and decoded.key_type != "hex"
+        and (_alnum_classes(text) < 3 or word_coverage(text) > 0.4)
+    ):
+        return None
+    if decoded is not None:
+        size = len(decoded.key_bytes)
+        reason = weakness(decoded.key_bytes)
+        if size in KEY_SIZES or (decoded.key_type in ("hex", "laravel") and size >= 16):
+            return decoded.fingerprint if reason in (None, "published") else None
+        if decoded.key_type == "hex" or reason is not None:
+            return None
+    elif _HEX_RE.match(text):
+        return None
+    if opaque and len(text) >= 32 and is_random_opaque(text):
+        return fingerprint_opaque(text)
+    return None
+
+
+def find_key_material(text: str, *, name: bool = False) -> str | None:
+    """The fingerprint of key material written anywhere in ``text``, or ``None``.
+
+    For text that should hold none: a name, a date, a field of a registry. Looks at
+    the whole text, the text with its whitespace removed (a key split over lines),
+    each run of base64 characters in it (and, in a short run, key-length pieces with
+    up to two characters or ``_``-joined words around them: ``k<key>``,
+    ``<key>_SECRET``), and each hex run inside those (``k`` + 64 hex is a hex key
+    behind a letter: one alignment or the other). A decodable key
+    is preferred to an opaque random string (whose fingerprint is of the text).
+    ``name``: ``text`` is an identifier, where ``_ . -`` separate words: an opaque
+    random string counts only as one unseparated token (``spring.datasource.x`` or
+    ``KMS_KEY_ARN_PROD`` are not random strings). Linear in the text.
+    """
+    joined = "".join(text.split())
+    shapes = [text.strip()]
+    if joined != shapes[0]:
+        shapes.append(joined)
+    for run in _RUN_RE.findall(joined):
+        if run != joined:
+            shapes.append(run)
+        if len(run) <= _GLUED_MAX:
+            shapes += _glued(run)
+        for hex_run in _HEX_RUN_RE.findall(run):
+            if len(hex_run) % 2:
+                shapes += [hex_run[:-1], hex_run[1:]]
+            elif hex_run != run:
+                shapes.append(hex_run)
+    if name:
+        shapes += _TOKEN_RE.findall(joined)
+    for opaque in (False, True):
+        for shape in shapes:
+            if opaque and name and not (shape.isascii() and shape.isalnum()):
+                continue
+            found = _key_shaped(shape, opaque=opaque, name=name)
+            if found is not None:
+                return found
+    return None

@@ -32,7 +32,13 @@ from importobot._version import DOCS_URL
 from importobot.exceptions import ConfigError
 from importobot.keys.age import parse_timestamp
 from importobot.keys.fingerprint import is_fingerprint
-from importobot.keys.material import KEY_SIZES, decode_key_text, is_random_opaque, weakness
+from importobot.keys.material import (
+    KEY_SIZES,
+    decode_key_text,
+    find_key_material,
+    is_random_opaque,
+    weakness,
+)
 
 __all__ = ["REGISTRY_FILE", "REGISTRY_VERSION", "KeyRecord", "Registry"]
 
@@ -135,15 +141,14 @@ class Registry:
         if isinstance(version, bool) or version not in (1, REGISTRY_VERSION):
             where = _line_of(lines, "version", 1, len(lines))
             raise ConfigError(
-                f"{path}:{where}: unsupported registry version {version!r} (this importobot "
+                f"{path}:{where}: unsupported registry version {_shown(version)} (this importobot "
                 f"reads versions 1 and {REGISTRY_VERSION}; upgrade importobot)"
             )
         extra = set(document) - {"key", "version"}
         if extra:
             name = sorted(extra)[0]
-            raise ConfigError(
-                f"{path}:{_line_of(lines, name, 1, len(lines))}: unknown entry {name!r}"
-            )
+            where = _line_of(lines, name, 1, len(lines))
+            raise ConfigError(f"{path}:{where}: unknown entry {_shown(name, name=True)}")
         tables = document.get("key", [])
         if not isinstance(tables, list):
             raise ConfigError(f"{path}: `key` must be an array of tables ([[key]])")
@@ -171,7 +176,7 @@ class Registry:
     def register(self, fingerprint: str, created: datetime, note: str | None = None) -> bool:
         """Add a key; ``False`` when it is already registered with the same date."""
         if not is_fingerprint(fingerprint):
-            raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
+            raise ConfigError(f"not an importobot fingerprint: {_shown(fingerprint)}")
         record = self.records.get(fingerprint)
         if record is not None:
             if record.created == created:
@@ -188,7 +193,7 @@ class Registry:
         """Mark a key retired at ``when``."""
         record = self.records.get(fingerprint)
         if record is None:
-            raise ConfigError(f"{self.path}: {fingerprint} is not registered")
+            raise ConfigError(f"{self.path}: {_shown(fingerprint, quoted=False)} is not registered")
         if record.created is not None and when < record.created:
             raise ConfigError(f"{self.path}: {fingerprint} cannot retire before it was created")
         self.records[fingerprint] = replace(record, retired=when)
@@ -199,7 +204,7 @@ class Registry:
         Returns ``False`` when it was already marked compromised (the first date stays).
         """
         if not is_fingerprint(fingerprint):
-            raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
+            raise ConfigError(f"not an importobot fingerprint: {_shown(fingerprint)}")
         record = self.records.get(fingerprint)
         if record is None:
             self.records[fingerprint] = KeyRecord(fingerprint, None, None, note, when)
@@ -216,7 +221,7 @@ class Registry:
     def add_retired(self, fingerprint: str, when: datetime, note: str) -> None:
         """Record a key that was never registered as retired at ``when``, creation unknown."""
         if not is_fingerprint(fingerprint):
-            raise ConfigError(f"not an importobot fingerprint: {fingerprint!r}")
+            raise ConfigError(f"not an importobot fingerprint: {_shown(fingerprint)}")
         if fingerprint in self.records:
             raise ConfigError(f"{self.path}: {fingerprint} is already registered")
         self.records[fingerprint] = KeyRecord(fingerprint, None, when, note)
@@ -245,6 +250,18 @@ class Registry:
         replace_file_durably(self.path, self.dumps().encode("utf-8"))
 
 
+def _shown(value: object, *, quoted: bool = True, name: bool = False) -> str:
+    """``value`` for an error message: never key material (a key pasted into a field
+    name, a date or a fingerprint argument, whole or split over lines). ``name``: an
+    identifier (see :func:`find_key_material`)."""
+    if isinstance(value, str):
+        fp = find_key_material(value, name=name)
+        if fp is not None:
+            return f"<key-shaped value {fp}>"
+        return repr(value) if quoted else value
+    return repr(value)
+
+
 def _key_shaped(text: str) -> bool:
     if is_fingerprint(text):
         return False
@@ -271,7 +288,8 @@ def _record(
         if name not in _FIELDS:
             where = _line_of(lines, name, start, end)
             raise ConfigError(
-                f"{path}:{where}: unknown field {name!r} (allowed: {', '.join(_FIELDS)})"
+                f"{path}:{where}: unknown field {_shown(name, name=True)} "
+                f"(allowed: {', '.join(_FIELDS)})"
             )
     fp = table.get("fingerprint")
     if not isinstance(fp, str) or not is_fingerprint(fp):
@@ -293,6 +311,12 @@ def _record(
         try:
             stamps[name] = parse_timestamp(table[name])
         except ValueError as exc:
+            shown = _shown(table[name])
+            if shown.startswith("<key-shaped"):  # the parser's message would echo it
+                raise ConfigError(
+                    f"{path}:{where}: `{name}` holds a {shown[1:-1]}, not a timestamp; the "
+                    f"registry stores fingerprints only"
+                ) from None
             raise ConfigError(f"{path}:{where}: `{name}`: {exc}") from None
         if stamps[name] > now:
             raise ConfigError(f"{path}:{where}: `{name}` is in the future ({_fmt(stamps[name])})")

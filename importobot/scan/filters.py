@@ -127,7 +127,6 @@ def is_hash_or_id_name(name: str) -> bool:
 
 # ------------------------------------------------------------- (a) content-certain
 
-_REF_BRACE_RE = lazy_compile(r"\$\{\{?[^}]*\}")
 _REF_CMD_RE = lazy_compile(r"\$\(\s*[A-Za-z_][\w.\-/]*(?:\s|\)|$)")
 _BACKTICK_RE = lazy_compile(r"`[^`]+`")
 _RUNTIME_RE = lazy_compile(
@@ -161,6 +160,13 @@ def is_empty(value: str) -> bool:
     return not v or v in ("~", "null", "NULL", "None", "nil", "undefined", '""', "''")
 
 
+def _has_brace_reference(value: str) -> bool:
+    """``${…}`` (or ``${{…}}``): a ``${`` with a ``}`` somewhere after it. Two finds
+    (a regex search rescanned the rest of the value from every unclosed ``${``)."""
+    start = value.find("${")
+    return start >= 0 and value.find("}", start + 2) >= 0
+
+
 def is_reference(value: str) -> bool:
     """A reference or an expression evaluated later.
 
@@ -168,7 +174,7 @@ def is_reference(value: str) -> bool:
     ```cmd```, ``op://…``, ``vault:…``, secret-manager URIs and ARNs, and runtime calls
     (``Fernet.generate_key()``, ``secrets.token_hex(32)``, ``os.environ[…]``).
     """
-    if _REF_BRACE_RE.search(value) or _REF_CMD_RE.search(value):
+    if _has_brace_reference(value) or _REF_CMD_RE.search(value):
         return True
     if _BACKTICK_RE.search(value) and " " in value:
         return True

@@ -25,6 +25,7 @@ from importobot.keys.fingerprint import fingerprint, fingerprint_opaque
 from importobot.keys.material import (
     KEY_SIZES,
     decode_key_text,
+    find_key_material,
     is_random_opaque,
     is_readable_placeholder,
     weakness,
@@ -38,9 +39,19 @@ from importobot.scan.filters import (
     is_key_name,
 )
 
-__all__ = ["PUBLISHED_NOTE", "Match", "key_shape", "recognize", "recognize_key_file"]
+__all__ = [
+    "KEY_SHAPED_NAME",
+    "PUBLISHED_NOTE",
+    "Match",
+    "key_shape",
+    "recognize",
+    "recognize_key_file",
+    "shown_name",
+]
 
 PUBLISHED_NOTE = "published example key"
+#: What a finding shows instead of a name that is itself key material.
+KEY_SHAPED_NAME = "<key-shaped name {fingerprint}>"
 
 _MIN_LEN = 16
 _OPAQUE_MIN = 32
@@ -268,3 +279,22 @@ def recognize_key_file(text: str) -> Match | None:
     if found is None or found.key_type == "opaque":
         return None
     return Match("key-file", found.key_bytes, found.fingerprint, found.note)
+
+
+def shown_name(name: str | None) -> str | None:
+    """``name`` as a finding may show it: a name that is key material itself (a value
+    in the name position, ``k<64 hex>=…``) is shown as ``<key-shaped name iobfp1:…>``.
+
+    Key material is a key :func:`key_shape` decodes (or a bytes literal, a PEM block),
+    or anything :func:`importobot.keys.material.find_key_material` finds in the name
+    (a key behind a letter, a key split by whitespace, a random token of 32 or more
+    letters and digits). Never returns the key.
+    """
+    if not name:
+        return name
+    found = key_shape(name)
+    if found is not None and (found.key_type != "opaque" or found.spelling):
+        fp: str | None = found.fingerprint  # decoded, a bytes literal or a PEM block
+    else:
+        fp = find_key_material(name, name=True)
+    return KEY_SHAPED_NAME.format(fingerprint=fp) if fp is not None else name

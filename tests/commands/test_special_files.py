@@ -43,7 +43,7 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("key_checks", [False], ids=["scan"])
+@pytest.mark.parametrize("key_checks", [False, True], ids=["scan", "with-key-checks"])
 def test_check_skips_links_and_fifos_with_a_note(repo, key_checks):
     proc = _run(repo, "importobot", "check", "--format", "json", key_checks=key_checks)
     assert proc.returncode in (0, 1), proc.stderr

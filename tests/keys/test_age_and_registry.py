@@ -12,7 +12,7 @@ from importobot.exceptions import ConfigError
 from importobot.keys.age import AgePolicy, judge_age, parse_duration, parse_timestamp
 from importobot.keys.fingerprint import fingerprint
 from importobot.keys.registry import Registry
-from tests.keygen import new_raw
+from tests.keygen import contains_key, new_raw
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -187,3 +187,59 @@ def test_a_retired_key_may_have_no_created_date(tmp_path):
     path.write_text(f'[[key]]\nfingerprint = "{fp}"\nnote = "x"\n')
     with pytest.raises(ConfigError, match="only a retired or compromised key may leave it out"):
         Registry.load(str(path), now=NOW)
+
+
+# -- errors never echo a value in the wrong place (issue 17, item 4) -------------------
+
+
+def _registry_errors(raw: bytes) -> dict[str, str]:
+    """Registry texts whose error would echo ``raw`` (a key) if it echoed the value."""
+    b64 = base64.b64encode(raw).decode()
+    hex_name = "k" + raw.hex()  # a hex key behind a letter: a "name"
+    head = '[[key]]\nfingerprint = "iobfp1:0123456789abcdef"\n'
+    dated = head + "created = 2026-01-01T00:00:00Z\n"
+    return {
+        "date holding a key behind a letter": head + f'created = "{hex_name}"\n',
+        "date holding a key split by a line-ending backslash": (
+            head + f'created = """{b64[:22]}\\\n    {b64[22:]}"""\n'
+        ),
+        "date holding a key split over lines": head + f'created = """{b64[:22]}\n{b64[22:]}"""\n',
+        "field named by a key": dated + f"{hex_name} = 1\n",
+        "entry named by a key": f"{hex_name} = 1\n",
+        "retired date holding a key": dated + f'retired = "{b64}"\n',
+        "version holding a split key": f'version = """{b64[:22]}\\\n    {b64[22:]}"""\n',
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_registry_errors(b"\0" * 32)))
+def test_registry_errors_never_echo_a_key(tmp_path, case):
+    raw = new_raw()
+    path = tmp_path / "reg.toml"
+    path.write_text(_registry_errors(raw)[case])
+    with pytest.raises(ConfigError) as info:
+        Registry.load(str(path), now=NOW)
+    message = str(info.value)
+    assert not contains_key(message, raw), message
+    assert raw.hex() not in message and base64.b64encode(raw).decode()[:22] not in message
+    assert "key-shaped" in message
+    assert message.startswith(f"{path}:")
+
+
+def test_fingerprint_arguments_are_not_echoed_when_key_shaped(tmp_path):
+    raw = new_raw()
+    reg = Registry(str(tmp_path / "reg.toml"))
+    for bad in (base64.urlsafe_b64encode(raw).decode(), "k" + raw.hex()):
+        with pytest.raises(ConfigError) as info:
+            reg.register(bad, NOW)
+        assert not contains_key(str(info.value), raw) and raw.hex() not in str(info.value)
+        assert "key-shaped value iobfp1:" in str(info.value)
+        for call in (reg.retire, reg.mark_compromised):
+            with pytest.raises(ConfigError) as info:
+                call(bad, NOW)
+            assert not contains_key(str(info.value), raw) and raw.hex() not in str(info.value)
+        with pytest.raises(ConfigError) as info:
+            reg.add_retired(bad, NOW, "note")
+        assert not contains_key(str(info.value), raw) and raw.hex() not in str(info.value)
+    # An ordinary mistake is still shown, to be fixed.
+    with pytest.raises(ConfigError, match="'iobfp1:xyz'"):
+        reg.register("iobfp1:xyz", NOW)

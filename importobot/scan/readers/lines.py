@@ -19,14 +19,22 @@ from importobot.scan.readers.base import Candidate
 __all__ = ["read_line", "read_lines"]
 
 # The name is matched atomically (lookahead + backreference) and only at a word start,
-# so a long run of base64 cannot make the regex backtrack quadratically.
-_ASSIGN_RE = lazy_compile(
+# so a long run of base64 cannot make the regex backtrack quadratically. The pattern
+# ends where the value starts; :func:`_assignments` finds where the value ends.
+_HEAD_RE = lazy_compile(
     r"""(?<![\w.\-$@/])(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
     [ \t]*(?:=>|:=|==?|(?<!:):(?![:/]))[ \t]*
-    (?:[bBrRuU]{1,2}(?=["']))?
-    (?P<value>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s'"`,;]+)""",
+    (?:[bBrRuU]{1,2}(?=["']))?""",
     re.X,
 )
+#: Quoted values, by their opening quote.
+_QUOTED_RE = {
+    '"': lazy_compile(r'"(?:[^"\\\n]|\\.)*"'),
+    "'": lazy_compile(r"'(?:[^'\\\n]|\\.)*'"),
+    "`": lazy_compile(r"`[^`\n]*`"),
+}
+#: A bare value runs up to the first of these characters.
+_BARE_STOP_RE = lazy_compile(r"[\s'\"`,;]")
 _DOCKER_RE = lazy_compile(
     r"[ \t]*(?:ENV|ARG)[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+(?P<value>[^=\s].*)$"
 )
@@ -42,21 +50,85 @@ _MIN_VALUE = 16
 _LONG_LINE = 16384
 
 
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+#: A bare value's nested assignments (``a=b=c…``) have values that are suffixes of the
+#: outer one. They are read while their lengths add up to at most this many times the
+#: outer value's length (plus a floor); the innermost one is always read. So the work
+#: per line stays linear however many ``=`` a value holds.
+_NESTED_FACTOR = 2
+_NESTED_FLOOR = 1024
+
+
 def _unquote(raw: str) -> tuple[str, str, int]:
     """(value, quote, offset of the value inside ``raw``)."""
     if len(raw) >= 2 and raw[0] in "'\"`" and raw[-1] == raw[0]:
         return raw[1:-1], raw[0], 1
     if raw[:1] in "'\"`":
         return raw[1:], raw[0], 1
-    # An unquoted value may swallow a closing bracket of the code around it.
-    value = raw
-    while (
-        value
-        and value[-1] in ")]}"
-        and value.count(value[-1]) > value.count({")": "(", "]": "[", "}": "{"}[value[-1]])
-    ):
-        value = value[:-1]
-    return value, "", 0
+    # An unquoted value may swallow a closing bracket of the code around it: drop
+    # trailing closers that have no opener (counted once: linear in the value).
+    end = len(raw)
+    if end and raw[-1] in _CLOSERS:
+        excess = {c: raw.count(c) - raw.count(o) for c, o in _CLOSERS.items()}
+        while end and excess.get(raw[end - 1], 0) > 0:
+            excess[raw[end - 1]] -= 1
+            end -= 1
+    return raw[:end], "", 0
+
+
+def _assignments(text: str) -> Iterator[tuple[str, int, int, int]]:
+    """(name, start of the match, start and end of the raw value) of each assignment.
+
+    A bare value may hide further assignments (``cfg = Config{Key: "…"}``): the search
+    goes on from inside it, not after it. Values too short for a key are left out.
+    """
+    pos = 0
+    n = len(text)
+    run_start = run_end = -1  # the outer bare value the search is inside
+    budget = 0
+    pending: tuple[str, int, int, int] | None = None  # innermost nested one not read yet
+    while True:
+        head = _HEAD_RE.search(text, pos)
+        if head is None:
+            break
+        vs = head.end()
+        first = text[vs : vs + 1]
+        nested = False
+        if first in _QUOTED_RE:
+            m = _QUOTED_RE[first].match(text, vs)
+            if m is None:
+                # Unclosed: no value here (what precedes the quote is too short for one).
+                pos = head.start() + 1
+                continue
+            end = pos = m.end()
+        elif run_start < vs < run_end:
+            end = run_end  # inside the same run of bare characters: the same end
+            nested = True
+            pos = vs + 1
+        else:
+            stop = _BARE_STOP_RE.search(text, vs)
+            end = stop.start() if stop is not None else n
+            if end == vs:
+                pos = head.start() + 1
+                continue
+            run_start, run_end = vs, end
+            budget = _NESTED_FACTOR * (end - vs) + _NESTED_FLOOR
+            pos = vs + 1
+        if not nested and pending is not None:
+            yield pending  # the search has left the run: its innermost assignment
+            pending = None
+        if end - vs < _MIN_VALUE:
+            continue  # too short to be key-shaped: skip before building a candidate
+        found = (head.group("name"), head.start(), vs, end)
+        if nested:
+            if end - vs > budget:
+                budget = -1  # spent: of the rest of this run, only the innermost is read
+                pending = found
+                continue
+            budget -= end - vs
+        yield found
+    if pending is not None:
+        yield pending
 
 
 def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candidate]:
@@ -85,29 +157,19 @@ def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candi
             quote,
             fm.start() > comment_at,
         )
-    pos = 0
-    while True:
-        m = _ASSIGN_RE.search(text, pos)
-        if m is None:
-            break
-        raw = m.group("value")
-        # A bare value may hide further assignments (``cfg = Config{Key: "…"}``):
-        # search again from inside it, not after it.
-        pos = m.start("value") + 1 if raw[:1] not in "'\"`" else m.end()
-        if len(raw) < _MIN_VALUE:
-            continue  # too short to be key-shaped: skip before building a candidate
-        value, quote, off = _unquote(raw)
-        start = m.start("value") + off
+    for name, at, vs, ve in _assignments(text):
+        value, quote, off = _unquote(text[vs:ve])
+        start = vs + off
         if start in seen:
             continue
         seen.add(start)
         yield Candidate(
-            m.group("name"),
+            name,
             value,
             lineno,
             base_column + start + 1,
             quote,
-            m.start() > comment_at,
+            at > comment_at,
             env=docker_env,
         )
 

@@ -15,6 +15,7 @@ only on the lines holding such a word.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
 
@@ -25,8 +26,14 @@ from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
-from importobot.scan.readers.yaml import is_env_context, read_k8s_data, read_yaml_line
-from importobot.scan.recognizer import Match, key_shape, recognize, recognize_key_file
+from importobot.scan.readers.yaml import YamlContext, read_k8s_data, read_yaml_line
+from importobot.scan.recognizer import (
+    Match,
+    key_shape,
+    recognize,
+    recognize_key_file,
+    shown_name,
+)
 
 __all__ = [
     "ENV_FILE_GLOBS",
@@ -159,6 +166,7 @@ class _FileScan:
         self.inline_ignores = inline_ignores
         self.findings: list[Finding] = []
         self._seen: set[tuple[int, str]] = set()
+        self._pragma_cache: dict[tuple[int, bool], set[str] | None] = {}
 
     def add(
         self,
@@ -176,6 +184,7 @@ class _FileScan:
         if (line, match.fingerprint) in self._seen:
             return
         self._seen.add((line, match.fingerprint))
+        variable = shown_name(variable)  # never a value in the name position
         if match.key_type in ("pem-private-key", "key-file"):
             rule = "IOB102"
         else:
@@ -209,12 +218,21 @@ class _FileScan:
             note=notes[0] if notes else None,
         )
         if self.inline_ignores:
-            codes = _pragma_codes(line_text)
-            if codes is None and prev_text and _NEXTLINE_RE.search(prev_text):
-                codes = set()
+            codes = self._pragmas(line, line_text, prev_text)
             if codes is not None and (not codes or rule in codes):
                 finding = finding.with_suppression("inline")
         self.findings.append(finding)
+
+    def _pragmas(self, line: int, line_text: str, prev_text: str) -> set[str] | None:
+        """The pragma of ``line`` (see :func:`_pragma_codes`), searched once per line."""
+        key = (line, bool(prev_text))
+        if key in self._pragma_cache:
+            return self._pragma_cache[key]
+        codes = _pragma_codes(line_text)
+        if codes is None and prev_text and _NEXTLINE_RE.search(prev_text):
+            codes = set()
+        self._pragma_cache[key] = codes
+        return codes
 
     def candidate(
         self,
@@ -244,15 +262,31 @@ class _FileScan:
 
 
 def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
-    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges."""
+    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges.
+
+    A block ends at the first ``-----END`` after it, if that comes before the next
+    ``-----BEGIN`` (blocks do not nest): each byte is read for one block at most.
+    """
     ranges: list[tuple[int, int]] = []
+    line = 1
+    counted = 0
     for m in _PEM_BEGIN_RE.finditer(text):
-        start_line = text.count("\n", 0, m.start()) + 1
-        end = text.find("-----END", m.end())
-        end_line = start_line if end < 0 else text.count("\n", 0, end) + 1
+        if m.start() < counted:
+            continue  # inside the previous block
+        line += text.count("\n", counted, m.start())
+        counted = m.start()
+        start_line = line
+        next_begin = text.find("-----BEGIN", m.end())
+        end = text.find("-----END", m.end(), next_begin if next_begin >= 0 else len(text))
+        end_line = start_line if end < 0 else start_line + text.count("\n", m.start(), end)
         ranges.append((start_line, end_line))
-        block = text[m.start() : (end if end >= 0 else m.end()) + 40]
+        block_end = (end if end >= 0 else m.end()) + 40
+        if next_begin >= 0:
+            block_end = min(block_end, next_begin)
+        block = text[m.start() : block_end]
         found = key_shape(block)
+        if end >= 0:
+            line, counted = end_line, end
         if found is None:
             continue
         line_start = text.rfind("\n", 0, m.start()) + 1
@@ -270,7 +304,9 @@ def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
 
 
 def _in_ranges(line: int, ranges: list[tuple[int, int]]) -> bool:
-    return any(a < line <= b for a, b in ranges)
+    """``line`` is in a block of ``ranges`` (in order, apart), after its first line."""
+    at = bisect_left(ranges, (line,)) - 1  # the last block starting above ``line``
+    return at >= 0 and line <= ranges[at][1]
 
 
 def scan_text(
@@ -412,20 +448,21 @@ def _scan_text(
             secret = re.search(r"(?m)^kind:\s*Secret\s*$", text) is not None
             for c in read_k8s_data(lines, secret=secret):
                 scan.candidate(c, line_text=lines[c.line - 1])
+        context = YamlContext(lines)
         for idx in _hot_indices(lines, raw) if is_yaml else range(len(lines)):
             if _in_ranges(idx + 1, pem_ranges):
                 continue
             prev = lines[idx - 1] if idx else ""
             cands: list[Candidate] = list(read_line(lines[idx], idx + 1))
             if is_yaml:
-                cands.extend(read_yaml_line(lines, idx))
+                cands.extend(read_yaml_line(lines, idx, context))
             for c in cands:
                 if is_yaml and not c.env:
                     # Env context (compose environment:, Actions env:) is looked up only
-                    # for a value that would be a key there: the look-up walks back.
+                    # for a value that would be a key there.
                     if recognize(c.name, c.value, env_style=True, literal=c.quote == "'") is None:
                         continue
-                    c = replace(c, env=is_env_context(lines, idx))
+                    c = replace(c, env=context.is_env_context(idx))
                 scan.candidate(c, line_text=lines[c.line - 1], prev_text=prev)
         return scan.findings
 
@@ -443,8 +480,12 @@ def _scan_text(
 _LONG_RUN_RE = lazy_compile(r"[A-Za-z0-9+/_=-]{40,}")
 #: A line can hold a key only if some value of >= 16 characters follows a separator,
 #: a ``--flag``, or it holds byte escapes or a PEM marker. One C-level search per line.
+#: The ``--flag value`` branch starts only where a run of ``[\w-]`` starts and looks
+#: ahead for its ``--`` (same language as ``--[\w-]+[ \t]+…`` searched anywhere, but each
+#: run is read once: a long run of dashes no longer costs its square).
 _GATE = (
-    r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
+    r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}"""
+    r"""|(?<![\w-])(?=[\w-]*--[\w-])[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
 )
 _GATE_RE = lazy_compile(_GATE)

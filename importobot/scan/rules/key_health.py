@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import re
-
 from importobot.keys.age import format_duration
 from importobot.keys.tokens import find_tokens, token_timestamp
 from importobot.scan.finding import Finding, rule_info
@@ -28,7 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["compromised_findings", "stale_token_findings", "watched_fingerprints"]
 
-_NAME_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[:=]\s*[\"']?$")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
 def watched_fingerprints(
@@ -82,11 +81,70 @@ def compromised_findings(findings: Iterable[Finding], watched: Mapping[str, str]
     return out
 
 
-def _line_col(data: bytes, offset: int) -> tuple[int, int, str]:
-    line = data.count(b"\n", 0, offset) + 1
-    start = data.rfind(b"\n", 0, offset) + 1
-    prefix = data[start:offset].decode("utf-8", "replace")
-    return line, len(prefix) + 1, prefix
+def name_before(text: str) -> str | None:
+    """The name a value is assigned to, from ``text``, the line before the value.
+
+    ``NAME=``, ``NAME: "``, ``"name": "``, ``name = '``: the answer of searching
+    ``([A-Za-z_][A-Za-z0-9_.-]*)["']?\\s*[:=]\\s*["']?$``, found by reading back from the
+    end, so the work is linear in what is read (the regex backtracked quadratically
+    on a long run of name characters before the value).
+    """
+    i = len(text)
+    if i and text[i - 1] in "\"'":
+        i -= 1
+    while i and text[i - 1].isspace():
+        i -= 1
+    if not i or text[i - 1] not in ":=":
+        return None
+    i -= 1
+    while i and text[i - 1].isspace():
+        i -= 1
+    if i and text[i - 1] in "\"'":
+        i -= 1
+    end = i
+    while i and text[i - 1] in _NAME_CHARS:
+        i -= 1
+    for j in range(i, end):
+        if text[j] in _NAME_FIRST:
+            return text[j:end]
+    return None
+
+
+class _Locator:
+    """Line, column and the text before a value, for values given in file order.
+
+    Each call reads only the bytes since the previous value, so locating every token
+    of a file is linear in its size (counting from the start each time was not).
+    """
+
+    __slots__ = ("_chars", "_data", "_end", "_last", "_line")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._line = 1
+        self._last = 0  # start of the previous value (or 0)
+        self._end = 0  # end of the previous value (or 0)
+        self._chars = 0  # code points from the start of ``_last``'s line to ``_last``
+
+    def locate(self, start: int, end: int) -> tuple[int, int, str]:
+        """(line, 1-based column in code points, the text before it on its line, from
+        the previous value's end at most) of the ASCII value ``data[start:end]``."""
+        data = self._data
+        newlines = data.count(b"\n", self._last, start)
+        if newlines:
+            self._line += newlines
+            since = data.rfind(b"\n", self._last, start) + 1
+            self._chars = 0
+            text_from = since
+        else:
+            since = self._last
+            text_from = max(self._end, since)
+        # Offsets fall on ASCII bytes: decoding piecewise counts code points as a whole
+        # decode would.
+        self._chars += len(data[since:start].decode("utf-8", "replace"))
+        before = data[text_from:start].decode("utf-8", "replace")
+        self._last, self._end = start, end
+        return self._line, self._chars + 1, before
 
 
 def stale_token_findings(
@@ -97,22 +155,26 @@ def stale_token_findings(
     max_size: int,
 ) -> list[Finding]:
     """IOB303 for each committed Fernet token made before ``now - policy.max_age``."""
+    from datetime import datetime, timezone
+
+    from importobot.fsio import FileRefused, read_content
+    from importobot.scan.recognizer import shown_name
+
     cutoff = (now - policy.max_age).timestamp()
     out: list[Finding] = []
     for path, shown in files:
         try:
-            if path.stat().st_size > max_size:
-                continue
-            data = path.read_bytes()
-        except OSError:
+            # Repository content: never through a link, never a FIFO or device (D9/issue 17).
+            data = read_content(str(path), max_size)
+        except FileRefused:
             continue
+        where = _Locator(data)
         for start, end in find_tokens(data):
+            line, column, before = where.locate(start, end)
             stamp = token_timestamp(data[start:end])
             if stamp is None or stamp >= cutoff:
                 continue
-            line, column, prefix = _line_col(data, start)
-            name = _NAME_RE.search(prefix)
-            from datetime import datetime, timezone
+            name = shown_name(name_before(before))
 
             made = datetime.fromtimestamp(stamp, tz=timezone.utc)
             out.append(
@@ -122,7 +184,7 @@ def stale_token_findings(
                     path=shown,
                     line=line,
                     column=column,
-                    variable=name.group(1) if name else None,
+                    variable=name,
                     key_type=None,
                     key_bytes=None,
                     fingerprint=None,

@@ -1,0 +1,76 @@
+"""Bounding work, not wall-clock: CPU time of the same input at two sizes.
+
+A quadratic step shows as a time ratio near 16 for 4x the input; a linear one stays
+near 4. Timings are this process's CPU time (a loaded machine slows the wall clock,
+not that), the best of a few runs (noise only ever adds), and a fixed slack absorbs
+timer granularity on inputs that take a few milliseconds. A run over its bound is
+stopped by a CPU-time timer (the regex engine checks for signals as it goes), so a
+regression fails in seconds instead of running for an hour.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+
+#: Allowed growth of the work for 4x the input (linear is ~4, quadratic ~16).
+RATIO = 6.0
+#: Seconds of slack for timer noise on short runs.
+SLACK = 0.05
+#: CPU seconds per input byte allowed on the bigger input (about 50x the scanner's
+#: worst case today): a step that is quadratic within a bounded piece (a line of at
+#: most 16 KB) keeps a linear ratio, but not this.
+PER_BYTE = 20e-6
+
+
+class OverBudget(Exception):
+    """A measured call used more CPU time than it was allowed."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise OverBudget
+
+
+def cpu_time(fn: Callable[[], object], runs: int = 3, limit: float | None = None) -> float:
+    """The best CPU time of ``runs`` calls; ``inf`` once a call exceeds ``limit`` seconds."""
+    best = float("inf")
+    for _ in range(runs):
+        previous = signal.signal(signal.SIGPROF, _stop)
+        if limit is not None:
+            signal.setitimer(signal.ITIMER_PROF, limit)
+        start = time.process_time()
+        try:
+            fn()
+        except OverBudget:
+            return float("inf")
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def assert_linear(
+    make: Callable[[int], Callable[[], object]],
+    small: int = 16 * 1024,
+    factor: int = 4,
+    *,
+    ratio: float = RATIO,
+    slack: float = SLACK,
+    per_byte: float = PER_BYTE,
+    what: str = "",
+) -> tuple[float, float]:
+    """``make(size)`` returns the work for an input of ``size`` bytes: it must grow
+    at most ``ratio`` times for ``factor`` times the size, and stay under ``per_byte``
+    seconds a byte. Returns both times."""
+    ceiling = per_byte * small * factor + slack
+    t_small = cpu_time(make(small), limit=ceiling)
+    assert t_small != float("inf"), f"{what}: {small} bytes took over {ceiling:.1f}s of CPU"
+    bound = min(ratio * t_small + slack, ceiling)
+    t_big = cpu_time(make(small * factor), limit=bound * 1.5)
+    assert t_big <= bound, (
+        f"{what}: {small * factor} bytes took {t_big:.3f}s (inf: stopped over the bound), "
+        f"{small} bytes {t_small:.3f}s; allowed {bound:.3f}s for {factor}x the input"
+    )
+    return t_small, t_big
