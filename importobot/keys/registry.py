@@ -52,6 +52,8 @@ _HEADER = (
     f"# {DOCS_URL}/registry.md\n"
 )
 _KEYISH_RE = re.compile(r"[A-Za-z0-9+/_=:-]{32,}")
+#: Largest registry read (about 10,000 keys).
+_MAX_BYTES = 1024 * 1024
 
 
 class KeyRecord(Record):
@@ -111,16 +113,25 @@ class Registry:
     # -- loading -------------------------------------------------------------------
     @classmethod
     def load(cls, path: str, *, now: datetime | None = None, missing_ok: bool = True) -> Registry:
-        """Read and validate ``path``; a missing file is an empty registry if ``missing_ok``."""
+        """Read and validate ``path``; a missing file is an empty registry if ``missing_ok``.
+
+        The registry is repository content: read through :func:`importobot.fsio.read_content`
+        (a symbolic link, a FIFO or a device is refused, at most ``_MAX_BYTES`` read).
+        """
+        from importobot.fsio import FileRefused, read_content
+
         try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            if missing_ok:
-                return cls(path)
-            raise ConfigError(f"{path}: no key registry (run `importobot key register`)") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the key registry: {exc}") from None
+            text = read_content(path, _MAX_BYTES).decode("utf-8")
+        except FileRefused as exc:
+            if exc.reason == "missing":
+                if missing_ok:
+                    return cls(path)
+                raise ConfigError(
+                    f"{path}: no key registry (run `importobot key register`)"
+                ) from None
+            raise ConfigError(f"cannot read the key registry: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: cannot read the key registry: not UTF-8 text") from None
         return cls.parse(path, text, now=now)
 
     @classmethod

@@ -243,3 +243,42 @@ def test_fingerprint_arguments_are_not_echoed_when_key_shaped(tmp_path):
     # An ordinary mistake is still shown, to be fixed.
     with pytest.raises(ConfigError, match="'iobfp1:xyz'"):
         reg.register("iobfp1:xyz", NOW)
+
+
+@pytest.mark.parametrize("kind", ["link-to-dev-zero", "fifo", "directory", "not-utf8"])
+def test_a_registry_that_is_not_a_regular_text_file_is_one_error(tmp_path, kind):
+    """The registry is repository content: a committed link to /dev/zero ran out of
+    memory, a FIFO hung (issue 17, item 3). Each is one ConfigError line, at once."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / ".importobot-keys.toml"
+    if kind == "link-to-dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"version = 2\n\xff\xfe\n")
+    probe = textwrap.dedent(
+        f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from importobot.exceptions import ConfigError
+        from importobot.keys.registry import Registry
+        try:
+            Registry.load({str(path)!r})
+        except ConfigError as exc:
+            print(exc)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1 and "cannot read the key registry" in lines[0], lines

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from importobot.scan.readers.lines import read_line
 from importobot.scan.rules.files import scan_file
 
-from .worktime import assert_linear
+from .worktime import assert_linear, child_env
 
 # A random-looking run (no key: too short to decode to a key size, never reported).
 RUN = "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5hJ7kL9mN1pQ3"
@@ -176,7 +176,9 @@ def test_nested_values_past_the_budget_keep_the_innermost() -> None:
 
 def _child_cpu(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        argv, cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=600
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     spent = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return spent, proc

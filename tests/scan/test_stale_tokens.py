@@ -24,7 +24,7 @@ from importobot.keys.age import AgePolicy
 from importobot.keys.tokens import find_tokens, token_timestamp
 from importobot.scan.rules.key_health import name_before, stale_token_findings
 
-from .worktime import assert_linear
+from .worktime import assert_linear, child_env
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
 POLICY = AgePolicy(timedelta(days=90))
@@ -176,7 +176,7 @@ def test_check_over_a_long_line_before_a_token_is_fast(tmp_path: Path) -> None:
     (repo / ".importobot.toml").write_text('key-check = true\nmax-key-age = "90d"\n')
     old = _FERNET.encrypt_at_time(b"v", int(time.time()) - 200 * 86400).decode()
     (repo / "data.txt").write_text("a" * 40_000 + " " + old + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTOBOT_")}
+    env = child_env()
     env["IMPORTOBOT_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
