@@ -446,7 +446,8 @@ def _locked_run(
         _run(store, rotator, report, batch_size, obs, state, known)
         # The pass is over: a rerun starts a fresh pass, whatever verification finds.
         store.clear_journal()
-        _verify(store, rotator, report, batch_size, obs, known)
+        _verify(store, rotator, report, batch_size, obs, known, store.heartbeat)
+        store.finish(report)
 
 
 def _utc_now() -> str:
@@ -592,6 +593,7 @@ def _verify(
     batch_size: int,
     obs: RotationObserver,
     known: _Known | None = None,
+    beat: Callable[[], None] | None = None,
 ) -> None:
     """Read the whole store again; every token must open under the target key alone
     (``known``: tokens this run already proved, not decrypted twice)."""
@@ -629,6 +631,8 @@ def _verify(
         for row_id in page.unreadable_ids:
             _add_id(report.unreadable_ids, row_id)
         seen += len(page.cells) + page.skipped
+        if beat is not None:
+            beat()
         obs.progress(report, "verifying", seen, total)
 
     for page in _pages(store, batch_size, None):

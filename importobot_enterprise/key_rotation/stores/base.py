@@ -24,6 +24,7 @@ from importobot.keys.tokens import find_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from importobot.security import CredentialManager
+    from importobot_enterprise.key_rotation.engine import RotationReport
 
 __all__ = [
     "Cell",
@@ -193,6 +194,14 @@ class Store(ABC):
     @abstractmethod
     def clear_journal(self) -> None:
         """Remove the journal after a finished run."""
+
+    def finish(self, report: RotationReport) -> None:
+        """Record the verification pass's verdict under the lock (a shard's state)."""
+        return None
+
+    def heartbeat(self) -> None:
+        """Say this run is alive (a shard's heartbeat), between pages of a locked run."""
+        return None
 
     def close(self) -> None:
         """Release connections."""
