@@ -378,7 +378,13 @@ def run_scan_repos(req: ScanReposRequest, *, err: TextIO | None = None) -> int:
     Raises :class:`ConfigError` (exit 2) for an unusable LIST or option.
     """
     stream = err if err is not None else sys.stderr
-    k, n = parse_shard(req.shard, req.shard_index, req.shards)
+    index = req.shard_index
+    if index is None and req.shard is None and req.shards is not None:
+        # A Kubernetes Indexed Job gives each pod its 0-based index in the environment.
+        raw = os.environ.get("JOB_COMPLETION_INDEX", "")
+        if raw.strip().isdigit():
+            index = int(raw)
+    k, n = parse_shard(req.shard, index, req.shards)
     if not 1 <= req.jobs <= 64:
         raise ConfigError("--jobs must be between 1 and 64")
     if req.timeout <= 0:

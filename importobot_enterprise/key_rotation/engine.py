@@ -27,6 +27,7 @@ from importobot.exceptions import DecryptionError
 from importobot.security import CredentialManager
 from importobot_enterprise.key_rotation.core import Outcome, PlanSummary, TokenResult, rotate_token
 from importobot_enterprise.key_rotation.errors import JournalError, JournalMismatchError
+from importobot_enterprise.key_rotation.fast import FastPath
 from importobot_enterprise.key_rotation.ids import decode_id, encode_id, show_id
 from importobot_enterprise.key_rotation.observer import (
     CallbackObserver,
@@ -199,7 +200,15 @@ _worker_state: dict[str, Any] = {}
 
 def _worker_init(old: CredentialManager, new: CredentialManager, now: int, dry: bool) -> None:
     _die_with_parent()
-    _worker_state.update(old=old, new=new, now=now, dry=dry)
+    fast, verifier = FastPath(old, new), FastPath(new, new)
+    _worker_state.update(
+        old=old,
+        new=new,
+        now=now,
+        dry=dry,
+        fast=fast if fast.usable else None,
+        verifier=verifier if verifier.usable else None,
+    )
 
 
 def _die_with_parent() -> None:
@@ -215,15 +224,21 @@ def _die_with_parent() -> None:
 
 
 _OUTCOMES = list(Outcome)
+_OUTCOME_INDEX = {o: n for n, o in enumerate(_OUTCOMES)}
 
 
 def _worker_rotate(tokens: list[bytes]) -> list[tuple[int, bytes | None, str | None, int]]:
     # Plain tuples: cheaper to pickle back than dataclasses holding an Enum.
     s = _worker_state
+    fast: FastPath | None = s["fast"]
+    index = _OUTCOME_INDEX
     out = []
     for t in tokens:
-        r = rotate_token(t, s["old"], s["new"], now=s["now"], rotate=not s["dry"])
-        out.append((_OUTCOMES.index(r.outcome), r.token, r.source, r.length))
+        if fast is not None:
+            r = fast.rotate(t, s["now"], not s["dry"])
+        else:
+            r = rotate_token(t, s["old"], s["new"], now=s["now"], rotate=not s["dry"])
+        out.append((index[r.outcome], r.token, r.source, r.length))
     return out
 
 
@@ -236,6 +251,9 @@ def _opener(token: bytes, manager: CredentialManager) -> str | None:
 
 
 def _worker_verify(tokens: list[bytes]) -> list[str | None]:
+    verifier: FastPath | None = _worker_state["verifier"]
+    if verifier is not None:
+        return [verifier.opener_of(t) for t in tokens]
     target = _worker_state["new"]
     return [_opener(t, target) for t in tokens]
 
@@ -253,6 +271,9 @@ class _Rotator:
         self.old, self.new, self.now, self.dry = old, new, now, dry
         self.workers = workers
         self.pool: Any = None
+        fast, verifier = FastPath(old, new), FastPath(new, new)
+        self.fast = fast if fast.usable else None
+        self.verifier = verifier if verifier.usable else None
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
             self.pool = ctx.Pool(workers, _worker_init, (old, new, now, dry))
@@ -266,18 +287,26 @@ class _Rotator:
 
     def submit(self, tokens: list[bytes]) -> Callable[[], list[TokenResult]]:
         if self.pool is None:
-            done = [
-                rotate_token(t, self.old, self.new, now=self.now, rotate=not self.dry)
-                for t in tokens
-            ]
+            fast = self.fast
+            if fast is not None:
+                done = [fast.rotate(t, self.now, not self.dry) for t in tokens]
+            else:
+                done = [
+                    rotate_token(t, self.old, self.new, now=self.now, rotate=not self.dry)
+                    for t in tokens
+                ]
             return lambda: done
         parts = self._split(tokens, _worker_rotate)
         return lambda: [r for part in parts for r in _unpack(part.get())]
 
     def verify(self, tokens: list[bytes]) -> Callable[[], list[str | None]]:
         if self.pool is None:
-            done = [_opener(t, self.new) for t in tokens]
-            return lambda: done
+            verifier = self.verifier
+            if verifier is not None:
+                found = [verifier.opener_of(t) for t in tokens]
+            else:
+                found = [_opener(t, self.new) for t in tokens]
+            return lambda: found
         parts = self._split(tokens, _worker_verify)
         return lambda: [r for part in parts for r in part.get()]
 
