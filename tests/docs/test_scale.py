@@ -16,6 +16,8 @@ jsonschema = pytest.importorskip("jsonschema")
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "scale.md"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
+#: The GitHub workflow schema the Action's tests use (SchemaStore, tests/action_schemas).
+WORKFLOW_SCHEMA = ROOT / "tests" / "action_schemas" / "github-workflow.json"
 
 
 class _Loader(yaml.SafeLoader):
@@ -39,7 +41,7 @@ def block(marker: str) -> Any:
     return yaml.load(found.group(1), Loader=_Loader)  # noqa: S506 - a SafeLoader
 
 
-def validate(doc: Any, schema_file: str) -> None:
+def validate(doc: Any, schema_file: str | Path) -> None:
     schema = json.loads((SCHEMAS / schema_file).read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -49,7 +51,7 @@ def validate(doc: Any, schema_file: str) -> None:
 
 def test_github_workflow_is_a_valid_reusable_matrix_workflow() -> None:
     wf = block("github-workflow")
-    validate(wf, "github-workflow.json")
+    validate(wf, WORKFLOW_SCHEMA)
     assert "workflow_call" in wf["on"]
     scan = wf["jobs"]["scan"]
     assert scan["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
@@ -97,4 +99,4 @@ def test_schemas_reject_a_broken_example() -> None:
     wf["jobs"]["scan"]["strategy"]["fail-fast"] = "sometimes"
     wf["jobs"]["scan"]["timeout-minutes"] = "long"
     with pytest.raises(AssertionError):
-        validate(wf, "github-workflow.json")
+        validate(wf, WORKFLOW_SCHEMA)
