@@ -25,7 +25,6 @@ from importobot.keys.tokens import find_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from importobot.security import CredentialManager
-    from importobot_enterprise.key_rotation.engine import RotationReport
 
 __all__ = [
     "Cell",
@@ -241,8 +240,10 @@ class Store(ABC):
     def clear_journal(self) -> None:
         """Remove the journal after a finished run."""
 
-    def finish(self, report: RotationReport) -> None:
-        """Record the verification pass's verdict under the lock (a shard's state)."""
+    def finish(self, report: Any) -> None:
+        """Record the verification pass's verdict under the lock (a shard's state);
+        ``report`` is the run's :class:`~importobot_enterprise.key_rotation.RotationReport`
+        (typed loosely here: the engine imports this module)."""
         return None
 
     def heartbeat(self) -> None:
