@@ -159,13 +159,23 @@ def _write_atomic(path: str, data: bytes) -> None:
     tmp = os.path.join(
         os.path.dirname(path), f".{os.path.basename(path)}.importobot-tmp-{os.getpid()}"
     )
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    failure = None
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        failure = ConfigError(f"{printable(path)}: cannot write ({exc.strerror or exc})")
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    if failure is not None:
+        raise failure  # outside the handler: one line, exit 2
 
 
 def _read_json(path: str) -> Any:

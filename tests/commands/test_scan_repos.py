@@ -349,3 +349,117 @@ def test_merge_formats_escape_repository_content(tmp_path: Path, fmt: str) -> No
         assert "default-src 'none'" in proc.stdout
     else:
         assert "\\<b\\>\\|x\\`" in proc.stdout
+
+
+# -- in process: the same functions, their edges ------------------------------------
+
+
+def test_tree_blobs_skip_links_submodules_and_oversized_files(tmp_path: Path) -> None:
+    from importobot.git import iter_tree_blobs
+
+    repo = make_bare(tmp_path / "t.git", [{"a.txt": b"hello\n", "big.bin": b"x" * 5000}])
+    stream = (
+        b"commit refs/heads/main\ncommitter t <t@importobot.invalid> 1700000100 +0000\n"
+        b"data 1\nx\nfrom refs/heads/main^0\nM 120000 inline link\ndata 5\na.txt\n"
+        b"M 160000 " + b"1" * 40 + b" sub\n\n"
+    )
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream, check=True, env=ENV)
+    got = {
+        path: (data, kind) for path, data, _size, kind in iter_tree_blobs(str(repo), "HEAD", 100)
+    }
+    assert got["a.txt"] == (b"hello\n", "blob")
+    assert got["big.bin"] == (None, "blob")
+    assert got["link"] == (None, "symlink") and got["sub"] == (None, "submodule")
+    with pytest.raises(GitError):
+        list(iter_tree_blobs(str(repo), "-x", 100))
+    with pytest.raises(GitError):
+        list(iter_tree_blobs(str(repo), "no-such-rev", 100))
+    # The scan counts what it skips.
+    from importobot.commands.scan_repos import ScanReposRequest, run_scan_repos
+
+    listing = tmp_path / "l.txt"
+    listing.write_text(f"{repo}\n")
+    err = tmp_path / "err.txt"
+    with err.open("w") as stream_err:
+        code = run_scan_repos(
+            ScanReposRequest(list_file=str(listing), output=str(tmp_path / "o"),
+                             max_file_size="1KB", jobs=2),
+            err=stream_err,
+        )  # fmt: skip
+    assert code == 0
+    [doc] = _results(tmp_path / "o").values()
+    assert doc["summary"]["skipped"] == {"submodule": 1, "symlink": 1, "too-large": 1}
+
+
+def test_clone_failures_in_process(tmp_path: Path) -> None:
+    from importobot.git import CloneError, clone
+
+    repo = make_bare(tmp_path / "c.git", [{"blob.bin": os.urandom(2 * 1024 * 1024)}])
+    with pytest.raises(CloneError) as info:
+        clone(f"file://{repo}", str(tmp_path / "d1"), history=True, max_bytes=64 * 1024)
+    assert info.value.reason == "too-large"
+    with pytest.raises(CloneError) as info:
+        clone(f"file://{repo}", str(tmp_path / "d2"), timeout=0.000001)
+    assert info.value.reason == "timeout"
+    with pytest.raises(CloneError) as info:
+        clone(f"file://{tmp_path}/missing", str(tmp_path / "d3"))
+    assert info.value.reason == "clone"
+    with pytest.raises(CloneError):
+        clone("-u", str(tmp_path / "d4"))
+
+
+def test_more_url_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("", "a\nb", "file://host/x", "https:///x", "https://h:99999/x", "host:"):
+        with pytest.raises(GitError):
+            normalize_url(bad)
+    assert normalize_url("ssh://git@[::1]:2200/r") == "ssh://git@[::1]:2200/r"
+    with pytest.raises(ValueError):
+        shard_of("https://h/r", 0)
+    monkeypatch.setenv("GIT_SSH_COMMAND", "ssh -i /k")
+    assert clone_environ()["GIT_SSH_COMMAND"] == "ssh -i /k -o BatchMode=yes"
+
+
+def test_run_in_process_options_lists_and_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importobot.commands.scan_repos import ScanReposRequest, parse_shard, run_scan_repos
+    from importobot.exceptions import ConfigError
+
+    _, text = _key()
+    repo = make_bare(tmp_path / "k.git", [{".env": f"SECRET_KEY={text}\n".encode()}])
+    listing = tmp_path / "l.txt"
+    listing.write_text(f"# org\n{repo}   # trailing comment\n\nhttps://127.0.0.1:9/gone.git\n")
+    out = tmp_path / "o"
+    err = tmp_path / "err.txt"
+
+    def run(**kw: object) -> int:
+        with err.open("w") as stream:
+            return run_scan_repos(
+                ScanReposRequest(list_file=str(listing), output=str(out), **kw),  # type: ignore[arg-type]
+                err=stream,
+            )
+
+    assert run() == 1
+    assert run(exit_zero=True) == 0 and "2 already done" in err.read_text()
+    assert run(retry_failed=True) == 1 and "1 already done" in err.read_text()
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "0")
+    assert run(shards=1, state=str(tmp_path / "st")) == 1
+    for bad in ({"jobs": 0}, {"timeout": 0.0}, {"max_repo_size": "lots"}):
+        with pytest.raises(ConfigError):
+            run(**bad)
+    with pytest.raises(ConfigError):
+        parse_shard("1/2", 0, None)
+    with pytest.raises(ConfigError):
+        parse_shard("1/2", None, 3)
+    with pytest.raises(ConfigError):
+        parse_shard(None, 1, None)
+    listing.write_bytes(b"\xff\xfe\n")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        run()
+    listing.unlink()
+    with pytest.raises(ConfigError):
+        run()
+    (tmp_path / "file").write_text("")
+    listing.write_text(f"{repo}\n")
+    with pytest.raises(ConfigError):
+        run_scan_repos(ScanReposRequest(list_file=str(listing), output=str(tmp_path / "file")))
