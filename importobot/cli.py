@@ -647,6 +647,140 @@ def check(
     ctx.exit(run_check(request))
 
 
+# -- org scans (D27) ---------------------------------------------------------------------
+@cli.command("scan-repos")
+@click.argument("list_file", metavar="LIST", type=click.Path(dir_okay=False))
+@click.option("--shard", metavar="K/N", help="Scan shard K of N (K counts from 1).")
+@click.option(
+    "--shard-index",
+    type=click.IntRange(min=0),
+    metavar="I",
+    help="Shard as a 0-based index (Kubernetes JOB_COMPLETION_INDEX); needs --shards.",
+)
+@click.option("--shards", type=click.IntRange(min=1), metavar="N", help="Number of shards.")
+@click.option(
+    "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel clones."
+)
+@click.option("--history", is_flag=True, help="Scan every commit (a full bare clone).")
+@click.option(
+    "--state",
+    type=click.Path(file_okay=False),
+    help="Directory for the resume state (default: the output directory).",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False),
+    default="importobot-results",
+    show_default=True,
+    help="Directory for the per-repository results.",
+)
+@click.option(
+    "--honor-repo-config",
+    is_flag=True,
+    help="Apply each repository's own excludes, baseline and inline pragmas.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=900.0,
+    show_default=True,
+    help="Seconds a clone may take.",
+)
+@click.option(
+    "--max-repo-size", default="2GB", show_default=True, help="Clones larger than this fail."
+)
+@click.option("--max-file-size", metavar="SIZE", help="Skip larger files (default 10MB).")
+@click.option("--retry-failed", is_flag=True, help="Retry repositories recorded as failed.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+def scan_repos(
+    list_file: str,
+    shard: str | None,
+    shard_index: int | None,
+    shards: int | None,
+    jobs: int,
+    history: bool,
+    state: str | None,
+    output: str,
+    honor_repo_config: bool,
+    timeout: float,
+    max_repo_size: str,
+    max_file_size: str | None,
+    retry_failed: bool,
+    exit_zero: bool,
+) -> None:
+    """Scan the repositories of LIST that belong to this shard (an org-wide scan).
+
+    LIST holds repository URLs or paths, one per line (https, ssh, file; credentials
+    come from git's own helpers, never the URL). Each repository is in exactly one shard
+    (a stable hash of its normalised URL). Each result is written to OUTPUT as
+    <sha256 of the URL>.json; rerunning a killed shard resumes where it stopped. Merge
+    the shards with `importobot report merge`.
+
+    Exit codes: 0 no findings, 1 findings, 2 usage or configuration error. A repository
+    that cannot be cloned or scanned is recorded as failed, not fatal.
+    """
+    from importobot.commands.scan_repos import ScanReposRequest, run_scan_repos
+
+    request = ScanReposRequest(
+        list_file=list_file,
+        shard=shard,
+        shard_index=shard_index,
+        shards=shards,
+        jobs=jobs,
+        history=history,
+        state=state,
+        output=output,
+        honor_repo_config=honor_repo_config,
+        timeout=timeout,
+        max_repo_size=max_repo_size,
+        max_file_size=max_file_size,
+        retry_failed=retry_failed,
+        exit_zero=exit_zero,
+    )
+    raise click.exceptions.Exit(run_scan_repos(request))
+
+
+@cli.group(cls=ImportobotGroup)
+def report() -> None:
+    """Work with scan results (merge the shards of an org scan)."""
+
+
+@report.command("merge")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "sarif", "html", "markdown"]),
+    default="json",
+    show_default=True,
+)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option(
+    "--list",
+    "list_file",
+    type=click.Path(dir_okay=False),
+    metavar="LIST",
+    help="The scanned list: exit 2 when a listed repository has no result.",
+)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+def report_merge(
+    dirs: tuple[str, ...], fmt: str, output: str | None, list_file: str | None, exit_zero: bool
+) -> None:
+    """Merge scan-repos results (DIR...) into one report.
+
+    One key found in many places is one incident listing every place (keyed on the
+    key's fingerprint, else on repository, path, line and rule); totals per repository.
+    Exit codes: 0 clean, 1 error incidents, 2 a listed repository has neither a result
+    nor a recorded failure (a lost shard), or a usage error.
+    """
+    from importobot.commands.report_merge import MergeRequest, run_report_merge
+
+    request = MergeRequest(
+        dirs=dirs, fmt=fmt, output=output, list_file=list_file, exit_zero=exit_zero
+    )
+    raise click.exceptions.Exit(run_report_merge(request))
+
+
 def _history_argv(argv: list[str]) -> list[str]:
     """Keep the old ``--history=A..B`` / ``--history A..B`` spellings of ``check``.
 

@@ -11,6 +11,11 @@ honours ``GIT_INDEX_FILE``), :func:`staged_paths`, :func:`list_files`,
 :func:`not_ignored`, :func:`filtered_paths`, :func:`show` (a file from any tree-ish) and
 :func:`iter_history` (one streamed ``git log -p``: the lines each commit added).
 
+Org-wide scans (D27): :func:`normalize_url`, :func:`url_hash`, :func:`shard_of`,
+:func:`clone` (``GIT_TERMINAL_PROMPT=0``, ssh ``BatchMode=yes``,
+``GIT_ALLOW_PROTOCOL=https:ssh:file``, never a credential on argv) and
+:func:`iter_tree_blobs` (a commit's files straight from the object store).
+
 This module is on the hook's start-up path (D17): the top level imports only ``os`` and
 two light primitives (``exceptions``, ``_record``); everything heavier is imported inside
 the functions that need it.
@@ -28,10 +33,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
 __all__ = [
+    "ALLOWED_PROTOCOLS",
     "EMPTY_BLOB",
     "SECRET_PREFIXES",
     "SECRET_VARIABLES",
     "CommitInfo",
+    "URL_NORMALIZATION",
+    "CloneError",
     "GitError",
     "GitTimeout",
     "IndexBlob",
@@ -39,16 +47,21 @@ __all__ = [
     "blame_commits",
     "changed_paths",
     "commit_info",
+    "clone",
+    "clone_environ",
     "count_commits",
     "diff_names",
     "filtered_paths",
     "git_dir",
+    "head_commit",
     "head_ref",
     "index_path",
     "iter_added",
     "iter_history",
+    "iter_tree_blobs",
     "list_files",
     "maybe_tracked",
+    "normalize_url",
     "not_ignored",
     "read_index_blobs",
     "remote_url",
@@ -57,11 +70,13 @@ __all__ = [
     "rev_list",
     "run_git",
     "scrubbed_environ",
+    "shard_of",
     "show",
     "stage",
     "staged_paths",
     "untrack",
     "verify_commit",
+    "url_hash",
 ]
 
 #: D5: environment variables that hold secrets importobot knows by name. No git child (or
@@ -839,3 +854,304 @@ def _signature_line(text: str, marks: tuple[str, ...]) -> str | None:
         if any(m in line for m in marks):
             return line.replace("[GNUPG:] ", "").strip()[:200]
     return None
+
+
+# ------------------------------------------------------------------ org scans (D27)
+
+#: The version of :func:`normalize_url`'s rules, recorded in every org-scan result: a
+#: change of rules changes hashes, so results of two versions are never merged blindly.
+URL_NORMALIZATION = 1
+
+#: The only transports a clone may use (``GIT_ALLOW_PROTOCOL``): no ``ext::``, no ``git://``.
+ALLOWED_PROTOCOLS = "https:ssh:file"
+
+_DEFAULT_PORTS = {"https": 443, "ssh": 22}
+
+
+class CloneError(GitError):
+    """A repository could not be cloned; ``reason`` is ``clone``, ``timeout`` or
+    ``too-large``. The message never holds a credential (URLs holding one are refused)."""
+
+    def __init__(self, message: str, reason: str = "clone") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def normalize_url(text: str, base: str | None = None) -> str:
+    """The D27 normal form of a repository URL or path (version :data:`URL_NORMALIZATION`).
+
+    Scheme and host lower-cased, the default port, a trailing ``/`` and ``.git`` dropped;
+    scp-like ``user@host:path`` becomes ``ssh://user@host/path``; a local path (relative
+    to ``base``, default the working directory) becomes ``file:///absolute/path``.
+    A URL holding a password (``user:password@``), or any user name in an ``https``
+    URL (where it is a token), is refused: credentials come from git's own helpers.
+    Raises :class:`GitError` for what is not a repository URL.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    raw = text.strip()
+    if not raw or any(ord(c) < 32 or c == "\x7f" for c in raw):
+        raise GitError("not a repository URL (empty, or holds control characters)")
+    if raw.startswith("-"):
+        raise GitError("not a repository URL (starts with '-')")
+    scheme_end = raw.find("://")
+    if "::" in raw.split("/", 1)[0]:
+        raise GitError("transport-helper URLs (such as ext::) are refused")
+    if scheme_end < 0:
+        slash = raw.find("/")
+        at = raw.rfind(":", 0, slash if slash >= 0 else len(raw))
+        if at > 0 and not (len(raw) > 1 and raw[1] == ":"):
+            # scp-like syntax: [user@]host:path
+            userhost, path = raw[:at], raw[at + 1 :]
+            user, _, host = userhost.rpartition("@")
+            if ":" in user:
+                raise GitError("a repository URL holding a password is refused")
+            if not host or not path:
+                raise GitError("not a repository URL")
+            raw = f"ssh://{user + '@' if user else ''}{host}/{path.lstrip('/')}"
+        else:
+            full = os.path.abspath(os.path.join(base or os.getcwd(), raw))
+            return "file://" + _strip_repo_suffix(full)
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "ssh", "file"):
+        raise GitError(f"unsupported repository URL scheme {scheme!r} (use https, ssh or file)")
+    if parts.password is not None or (":" in (parts.username or "")):
+        raise GitError("a repository URL holding user:password is refused")
+    if parts.username and scheme == "https":
+        raise GitError(
+            "an https repository URL holding a user name is refused (it is often a token); "
+            "let git's credential helper supply credentials"
+        )
+    if parts.query or parts.fragment:
+        raise GitError("a repository URL with a query or fragment is refused")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise GitError("a file:// repository URL names no host")
+        path = os.path.normpath(unquote(parts.path)) if parts.path else "/"
+        return "file://" + _strip_repo_suffix(path)
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise GitError("a repository URL needs a host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise GitError("a repository URL with an invalid port") from None
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    path = _strip_repo_suffix(parts.path or "/")
+    return f"{scheme}://{netloc}{path}"
+
+
+def _strip_repo_suffix(path: str) -> str:
+    path = path.rstrip("/")
+    while path.endswith(".git"):
+        path = path[:-4].rstrip("/")
+    return path or "/"
+
+
+def url_hash(normalized: str) -> str:
+    """SHA-256 of the normalised URL, hex: what result and state files are named by."""
+    import hashlib
+
+    return hashlib.sha256(normalized.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def shard_of(normalized: str, shards: int) -> int:
+    """The shard (1 … ``shards``) a repository belongs to: ``int(sha256(url)[:8], 16) % N + 1``."""
+    if shards < 1:
+        raise ValueError("shards must be at least 1")
+    return int(url_hash(normalized)[:8], 16) % shards + 1
+
+
+def clone_environ() -> dict[str, str]:
+    """The environment of a clone: scrubbed (D5), no prompt, ssh in batch mode, only the
+    https, ssh and file transports. git's credential helpers still work."""
+    env = scrubbed_environ()
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_ALLOW_PROTOCOL"] = ALLOWED_PROTOCOLS
+    env["GCM_INTERACTIVE"] = "never"
+    ssh = env.get("GIT_SSH_COMMAND") or ""
+    if "BatchMode" not in ssh:
+        env["GIT_SSH_COMMAND"] = f"{ssh or 'ssh'} -o BatchMode=yes"
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    env.pop("GIT_INDEX_FILE", None)
+    return env
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    for top, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def clone(
+    url: str,
+    dest: str,
+    *,
+    history: bool = False,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+) -> None:
+    """Clone ``url`` (a :func:`normalize_url` form) into ``dest`` (bare).
+
+    The tip: ``--depth 1 --no-checkout``; ``history``: a full bare clone. Runs with
+    :func:`clone_environ`; killed (process group) after ``timeout`` seconds or once the
+    clone holds more than ``max_bytes``. Raises :class:`CloneError`.
+    """
+    import signal
+    import subprocess
+    import time
+
+    if url.startswith("-"):
+        raise CloneError("not a repository URL")
+    args = ["git", "-c", "core.fsmonitor=false", "-c", "protocol.version=2", "clone", "--quiet"]
+    args += ["--bare"] if history else ["--bare", "--depth", "1", "--no-tags"]
+    args += ["--", url, dest]
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=clone_environ(),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise CloneError(f"cannot run git ({exc.strerror or exc})") from None
+    assert proc.stderr is not None  # noqa: S101 - PIPE above
+    started = time.monotonic()
+    reason = None
+    import threading
+
+    err_chunks: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: err_chunks.append(proc.stderr.read(64 * 1024) if proc.stderr else b""),
+        daemon=True,
+    )
+    reader.start()
+    while True:
+        step = 0.2
+        if timeout is not None:
+            step = max(0.0, min(step, timeout - (time.monotonic() - started)))
+        try:
+            proc.wait(timeout=step)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if timeout is not None and time.monotonic() - started > timeout:
+            reason = "timeout"
+        elif max_bytes is not None and _tree_size(dest) > max_bytes:
+            reason = "too-large"
+        if reason is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            break
+    reader.join(5)
+    proc.stderr.close()
+    if reason is None and max_bytes is not None and _tree_size(dest) > max_bytes:
+        reason = "too-large"  # finished between two looks
+    if reason == "timeout":
+        raise CloneError(f"clone timed out after {timeout:g} s", "timeout")
+    if reason == "too-large":
+        raise CloneError(f"repository larger than the size limit ({max_bytes} bytes)", "too-large")
+    if proc.returncode != 0:
+        raise CloneError(f"git clone failed: {_first_line(b''.join(err_chunks))}")
+
+
+def head_commit(git_dir_path: str) -> str | None:
+    """The commit ``HEAD`` names in the (bare) repository at ``git_dir_path``, or ``None``."""
+    code, out, _ = run_git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], git_dir_path)
+    return out.decode().strip() if code == 0 and out.strip() else None
+
+
+def iter_tree_blobs(
+    git_dir_path: str, rev: str, max_size: int
+) -> Iterator[tuple[str, bytes | None, int, str]]:
+    """Every file of the tree of ``rev``: ``(path, data, size, kind)``, from the objects.
+
+    ``kind`` is ``blob`` (``data`` the bytes, or ``None`` when larger than ``max_size``:
+    never read), ``symlink`` or ``submodule`` (``data`` ``None``: a link is never
+    followed, a submodule is another repository). One ``git ls-tree`` and one streamed
+    ``git cat-file --batch``. Raises :class:`GitError`.
+    """
+    import subprocess
+    import threading
+
+    if rev.startswith("-") or "\n" in rev:
+        raise GitError(f"not a revision: {rev!r}")
+    code, out, err = run_git(["ls-tree", "-r", "-z", "-l", "--full-tree", rev], git_dir_path)
+    if code != 0:
+        raise GitError(f"git ls-tree failed: {_first_line(err)}")
+    wanted: list[tuple[str, str, int]] = []
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) != 4:
+            raise GitError("git ls-tree: unexpected answer")
+        mode, kind, oid, size_text = (f.decode("ascii", "replace") for f in fields)
+        path = os.fsdecode(name)
+        size = int(size_text) if size_text.isdigit() else 0
+        if kind == "commit":
+            yield path, None, 0, "submodule"
+        elif mode == "120000":
+            yield path, None, size, "symlink"
+        elif kind == "blob" and size > max_size:
+            yield path, None, size, "blob"
+        elif kind == "blob":
+            wanted.append((path, oid, size))
+    if not wanted:
+        return
+    argv = ["git", "cat-file", "--batch"]
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        argv,
+        cwd=git_dir_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=scrubbed_environ(),
+    )
+    assert proc.stdin is not None and proc.stdout is not None  # noqa: S101 - PIPEs above
+    stdin = proc.stdin
+
+    def feed() -> None:
+        try:
+            for _path, oid, _size in wanted:
+                stdin.write(oid.encode("ascii") + b"\n")
+            stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for path, _oid, size in wanted:
+            header = proc.stdout.readline()
+            parts = header.split()
+            if len(parts) != 3 or parts[1] != b"blob":
+                raise GitError("git cat-file: unexpected answer (a corrupt repository?)")
+            length = int(parts[2])
+            data = proc.stdout.read(length)
+            proc.stdout.read(1)
+            if len(data) != length:
+                raise GitError("git cat-file: truncated answer (a corrupt repository?)")
+            yield path, data, size, "blob"
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
+        writer.join(5)

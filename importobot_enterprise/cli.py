@@ -401,6 +401,22 @@ def rotate_sqlite(
     show_default=True,
     help="Table (or SCHEMA.TABLE) for the run journal; created if missing.",
 )
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Rotate shard K of N (one process per shard, on any hosts): the first shard to "
+    "start fixes a plan of N id ranges covering every id.",
+)
+@click.option(
+    "--replan",
+    is_flag=True,
+    help="With --shard: replace a stored plan of another N (refused while its shards run).",
+)
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Show the shard plan and every shard's progress, holder and heartbeat; change nothing.",
+)
 @_common
 @click.pass_context
 def rotate_postgresql(
@@ -410,6 +426,9 @@ def rotate_postgresql(
     id_column: str,
     column: str,
     journal_table: str,
+    shard: str | None,
+    replan: bool,
+    status: bool,
     dry_run: bool,
     verify: bool,
     batch_size: int,
@@ -421,16 +440,74 @@ def rotate_postgresql(
     """Rotate the tokens in one column of a PostgreSQL table (text, bytea, json, jsonb).
 
     DSN must not hold a password or any other secret: use PGPASSWORD, ~/.pgpass or
-    PGSERVICE.
+    PGSERVICE. With --shard K/N, N processes on N hosts rotate one table together,
+    coordinated through PostgreSQL itself: each owns an id range of the stored plan,
+    holds its own advisory lock, keeps a heartbeat and resumes on its own; a shard whose
+    host died is resumed by starting the same shard anywhere. An unsharded run and a
+    sharded plan exclude each other.
     """
+    from importobot_enterprise.key_rotation.shards import parse_shard
     from importobot_enterprise.key_rotation.stores.postgres import PostgresStore, check_dsn
 
     check_dsn(dsn)
     _check_modes(verify, dry_run, new_target)
+    if replan and shard is None:
+        raise click.UsageError("--replan needs --shard K/N")
+    if status and (shard or replan or dry_run or verify or new_target):
+        raise click.UsageError("--status only reports: it takes no other mode")
+    spec = parse_shard(shard) if shard else None
     store = PostgresStore(
-        dsn, table, id_column, column, journal_table=journal_table, read_only=dry_run or verify
+        dsn,
+        table,
+        id_column,
+        column,
+        journal_table=journal_table,
+        read_only=dry_run or verify or status,
+        shard=spec,
+        replan=replan,
     )
+    if status:
+        with store:
+            _finish(ctx, _render_status(store, fmt))
+        return
+    if spec is not None and (dry_run or verify):
+        try:
+            store.load_plan()
+        except BaseException:
+            store.close()
+            raise
     _rotate_table(ctx, store, verify, dry_run, batch_size, workers, new_target, fmt, no_progress)
+
+
+def _render_status(store: Any, fmt: str) -> int:
+    """``--status``: the plan and each shard (never a value)."""
+    plan, shards = store.status()
+    if fmt == "json":
+        doc = {
+            "version": 1,
+            "store": store.description,
+            "plan": None if plan is None else plan.to_json(),
+            "shards": [s.to_json() for s in shards],
+        }
+        click.echo(json.dumps(doc, indent=2, default=str))
+        return 0
+    if plan is None:
+        click.echo(f"{store.description}: no shard plan")
+        return 0
+    click.echo(
+        f"{store.description}: plan {plan.plan_id} ({plan.shards} shards, {plan.scheme}, "
+        f"made {plan.created or 'at an unknown time'})"
+    )
+    for st in shards:
+        holder = f"held by backend pid {st.backend_pid}" if st.backend_pid else "not running"
+        beat = f"heartbeat {st.heartbeat_age:.0f} s ago" if st.heartbeat_age is not None else "-"
+        where = f"{st.host} pid {st.pid}" if st.host else "-"
+        click.echo(
+            f"  shard {st.shard}/{st.shards} {st.range}: {st.state}, {st.rotated} rotated of "
+            f"{st.total} read, last id {show_id(st.last_id)!r}; {holder}; last run {where}; "
+            f"{beat}"
+        )
+    return 0
 
 
 @rotate.command("files")

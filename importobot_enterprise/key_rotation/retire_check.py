@@ -2,7 +2,8 @@
 
 Proved by a verification pass (:func:`verify_store`): every token in the store opens
 under the active key alone, and no non-empty value lacks a token (it could hide a value
-under the old key). Counts of a past rotation are never trusted.
+under the old key). Counts of a past rotation are never trusted. A PostgreSQL table
+rotated by a shard plan (D27) also needs every shard of the plan verified.
 
 The base CLI never imports this package; it finds :func:`stores_still_holding` through
 the ``importobot.retire_checks`` entry point (installed with the wheel, usable with the
@@ -75,12 +76,32 @@ def stores_still_holding(specs: list[str], fingerprint: str) -> list[str]:
         kind = spec.split(":", 1)[0]
         with open_store(spec) as store:
             report = verify_store(store, manager)
+            shards = _unverified_shards(store, manager.key_fingerprint)
+        label = str(store.description)
+        if not label.startswith(kind + ":"):
+            label = f"{kind}:{label}"
         if not report.complete:
-            label = str(store.description)
-            if not label.startswith(kind + ":"):
-                label = f"{kind}:{label}"
             holding.append(f"{label} ({_why(report)})")
+        elif shards:
+            holding.append(f"{label} ({shards})")
     return holding
+
+
+def _unverified_shards(store: Store, target: str) -> str:
+    """D27: a table rotated by a shard plan counts as done only when every shard of the
+    plan verified its range under ``target`` (empty string: no plan, or all verified)."""
+    rows = getattr(store, "shard_rows", None)
+    if rows is None:
+        return ""
+    bad = [
+        f"shard {k} {state}" + (f" towards {fp}" if fp and fp != target else "")
+        for k, state, fp in rows()
+        if state != "verified" or fp != target
+    ]
+    if not bad:
+        return ""
+    shown = ", ".join(bad[:_SHOWN]) + (" ..." if len(bad) > _SHOWN else "")
+    return f"not every shard of its rotation plan is verified under {target}: {shown}"
 
 
 def _why(report: RotationReport) -> str:

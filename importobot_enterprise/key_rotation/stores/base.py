@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from importobot.keys import tokens as _tokens
 from importobot.keys.tokens import find_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,10 +64,23 @@ def split_value(row_id: Any, value: object) -> tuple[list[Cell], bool]:
     data = value_bytes(value)
     if data is None:
         return [], True
+    if data[:6] == b"gAAAAA" and data[-1] not in _SPACE and whole_token(data):
+        # The common case, one whole-value token: what find_tokens finds, in one match.
+        return [Cell(row_id, value, data, (0, len(data)))], False
     spans = find_tokens(data)
     if not spans:
         return [], bool(data.strip())
     return [Cell(row_id, value, data[s:e], (s, e)) for s, e in spans], False
+
+
+def whole_token(data: bytes) -> bool:
+    """``data`` is exactly one Fernet token, no byte around it (``is_token`` without its
+    strip and copy: the same pattern and size rule, from :mod:`importobot.keys.tokens`)."""
+    return _tokens._WHOLE_RE.fullmatch(data) is not None and _tokens._shape(data)
+
+
+#: Bytes ``bytes.strip`` removes: a value ending in one is not a whole-value token.
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")
 
 
 def token_in(value: object) -> bytes | None:
@@ -85,6 +99,10 @@ def rebuild(raw: Any, swaps: Mapping[tuple[int, int], bytes]) -> Any:
     data = value_bytes(raw)
     if data is None:
         raise TypeError("not a text or bytes value")
+    if len(swaps) == 1:
+        (((start, end), new),) = swaps.items()
+        if start == 0 and end == len(data):  # the whole value is the token
+            return new.decode("utf-8", "surrogatepass") if isinstance(raw, str) else new
     out: list[bytes] = []
     pos = 0
     for (start, end), new in sorted(swaps.items()):
@@ -98,11 +116,10 @@ def rebuild(raw: Any, swaps: Mapping[tuple[int, int], bytes]) -> Any:
     return joined
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """One stored token: the id of its value, the value exactly as stored, the token
     bytes, and where the token sits in the value's bytes (``None``: the whole value,
-    surrounding whitespace aside)."""
+    surrounding whitespace aside). A named tuple: a store makes one per value read."""
 
     id: Any
     raw: Any
@@ -122,8 +139,7 @@ class Cell:
         return rebuild(self.raw, {self.where(): new})
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """Replace ``cell``'s token with ``new_token`` (already verified)."""
 
     cell: Cell
@@ -143,6 +159,36 @@ class Page:
 
 def grouped(changes: Sequence[Change]) -> list[tuple[Any, Any, Any]]:
     """``(new value, id, old value)`` per stored value: every change to one value at once."""
+    by_id: dict[Any, tuple[Any, dict[tuple[int, int], bytes]]] = {}
+    simple: list[tuple[Any, Any, Any]] = []
+    for ch in changes:
+        cell = ch.cell
+        raw = cell.raw
+        if cell.span is not None and cell.span[0] == 0 and cell.token is raw:
+            # A bytes value that is the token itself (split_value's whole-value case).
+            simple.append((ch.new_token, cell.id, raw))
+            continue
+        if (
+            cell.span is not None
+            and cell.span[0] == 0
+            and isinstance(raw, str)
+            and cell.span[1] == len(raw)
+            and raw.isascii()
+        ):
+            simple.append((ch.new_token.decode("ascii"), cell.id, raw))
+            continue
+
+        raw, swaps = by_id.setdefault(ch.cell.id, (ch.cell.raw, {}))
+        swaps[ch.cell.where()] = ch.new_token
+    if not by_id:
+        return simple
+    ids = {row_id for _, row_id, _ in simple}
+    if ids & set(by_id):  # one value with several cells: every change through rebuild
+        return grouped_slow(changes)
+    return simple + [(rebuild(raw, swaps), row_id, raw) for row_id, (raw, swaps) in by_id.items()]
+
+
+def grouped_slow(changes: Sequence[Change]) -> list[tuple[Any, Any, Any]]:
     by_id: dict[Any, tuple[Any, dict[tuple[int, int], bytes]]] = {}
     for ch in changes:
         raw, swaps = by_id.setdefault(ch.cell.id, (ch.cell.raw, {}))
@@ -193,6 +239,16 @@ class Store(ABC):
     @abstractmethod
     def clear_journal(self) -> None:
         """Remove the journal after a finished run."""
+
+    def finish(self, report: Any) -> None:
+        """Record the verification pass's verdict under the lock (a shard's state);
+        ``report`` is the run's :class:`~importobot_enterprise.key_rotation.RotationReport`
+        (typed loosely here: the engine imports this module)."""
+        return None
+
+    def heartbeat(self) -> None:
+        """Say this run is alive (a shard's heartbeat), between pages of a locked run."""
+        return None
 
     def close(self) -> None:
         """Release connections."""
