@@ -179,7 +179,9 @@ class Spool:
             raise SpoolError(f"spool: {path} belongs to another user (spooling is off)")
         if private and st.st_mode & 0o077:
             mode = stat.S_IMODE(st.st_mode)
-            raise SpoolError(f"spool: {path} has mode {mode:04o}; it must be 0700 (chmod 700 it)")
+            raise SpoolError(
+                f"spool: {path} has mode {mode:04o}, not 0700 (chmod 700 it; spooling is off)"
+            )
 
     def _dir(self) -> int:
         """A descriptor of the spool directory, created if missing, checked every time."""
