@@ -147,6 +147,7 @@ class SIEMManager:
         self._wait = wait
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Lock()
+        self._burst: float | None = None  # when delivery last started from idle
         self.dropped = 0
 
     def __repr__(self) -> str:
@@ -216,6 +217,8 @@ class SIEMManager:
                 except (SpoolError, OSError):
                     pass
             else:
+                if not self._busy():
+                    self._burst = time.monotonic()
                 for connector, cid in zip(ours, cids, strict=True):
                     self._worker(cid, connector).kick()
         for other in self.connectors:
@@ -239,6 +242,11 @@ class SIEMManager:
                 worker = self._workers[cid] = _Worker(self, cid, connector)
             return worker
 
+    def _busy(self) -> bool:
+        return any(
+            w.thread is not None and w.thread.is_alive() for w in list(self._workers.values())
+        )
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the delivery threads (at most ``timeout``; default: the longest connector
         timeout, times three). True when all finished."""
@@ -249,9 +257,11 @@ class SIEMManager:
         return all(worker.join(deadline) for worker in list(self._workers.values()))
 
     def close(self) -> None:
-        """At exit: wait for delivery until :data:`HOOK_BUDGET` after the forwarder loaded,
-        then leave the daemon threads (their records stay spooled); close connectors."""
-        self.wait(max(0.0, _LOADED_AT + HOOK_BUDGET - time.monotonic()))
+        """At exit: wait for delivery until :data:`HOOK_BUDGET` after the forwarder loaded
+        (or, in a long run, after delivery last started), then leave the daemon threads —
+        their records stay spooled for the next run or ``events flush``; close connectors."""
+        start = max(_LOADED_AT, self._burst or 0.0)
+        self.wait(max(0.0, start + HOOK_BUDGET - time.monotonic()))
         for connector in self._ours():
             worker = self._workers.get(connector.spec.cid())
             if worker is None or worker.thread is None or not worker.thread.is_alive():

@@ -629,3 +629,69 @@ class SilentCollector:
 def lines(path: Path) -> Iterator[dict[str, Any]]:
     for line in path.read_text().splitlines():
         yield json.loads(line)
+
+
+class RecordingCollector:
+    """A syslog collector that keeps every byte it is sent (``udp``, ``tcp`` or ``tls``;
+    TLS bytes are the decrypted stream) and closes after the sender does, like rsyslog."""
+
+    def __init__(self, scheme: str, pki: PKI) -> None:
+        self.scheme = scheme
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        kind = socket.SOCK_DGRAM if scheme == "udp" else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.context: ssl.SSLContext | None = None
+        if scheme == "tls":
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+        if scheme != "udp":
+            self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                if self.scheme == "udp":
+                    chunk, _ = self.sock.recvfrom(65536)
+                    with self.lock:
+                        self.data += chunk + b"\n"  # datagram boundary, for reading
+                    continue
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._stream, args=(conn,), daemon=True).start()
+
+    def _stream(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        stream: Any = conn
+        try:
+            if self.context is not None:
+                stream = self.context.wrap_socket(conn, server_side=True)
+            while True:
+                try:
+                    chunk = stream.recv(65536)
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    break
+                if not chunk:
+                    break
+                with self.lock:
+                    self.data += chunk
+        except OSError:
+            pass
+        finally:
+            stream.close()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://localhost:{self.port}"
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(2)
+        self.sock.close()
