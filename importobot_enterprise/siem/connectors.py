@@ -73,11 +73,12 @@ def _as_event(event: SecurityEvent | Mapping[str, Any]) -> SecurityEvent:
 
 
 def _os_reason(exc: OSError) -> str:
-    import ssl
+    import sys
 
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    ssl = sys.modules.get("ssl")  # loaded only where TLS is used: no import for a plain error
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not accepted: {exc.verify_message or 'verification failed'}"
-    if isinstance(exc, ssl.SSLError):
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         return f"TLS error: {exc.reason or type(exc).__name__}"
     if isinstance(exc, TimeoutError):
         return "timed out"

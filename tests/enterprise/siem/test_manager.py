@@ -164,41 +164,48 @@ def test_close_abandons_a_stuck_delivery_within_the_budget(spool_home: Path) -> 
         silent.close()
 
 
-def test_a_hook_process_with_a_stuck_collector_exits_in_time(tmp_path: Path) -> None:
-    """The emitting process (as a hook) exits about HOOK_BUDGET after loading the sink, even
-    though its delivery thread is blocked; the event stays spooled."""
+def test_a_process_with_a_stuck_collector_exits_within_the_budget(tmp_path: Path) -> None:
+    """An emitting process (as a hook: emit_event, then exit) with a collector that accepts and
+    never answers costs at most the delivery budget more than one whose collector refuses at
+    once (interleaved runs, medians); its event stays spooled."""
     silent = SilentCollector()
     try:
-        repo = tmp_path / "repo"
-        (repo / ".git").mkdir(parents=True)
-        (repo / "pyproject.toml").write_text(
-            "[tool.importobot.events]\n[[tool.importobot.events.connector]]\n"
-            f"name = 'stuck'\ntype = 'syslog'\nurl = 'tcp://127.0.0.1:{silent.port}'\n"
-        )
+        repos = {}
+        for name, url in (
+            ("stuck", f"tcp://127.0.0.1:{silent.port}"),
+            ("refused", "tcp://127.0.0.1:9"),
+        ):
+            repo = tmp_path / name
+            (repo / ".git").mkdir(parents=True)
+            (repo / "pyproject.toml").write_text(
+                "[tool.importobot.events]\n[[tool.importobot.events.connector]]\n"
+                f"name = '{name}'\ntype = 'syslog'\nurl = '{url}'\n"
+            )
+            repos[name] = repo
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTOBOT_")}
         env.update(XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT))
-        code = (
-            "import time, sys\n"
-            "from importobot.events import emit_event\n"
-            "t = time.monotonic()\n"
-            "e = emit_event('commit.blocked', rule='IOB101')\n"
-            "print(e.id, flush=True)\n"
-        )
-        started = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        elapsed = time.monotonic() - started
-        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-        assert elapsed < 5  # not the 10 s connector timeout
+        code = "from importobot.events import emit_event\nprint(emit_event('commit.blocked').id)\n"
+        times: dict[str, list[float]] = {name: [] for name in repos}
+        ids = []
+        for _ in range(5):
+            for name, repo in repos.items():
+                started = time.monotonic()
+                proc = subprocess.run(
+                    [sys.executable, "-c", code],
+                    cwd=repo,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=30,
+                )
+                times[name].append(time.monotonic() - started)
+                assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+                ids.append(proc.stdout.strip())
+        median = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+        assert median["stuck"] - median["refused"] < HOOK_BUDGET + 0.1, median
         spool = tmp_path / "state" / "importobot" / "spool"
-        segment = (spool / "seg-0000000000000001").read_text()
-        assert proc.stdout.strip() in segment
+        segments = b"".join(p.read_bytes() for p in spool.glob("seg-*"))
+        assert all(i.encode() in segments for i in ids)
     finally:
         silent.close()
