@@ -589,7 +589,9 @@ class JsonlFileConnector(Connector):
     """One JSON object per line, appended and fsynced (for Fluent Bit or Vector to pick up).
 
     The file is opened ``O_NOFOLLOW`` (never through a symbolic link), must be a regular file,
-    and for a repository-defined connector must stay inside the repository."""
+    and for a repository-defined connector must stay inside the repository. A line left torn
+    by a writer killed mid-write is ended before the next batch, so it costs that one line
+    (sent again whole), never the next event."""
 
     kind = "jsonl"
 
@@ -614,7 +616,7 @@ class JsonlFileConnector(Connector):
 
             if not _inside(self.spec.root, os.path.dirname(path)):
                 raise DeliveryError("jsonl: the file is no longer inside the repository")
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
             fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as exc:
@@ -622,8 +624,11 @@ class JsonlFileConnector(Connector):
                 raise DeliveryError("jsonl: the file is a symbolic link; refused") from None
             raise DeliveryError(f"jsonl: cannot open the file ({_os_reason(exc)})") from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 raise DeliveryError("jsonl: not a regular file; refused")
+            if st.st_size and os.pread(fd, 1, st.st_size - 1) != b"\n":
+                data = b"\n" + data  # a writer died mid-line: never glue an event onto it
             written = 0
             while written < len(data):
                 written += os.write(fd, data[written:])

@@ -259,12 +259,12 @@ class SIEMManager:
         return all(worker.join(deadline) for worker in list(self._workers.values()))
 
     def close(self) -> None:
-        """At exit: wait for delivery until :data:`HOOK_BUDGET` after the forwarder loaded
-        (or, in a long run, after delivery last started), then leave the daemon threads —
+        """At exit: wait for delivery until :data:`HOOK_BUDGET` after the forwarder loaded (in a
+        long run, half of it after delivery last started), then leave the daemon threads —
         their records stay spooled for the next run or ``events flush``; close connectors."""
         burst = self._burst or _LOADED_AT
-        start = _LOADED_AT if burst - _LOADED_AT < 1.0 else burst
-        self.wait(max(0.0, start + HOOK_BUDGET - time.monotonic()))
+        deadline = max(_LOADED_AT + HOOK_BUDGET, burst + HOOK_BUDGET / 2)
+        self.wait(max(0.0, deadline - time.monotonic()))
         for connector in self._ours():
             worker = self._workers.get(connector.spec.cid())
             if worker is None or worker.thread is None or not worker.thread.is_alive():

@@ -143,9 +143,9 @@ def test_the_sink_spools_and_delivers_from_emit_event(tmp_path: Path) -> None:
     (repo / "audit").mkdir()
     event = emit_event("commit.blocked", root=str(repo), rule="IOB101", path=".env", line=1)
     assert event is not None
-    from importobot import events
-
-    events.close()
+    deadline = time.monotonic() + 10
+    while not read(repo / "audit" / "events.jsonl") and time.monotonic() < deadline:
+        time.sleep(0.01)  # delivered from the sink's daemon thread
     [line] = read(repo / "audit" / "events.jsonl")
     assert line["id"] == event.id and line["rule"] == "IOB101"
 
@@ -209,3 +209,25 @@ def test_a_process_with_a_stuck_collector_exits_within_the_budget(tmp_path: Path
         assert all(i.encode() in segments for i in ids)
     finally:
         silent.close()
+
+
+def test_a_torn_jsonl_line_never_swallows_the_next_event(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    out.write_bytes(b'{"id": "torn by a kill mid-wri')
+    event = SIEMManager([JsonlFileConnector(str(out))]).emit_security_event("after", {"n": 1})
+    lines = out.read_bytes().split(b"\n")
+    assert json.loads(lines[1])["id"] == event.id and lines[2] == b""
+
+
+def test_a_jsonl_file_that_is_a_link_is_refused(tmp_path: Path, spool_home: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    link = tmp_path / "events.jsonl"
+    link.symlink_to(target)
+    connector = JsonlFileConnector(str(link))
+    SIEMManager([connector]).emit_security_event("x", {"n": 1})
+    assert target.read_text() == "precious\n"
+    from importobot_enterprise.siem import Spool
+
+    state = Spool(str(spool_home)).load_state(connector.spec.cid())
+    assert state["last_error"] == "jsonl: the file is a symbolic link; refused"
