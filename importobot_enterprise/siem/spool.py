@@ -471,8 +471,9 @@ class Spool:
     def append(self, event: dict[str, Any], cids: list[str]) -> None:
         """Append one record for ``cids`` and fsync it. Raises :class:`SpoolError`."""
         line = _line(event, cids)
-        if len(line) > MAX_RECORD:
-            raise SpoolError(f"spool: an event larger than {MAX_RECORD // 1024} KiB; dropped")
+        if len(line) > min(MAX_RECORD, self.max_size // 2):
+            limit = min(MAX_RECORD, self.max_size // 2) // 1024
+            raise SpoolError(f"spool: an event larger than {limit} KiB; dropped")
         with self._locked() as dfd:
             try:
                 segments = self._segments(dfd)
@@ -562,7 +563,7 @@ class Spool:
         self, dfd: int, segments: list[tuple[int, int]], need: int
     ) -> list[tuple[int, int]]:
         total = sum(size for _, size in segments)
-        if total + need <= self.max_size:
+        if total + need <= self.max_size or not segments:
             return segments
         positions = self._positions(dfd)
         kept: list[tuple[int, int]] = []

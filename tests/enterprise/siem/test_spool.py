@@ -340,3 +340,10 @@ def test_parallel_writers_lose_nothing(tmp_path: Path) -> None:
     got = jsonl_ids(out)
     assert sorted(set(got)) == sorted(emitted) and len(emitted) == 240
     assert spool.load_state(cid)["corrupt"] == 0
+
+
+def test_an_event_larger_than_the_spool_is_refused_in_one_line(spool_home: Path) -> None:
+    spool = Spool(str(spool_home), max_size=16 * 1024)
+    with pytest.raises(SpoolError, match="larger than 8 KiB"):
+        spool.append({"id": "x", "pad": "p" * 9000}, ["c"])
+    spool.append({"id": "y", "pad": "p" * 100}, ["c"])  # and the spool still works
