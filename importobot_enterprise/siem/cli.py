@@ -40,7 +40,8 @@ def events() -> None:
 
     Events go to the connectors configured in [tool.importobot.events] and in the file
     IMPORTOBOT_EVENTS_CONFIG names (secrets from IMPORTOBOT_EVENTS_TOKEN_<NAME>), through a
-    spool under $XDG_STATE_HOME/importobot/spool. See docs/siem.md.
+    spool under $XDG_STATE_HOME/importobot/spool. Exit codes: 0 done, 1 a backlog remains
+    or a connector failed, 2 usage, configuration or spool error.
     """
 
 
