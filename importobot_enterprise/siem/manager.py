@@ -46,7 +46,7 @@ __all__ = ["HOOK_BUDGET", "SIEMManager", "make_sink", "open_spool", "sink_config
 #: which a command stops waiting for delivery and leaves it to the next run or ``events
 #: flush``. With the entry-point scan and the spool's fsync before it, a hook with a stuck
 #: collector stays within 200 ms of the same hook with no connector (bench/events.py).
-HOOK_BUDGET = 0.12
+HOOK_BUDGET = 0.1
 _LOADED_AT = time.monotonic()
 _AUTO: Any = object()
 _WARNED: set[str] = set()
