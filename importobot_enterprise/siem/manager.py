@@ -27,7 +27,7 @@ import threading
 import time
 
 from importobot.events import SecurityEvent, event_type
-from importobot_enterprise.siem.config import DEFAULT_SPOOL_MAX, ConnectorSpec, resolve
+from importobot_enterprise.siem.config import DEFAULT_SPOOL_MAX, resolve
 from importobot_enterprise.siem.connectors import Connector, connector_for
 from importobot_enterprise.siem.delivery import DrainReport, drain
 from importobot_enterprise.siem.errors import ConfigError, SpoolError
@@ -369,8 +369,3 @@ def make_sink(config: SinkConfig) -> SIEMManager | None:
                 )
         connectors.append(connector)
     return SIEMManager(connectors, spool_max=resolved.spool_max, wait=False)
-
-
-def specs_in(spool: Spool) -> dict[str, ConnectorSpec]:
-    """The connectors a spool knows (for ``events flush`` and ``status``)."""
-    return spool.specs()

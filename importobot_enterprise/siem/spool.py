@@ -164,7 +164,6 @@ class Spool:
         self.max_size = max_size
         self.segment_size = segment_size or max(8 * 1024, min(SEGMENT_MAX, max_size // 8))
         self.lock_timeout = lock_timeout
-        self._cids_cache: dict[tuple[int, int], set[str]] = {}
 
     def __repr__(self) -> str:
         return f"Spool({self.path!r}, max_size={self.max_size})"

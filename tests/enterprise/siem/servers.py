@@ -435,7 +435,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         answer = state.answers.popleft() if state.answers else None
         if answer is not None:
-            kind, value = answer
+            kind, value = answer[0], answer[1]
+            if kind == "reply":
+                self._reply(value, answer[2])
+                return
             if kind == "status":
                 self._reply(value, {"text": "Server is busy", "code": 9})
                 return
@@ -525,6 +528,9 @@ class _Handler(BaseHTTPRequestHandler):
         answer = state.answers.popleft() if state.answers else None
         if answer is not None and answer[0] == "status":
             self._reply(answer[1], {"error": {"type": "es_rejected_execution_exception"}})
+            return
+        if answer is not None and answer[0] == "reply":  # (status, body) as given
+            self._reply(answer[1], answer[2])
             return
         forced: dict[int, int] = answer[1] if answer is not None and answer[0] == "items" else {}
         items = []

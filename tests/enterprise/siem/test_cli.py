@@ -141,3 +141,77 @@ def test_test_with_a_refused_committed_connector_exits_2(tmp_path: Path) -> None
 @pytest.mark.parametrize("args", [["flush", "--timeout", "0"], ["status", "--format", "xml"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert run(*args).returncode == 2
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from importobot_enterprise.siem.cli import events
+
+    result = CliRunner().invoke(events, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_status_and_flush_report_every_counter(spool_home: Path, tmp_path: Path) -> None:
+    from importobot.events import SecurityEvent
+    from importobot_enterprise.siem import Spool
+
+    out = tmp_path / "events.jsonl"
+    connector = JsonlFileConnector(str(out), name="counted")
+    spool = Spool(str(spool_home), max_size=32 * 1024, segment_size=8 * 1024)
+    cid = spool.register(connector.spec)
+    for i in range(80):
+        spool.append(SecurityEvent("custom.n", payload={"n": i, "pad": "p" * 400}).to_dict(), [cid])
+    segment = sorted(spool_home.glob("seg-*"))[-1]
+    data = bytearray(segment.read_bytes())
+    data[30] ^= 0x01  # one corrupt record
+    segment.write_bytes(bytes(data))
+    state = spool.load_state(cid)
+    state.update(parked=2, last_ok=0.0, last_error="HEC: HTTP 503", last_error_at=1.0)
+    spool.save_state(cid, state)
+    code, stdout, _ = _invoke("status")
+    assert code == 0
+    line = stdout.splitlines()[1]
+    assert line.startswith(f"counted (jsonl {out}): backlog ")
+    assert "not yet announced" in line and "parked 2" in line and "last error" in line
+    code, stdout, _ = _invoke("status", "--format", "json")
+    [row] = json.loads(stdout)["connectors"]
+    assert row["dropped"] == row["dropped_unannounced"] > 0 and row["parked"] == 2
+    code, stdout, _ = _invoke("flush", "--timeout", "20")
+    assert code == 0, stdout
+    assert "1 corrupt record skipped" in stdout and "0 left" in stdout
+    lines = out.read_text().splitlines()
+    assert json.loads(lines[0])["type"] == "spool.dropped"
+    code, stdout, _ = _invoke("status")
+    assert "1 corrupt record skipped" in stdout.splitlines()[1]
+    assert "last delivery" in stdout.splitlines()[1]
+
+
+def test_flush_of_an_unknown_connector_is_a_usage_error(spool_home: Path) -> None:
+    SIEMManager(
+        [JsonlFileConnector("/nonexistent/x", name="known")], wait=False
+    ).emit_security_event("x", {"n": 1})
+    code, _, stderr = _invoke("flush", "--connector", "unknown")
+    assert code == 2 and "no connector named 'unknown'" in stderr
+
+
+def test_status_with_an_empty_spool(spool_home: Path) -> None:
+    code, stdout, _ = _invoke("status")
+    assert code == 0 and stdout.splitlines()[1] == "no connector has used the spool yet"
+
+
+def test_flush_reports_another_deliverer(spool_home: Path, tmp_path: Path) -> None:
+    from importobot_enterprise.siem import Spool
+
+    connector = JsonlFileConnector(str(tmp_path / "x.jsonl"), name="busy")
+    manager = SIEMManager([connector], wait=False)
+    spool = Spool(str(spool_home))
+    cid = spool.register(connector.spec)
+    lock = spool.delivery_lock(cid, 1)
+    try:
+        manager.emit_security_event("x", {"n": 1})
+        code, stdout, _ = _invoke("flush", "--timeout", "0.5")
+    finally:
+        assert lock is not None
+        spool.release(cid, lock)
+    assert code == 1 and "another process is delivering to it" in stdout

@@ -238,3 +238,110 @@ def test_a_committed_secret_connector_is_one_line_in_a_real_process(tmp_path: Pa
     [line] = proc.stderr.splitlines()
     assert line.startswith("importobot: events: ") and "may not be defined" in line
     assert env["IMPORTOBOT_EVENTS_TOKEN_X"] not in proc.stderr
+
+
+_HEC_OUT = {"name": "h", "type": "splunk-hec", "url": "https://h.example:8088"}
+_ES_OUT = {"name": "e", "type": "elastic", "url": "https://e.example:9200"}
+
+
+@pytest.mark.parametrize(
+    "connector,words",
+    [
+        ({**SYSLOG, "name": "-x"}, "a connector name is 1-63 letters"),
+        ({**SYSLOG, "name": "a b"}, "a connector name is 1-63 letters"),
+        ({**SYSLOG, "name": 7}, "a connector name is 1-63 letters"),
+        ({**SYSLOG, "type": "kafka"}, "type must be one of"),
+        ({k: v for k, v in SYSLOG.items() if k != "url"}, "url is required"),
+        ({**SYSLOG, "url": ""}, "url must be text"),
+        ({**SYSLOG, "url": "tcp://h:99999"}, "url is not a valid URL"),
+        ({**SYSLOG, "url": "tcp://:514"}, "url has no host"),
+        ({**SYSLOG, "url": "tcp://h:514?x=1"}, "url takes no query or fragment"),
+        ({**SYSLOG, "url": "tcp://h:514/path"}, "a syslog url has no path"),
+        ({**SYSLOG, "pen": 0}, "pen must be a whole number"),
+        ({**SYSLOG, "pen": True}, "pen must be a whole number"),
+        ({**SYSLOG, "facility": "nope"}, "facility must be a whole number"),
+        ({**SYSLOG, "facility": 24}, "facility must be a whole number"),
+        ({**SYSLOG, "url": "udp://h:514", "max-message": 4096}, "max-message must be"),
+        ({**SYSLOG, "ca-file": "ca.pem"}, "need a tls:// url"),
+        ({**SYSLOG, "timeout": 0}, "timeout must be a number"),
+        ({**SYSLOG, "timeout": "5"}, "timeout must be a number"),
+        ({**SYSLOG, "batch": 0}, "batch must be a whole number"),
+        ({**_HEC_OUT, "url": "http://h:8088"}, "url must start with https://"),
+        ({**_HEC_OUT, "index": "a b"}, "index is letters, digits"),
+        ({**_HEC_OUT, "ack": "yes"}, "ack must be true or false"),
+        ({**_HEC_OUT, "sourcetype": ""}, "sourcetype must be text"),
+        ({**_ES_OUT, "index": "Upper"}, "not a valid Elasticsearch index name"),
+        ({**_ES_OUT, "index": "_x"}, "not a valid Elasticsearch index name"),
+        ({**_ES_OUT, "cert-file": "c.pem"}, "cert-file and key-file go together"),
+        ({**SYSLOG, "default": "no"}, "default must be true or false"),
+        ({**SYSLOG, "api_key": "x"}, "secrets are never read from a configuration file"),
+        ({**SYSLOG, "password": "x"}, "secrets are never read from a configuration file"),
+        ("not a table", "each connector is a table"),
+    ],
+)
+def test_an_outside_connector_that_breaks_a_rule_is_one_line(
+    tmp_path: Path, connector: object, words: str
+) -> None:
+    resolved = resolve(cfg(tmp_path, outside={"connector": [connector]}))
+    [problem] = resolved.problems
+    assert words in problem and "\n" not in problem
+    assert resolved.connectors == ()
+
+
+def test_outside_values_are_normalised(tmp_path: Path) -> None:
+    resolved = resolve(
+        cfg(
+            tmp_path,
+            outside={
+                "connector": [
+                    {**SYSLOG, "url": "udp://h:514", "facility": 23, "max-message": 1024},
+                    {**_HEC_OUT, "index": "sec", "source": "s", "sourcetype": "t", "timeout": 2},
+                    {**_ES_OUT, "ca-file": "~/ca.pem", "batch": 500},
+                    {"name": "f", "type": "jsonl", "url": "out/x.jsonl"},
+                ]
+            },
+        )
+    )
+    assert resolved.problems == ()
+    udp, hec, es, jsonl = resolved.connectors
+    assert (udp.facility, udp.max_message) == (23, 1024)
+    assert (hec.index, hec.source, hec.sourcetype, hec.timeout) == ("sec", "s", "t", 2.0)
+    assert es.ca_file == os.path.expanduser("~/ca.pem") and es.batch == 500
+    assert es.index == "importobot-events"
+    assert jsonl.url == str(tmp_path.parent / "out" / "x.jsonl") and jsonl.root is None
+    for spec in resolved.connectors:
+        assert ConnectorSpec.from_json(spec.to_json()) == spec and len(spec.cid()) == 24
+        assert spec.describe() == f"{spec.name} ({spec.type} {spec.url})"
+
+
+@pytest.mark.parametrize(
+    "outside,repo,words",
+    [
+        ("not a table", None, "[events] must be a table"),
+        ({"connector": "x"}, None, "connector must be an array of tables"),
+        ({"spool-max-size": "huge"}, None, "spool-max-size"),
+        ({"spool-max-size": "1k"}, None, "spool-max-size is at least 16k"),
+        ({"colour": 1}, None, "unknown key 'colour'"),
+        (None, "not a table", "events must be a table"),
+        (None, {"use": "corp"}, "use must be a list of connector names"),
+    ],
+)
+def test_table_problems_are_one_line(
+    tmp_path: Path, outside: object, repo: object, words: str
+) -> None:
+    resolved = resolve(cfg(tmp_path, repo, outside))
+    assert any(words in p for p in resolved.problems), resolved.problems
+
+
+def test_a_single_connector_table_counts_and_token_names_must_differ(tmp_path: Path) -> None:
+    outside = {"connector": [{**_HEC_OUT, "name": "a-b"}, {**_ES_OUT, "name": "a.b"}]}
+    resolved = resolve(cfg(tmp_path, outside=outside))
+    assert [c.name for c in resolved.connectors] == ["a-b"]
+    assert "IMPORTOBOT_EVENTS_TOKEN_A_B is another's too" in resolved.problems[0]
+    single = resolve(cfg(tmp_path, {"connector": SYSLOG}))
+    assert [c.name for c in single.connectors] == ["local-syslog"]
+
+
+def test_a_stored_spec_with_unknown_fields_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown fields"):
+        ConnectorSpec.from_json({"name": "x", "type": "syslog", "url": "tcp://h", "evil": 1})

@@ -181,3 +181,25 @@ def test_jsonl_is_one_object_per_line() -> None:
 def test_severity_maps_to_pri(severity: str, pri: int) -> None:
     [message] = formats.syslog_messages(fixed(severity=severity), pen=1, facility=4)
     assert message.startswith(f"<{pri}>1 ".encode())
+
+
+def test_a_long_cef_event_splits_into_complete_records() -> None:
+    event = fixed(path="d/" * 1500, payload={f"p{i}": "v=" * 150 for i in range(20)})
+    messages = formats.syslog_messages(event, pen=32473, facility=4, fmt="cef", limit=2048)
+    assert len(messages) > 2 and all(len(m) <= 2048 for m in messages)
+    total = len(messages)
+    for number, message in enumerate(messages, 1):
+        head, cef = message.split(b" - CEF:", 1)
+        assert head.startswith(b"<38>1 ") and formats.BOM not in message
+        assert cef.startswith(b"0|importobot|importobot|")
+        assert f"externalId={ID} part={number}/{total}".encode() in cef
+    keys = {k for m in messages for k in re.findall(rb" (p\d+)=", m)}
+    assert keys == {f"p{i}".encode() for i in range(20)}
+
+
+def test_a_limit_too_small_for_an_event_is_refused() -> None:
+    big = fixed(payload={"x": "y" * 600})
+    with pytest.raises(ValueError, match="limit this small"):
+        formats.syslog_messages(big, pen=32473, facility=4, limit=180)
+    with pytest.raises(ValueError, match="limit this small"):
+        formats.syslog_messages(big, pen=32473, facility=4, fmt="cef", limit=200)

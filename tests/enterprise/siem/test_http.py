@@ -263,3 +263,112 @@ def test_a_group_readable_client_key_is_refused(
     )
     with pytest.raises(Exception, match="readable by group or others"):
         SplunkHECConnector(spec, hec.state.secret).send_event({"event_type": "x"})
+
+
+def _spooled(spool_home: Path, connector: object, n: int) -> tuple[Spool, str, list[str]]:
+    from importobot.events import SecurityEvent
+
+    spool = Spool(str(spool_home))
+    cid = spool.register(connector.spec)  # type: ignore[attr-defined]
+    events = [SecurityEvent("custom.e", payload={"n": i}) for i in range(n)]
+    for event in events:
+        spool.append(event.to_dict(), [cid])
+    return spool, cid, [e.id for e in events]
+
+
+def test_413_halves_the_batch(hec: WireEndpoint, pki: PKI, spool_home: Path) -> None:
+    connector = hec_connector(hec, pki)
+    spool, cid, ids = _spooled(spool_home, connector, 6)
+    hec.state.answers.append(("reply", 413, {"text": "Content too large", "code": 27}))
+    report = drain(spool, cid, connector, respect_backoff=False)
+    assert report.delivered == 6 and connector.batch_limit == 3
+    assert [e["id"] for e in hec.state.events] == ids
+
+
+@pytest.mark.parametrize(
+    "reply,error",
+    [
+        ((401, {"text": "Token is required", "code": 2}), "HEC: HTTP 401 (Token is required)"),
+        ((200, {"text": "Success", "code": 0}), "indexer acknowledgement is off"),
+        ((500, "not json"), "HEC: HTTP 500"),
+    ],
+)
+def test_hec_failures_keep_the_events(
+    hec: WireEndpoint, pki: PKI, spool_home: Path, reply: tuple[int, object], error: str
+) -> None:
+    connector = hec_connector(hec, pki, ack=True)
+    spool, cid, _ = _spooled(spool_home, connector, 2)
+    hec.state.answers.append(("reply", *reply))
+    report = drain(spool, cid, connector, respect_backoff=False)
+    assert report.error and error in report.error and report.delivered == 0
+    state = spool.load_state(cid)
+    assert spool.backlog(cid, (state["pos"][0], state["pos"][1]))[0] == 2
+
+
+def test_bulk_isolates_then_parks_a_request_the_server_refuses(
+    bulk: WireEndpoint, pki: PKI, spool_home: Path
+) -> None:
+    connector = es_connector(bulk, pki)
+    spool, cid, ids = _spooled(spool_home, connector, 3)
+    refused = (400, {"error": {"type": "parse_exception"}, "status": 400})
+    bulk.state.answers.extend([("reply", *refused), ("reply", *refused)])
+    report = drain(spool, cid, connector, respect_backoff=False)
+    assert connector.batch_limit == 1  # one event per request to find the refused one
+    assert report.parked == 1 and report.delivered == 2
+    assert [d["id"] for d in bulk.state.events] == ids[1:]
+
+
+def test_bulk_reply_that_does_not_match_the_request(
+    bulk: WireEndpoint, pki: PKI, spool_home: Path
+) -> None:
+    connector = es_connector(bulk, pki)
+    spool, cid, _ = _spooled(spool_home, connector, 2)
+    bulk.state.answers.append(("reply", 200, {"errors": False, "items": []}))
+    report = drain(spool, cid, connector, respect_backoff=False)
+    assert report.error == "_bulk: the reply does not list one item per event"
+    assert spool.load_state(cid)["inflight"] is not None  # it may have been stored: resend
+
+
+def test_send_event_raises_one_line_errors(pki: PKI, tmp_path: Path) -> None:
+    from importobot_enterprise.siem import DeliveryError, JsonlFileConnector, SyslogConnector
+
+    with pytest.raises(DeliveryError, match="host name not resolved"):
+        SyslogConnector("udp://no-such-host.invalid:514", name="x").send_event({"event_type": "t"})
+    with pytest.raises(DeliveryError, match="not a regular file|cannot open"):
+        JsonlFileConnector(str(tmp_path)).send_event({"event_type": "t"})
+    with pytest.raises(DeliveryError, match="no secret: set IMPORTOBOT_EVENTS_TOKEN_ES"):
+        ElasticConnector("https://127.0.0.1:9", None, name="es").send_event({"event_type": "t"})
+    plain = socket_server()
+    try:
+        tls = SyslogConnector(f"tls://localhost:{plain.port}", name="t", ca_file=str(pki.ca))
+        with pytest.raises(DeliveryError, match="TLS|reset|closed|timed out|EOF"):
+            tls.send_event({"event_type": "t"})
+    finally:
+        plain.close()
+
+
+def socket_server() -> object:
+    """A TCP server that answers a TLS client with plain text, then closes."""
+    import socket as socket_module
+
+    class Plain:
+        def __init__(self) -> None:
+            self.sock = socket_module.socket()
+            self.sock.bind(("127.0.0.1", 0))
+            self.sock.listen(4)
+            self.port = self.sock.getsockname()[1]
+            self.thread = threading.Thread(target=self.serve, daemon=True)
+            self.thread.start()
+
+        def serve(self) -> None:
+            try:
+                conn, _ = self.sock.accept()
+                conn.sendall(b"HTTP/1.0 400 not TLS\r\n\r\n")
+                conn.close()
+            except OSError:
+                pass
+
+        def close(self) -> None:
+            self.sock.close()
+
+    return Plain()
