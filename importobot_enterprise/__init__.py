@@ -34,26 +34,38 @@ if TYPE_CHECKING:
         rotate_credentials,
         rotate_store,
     )
+    from importobot_enterprise.siem import (
+        ElasticConnector,
+        JsonlFileConnector,
+        SIEMManager,
+        SplunkHECConnector,
+        SyslogConnector,
+    )
 
 __all__ = [
     "ComplianceControl",
     "ComplianceReport",
     "ComplianceRule",
+    "ElasticConnector",
     "EnterpriseComplianceEngine",
     "FileStore",
     "HSMError",
     "HSMKeyStore",
     "JournalMismatchError",
+    "JsonlFileConnector",
     "PKCS11KeyStore",
     "PostgresStore",
     "RotationError",
     "RotationPlan",
     "RotationReport",
+    "SIEMManager",
     "SQLiteStore",
     "SoftwareHSM",
+    "SplunkHECConnector",
     "Store",
     "StoreError",
     "StoreLockedError",
+    "SyslogConnector",
     "rotate_credentials",
     "rotate_store",
 ]
@@ -65,29 +77,26 @@ _COMPLIANCE = (
     "ComplianceRule",
     "EnterpriseComplianceEngine",
 )
+_SIEM_NAMES = (
+    "ElasticConnector",
+    "JsonlFileConnector",
+    "SIEMManager",
+    "SplunkHECConnector",
+    "SyslogConnector",
+)
 #: Public name -> the module that defines it (imported on first use).
 _EXPORTS = {
     **dict.fromkeys(
-        (n for n in __all__ if n not in _HSM_NAMES + _COMPLIANCE),
+        (n for n in __all__ if n not in _HSM_NAMES + _COMPLIANCE + _SIEM_NAMES),
         "importobot_enterprise.key_rotation",
     ),
     **dict.fromkeys(_HSM_NAMES, "importobot_enterprise.hsm"),
     **dict.fromkeys(_COMPLIANCE, "importobot_enterprise.compliance.model"),
+    **dict.fromkeys(_SIEM_NAMES, "importobot_enterprise.siem"),
 }
 
 #: importobot 0.1.5 / DESIGN names of features not shipped yet -> the feature.
-_NOT_SHIPPED = {
-    **dict.fromkeys(
-        (
-            "SIEMManager",
-            "SplunkHECConnector",
-            "ElasticConnector",
-            "SyslogConnector",
-            "JsonlFileConnector",
-        ),
-        "SIEM forwarding",
-    ),
-}
+_NOT_SHIPPED: dict[str, str] = {}
 
 
 def __getattr__(name: str) -> object:

@@ -9,11 +9,15 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _clean_importobot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's IMPORTOBOT_* settings (test-service variables stay)."""
+def _clean_importobot_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """No test sees the developer's IMPORTOBOT_* settings (test-service variables stay), and
+    the SIEM spool of a test that configures events is never the developer's."""
     for name in list(os.environ):
         if name.startswith("IMPORTOBOT_") and not name.startswith("IMPORTOBOT_TEST_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-state"))
     yield
 
 

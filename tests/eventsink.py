@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 SINK_MODULE = "importobot_test_sink"
 
@@ -76,6 +77,22 @@ def fail_on_emit(config):
 def fail_on_start(config):
     raise ValueError("cannot start: " + os.environ.get("IMPORTOBOT_TEST_SINK_SECRET", "x"))
 '''
+
+
+def only_test_sinks(monkeypatch: Any) -> None:
+    """In this process, ``importobot.event_sinks`` lists only this test distribution's sinks
+    (the installed SIEM forwarder of ``importobot_enterprise`` is left out)."""
+    from importobot import plugins
+
+    real = plugins.entry_points
+
+    def filtered(group: str) -> dict[str, Any]:
+        found = real(group)
+        if group != plugins.EVENT_SINKS:
+            return found
+        return {n: ep for n, ep in found.items() if ep.value.startswith(SINK_MODULE + ":")}
+
+    monkeypatch.setattr(plugins, "entry_points", filtered)
 
 
 def install(

@@ -468,6 +468,7 @@ def sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.syspath_prepend(env["IMPORTOBOT_TEST_SINK_SITE"])
     monkeypatch.setenv("IMPORTOBOT_TEST_SINK_FILE", env["IMPORTOBOT_TEST_SINK_FILE"])
     sys.modules.pop(eventsink.SINK_MODULE, None)
+    eventsink.only_test_sinks(monkeypatch)
     return env
 
 
@@ -604,6 +605,7 @@ def test_a_failing_sink_never_reaches_the_caller(
     raw = new_raw()
     monkeypatch.setenv("IMPORTOBOT_TEST_SINK_SECRET", base64.b64encode(raw).decode())
     sys.modules.pop(eventsink.SINK_MODULE, None)
+    eventsink.only_test_sinks(monkeypatch)
     repo = _repo(tmp_path, EVENTS_CONFIG)
     assert emit(SecurityEvent("commit.blocked"), root=str(repo)) == 1
     err = capsys.readouterr().err
@@ -652,6 +654,7 @@ def test_a_declining_sink_is_not_loaded(tmp_path: Path, monkeypatch: pytest.Monk
     env = eventsink.install(tmp_path, {"quiet": "decline"})
     monkeypatch.syspath_prepend(env["IMPORTOBOT_TEST_SINK_SITE"])
     sys.modules.pop(eventsink.SINK_MODULE, None)
+    eventsink.only_test_sinks(monkeypatch)
     repo = _repo(tmp_path, EVENTS_CONFIG)
     assert emit_event("commit.blocked", root=str(repo)) is None
     assert not events.configured(str(repo))
