@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from importobot._record import Record
 from importobot._text import plural, printable
+from importobot._version import DOCS_URL
 from importobot.commands import Outcome
 from importobot.exceptions import ConfigError, ImportobotError
 
@@ -61,7 +62,7 @@ _COMPOSE_RE = re.compile(r"(?i)^(?:docker-)?compose(?:[.\-][\w.\-]*)?\.ya?ml$|\.
 _KEYISH_RUN = re.compile(r"[A-Za-z0-9+/_=-]{24,}")
 _FILTER_REPO = "https://github.com/newren/git-filter-repo"
 _PRIMARY = "IMPORTOBOT_ENCRYPTION_KEY"
-_ROTATION_DOCS = "docs/Key-Rotation.md"
+_ROTATION_DOCS = f"{DOCS_URL}/Key-Rotation.md"
 
 
 class FixError(ImportobotError):

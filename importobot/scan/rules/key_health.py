@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from importobot._version import DOCS_URL
 from importobot.keys.age import format_duration
 from importobot.keys.tokens import find_tokens, token_timestamp
 from importobot.scan.finding import Finding, rule_info
@@ -73,7 +74,7 @@ def compromised_findings(findings: Iterable[Finding], watched: Mapping[str, str]
                 fingerprint=f.fingerprint,
                 message=(
                     f"{what} is committed here{place}: treat it as compromised and "
-                    f"rotate it now (docs/Key-Rotation.md)"
+                    f"rotate it now ({DOCS_URL}/Key-Rotation.md)"
                 ),
                 commit=f.commit,
             )
@@ -191,7 +192,7 @@ def stale_token_findings(
                     message=(
                         f"Fernet ciphertext made {made:%Y-%m-%d} is {format_duration(now - made)} "
                         f"old, over the {format_duration(policy.max_age)} maximum: re-encrypt it "
-                        f"with `importobot rotate files` (docs/Key-Rotation.md)"
+                        f"with `importobot rotate files` ({DOCS_URL}/Key-Rotation.md)"
                     ),
                 )
             )
