@@ -25,7 +25,7 @@ from typing import Any
 
 from importobot.exceptions import DecryptionError
 from importobot.security import CredentialManager
-from importobot_enterprise.key_rotation.core import Outcome, PlanSummary, rotate_token
+from importobot_enterprise.key_rotation.core import Outcome, PlanSummary, TokenResult, rotate_token
 from importobot_enterprise.key_rotation.errors import JournalError, JournalMismatchError
 from importobot_enterprise.key_rotation.fast import FastPath
 from importobot_enterprise.key_rotation.ids import decode_id, encode_id, show_id
@@ -225,112 +225,21 @@ def _die_with_parent() -> None:
 
 _OUTCOMES = list(Outcome)
 _OUTCOME_INDEX = {o: n for n, o in enumerate(_OUTCOMES)}
-_DONE = _OUTCOME_INDEX[Outcome.DONE]
-_ROTATED = _OUTCOME_INDEX[Outcome.ROTATED]
-_UNDECRYPTABLE = _OUTCOME_INDEX[Outcome.UNDECRYPTABLE]
-
-#: One token's outcome inside the engine: (index in ``Outcome``, new token, source key's
-#: fingerprint, plaintext length). Plain tuples: made and read millions of times.
-Result = tuple[int, "bytes | None", "str | None", int]
 
 
-def _rotate_tokens(
-    tokens: list[bytes],
-    fast: FastPath | None,
-    old: CredentialManager,
-    new: CredentialManager,
-    now: int,
-    dry: bool,
-) -> list[Result]:
-    if fast is not None:
-        fast.canary = True  # one token of each batch is also proved by the reference
-        rotate = fast.rotate
-        return [rotate(t, now, not dry) for t in tokens]
+def _worker_rotate(tokens: list[bytes]) -> list[tuple[int, bytes | None, str | None, int]]:
+    # Plain tuples: cheaper to pickle back than dataclasses holding an Enum.
+    s = _worker_state
+    fast: FastPath | None = s["fast"]
     index = _OUTCOME_INDEX
-    out: list[Result] = []
+    out = []
     for t in tokens:
-        r = rotate_token(t, old, new, now=now, rotate=not dry)
+        if fast is not None:
+            r = fast.rotate(t, s["now"], not s["dry"])
+        else:
+            r = rotate_token(t, s["old"], s["new"], now=s["now"], rotate=not s["dry"])
         out.append((index[r.outcome], r.token, r.source, r.length))
     return out
-
-
-def _verify_tokens(
-    tokens: list[bytes], verifier: FastPath | None, target: CredentialManager
-) -> list[str | None]:
-    if verifier is not None:
-        opener = verifier.opener_of
-        return [opener(t) for t in tokens]
-    return [_opener(t, target) for t in tokens]
-
-
-# Between processes a page travels as a few flat byte strings (tokens joined by newlines,
-# which base64 never holds; outcomes and key indexes one byte each; lengths as int64):
-# pickling one bytes object costs a fraction of pickling thousands.
-Packed = tuple[bytes, bytes, bytes, "list[str | None]", bytes]
-
-
-def _join(tokens: list[bytes]) -> bytes:
-    return b"\n".join(tokens)
-
-
-def _split_tokens(blob: bytes, count: int) -> list[bytes]:
-    return blob.split(b"\n") if count else []
-
-
-def _indexed(values: list[str | None]) -> tuple[bytes, list[str | None]]:
-    """``values`` as uint16 indexes into a list of the distinct values (key fingerprints)."""
-    from array import array
-
-    names: list[str | None] = []
-    where: dict[str | None, int] = {}
-    keys = array("H")
-    for value in values:
-        at = where.get(value)
-        if at is None:
-            at = where[value] = len(names)
-            names.append(value)
-        keys.append(at)
-    return keys.tobytes(), names
-
-
-def _from_indexed(keys: bytes, names: list[str | None]) -> list[str | None]:
-    from array import array
-
-    index = array("H")
-    index.frombytes(keys)
-    return [names[k] for k in index]
-
-
-def _pack(results: list[Result]) -> Packed:
-    from array import array
-
-    keys, names = _indexed([src for _o, _t, src, _n in results])
-    return (
-        bytes(o for o, _t, _s, _n in results),
-        b"\n".join(t or b"" for _o, t, _s, _n in results),
-        keys,
-        names,
-        array("q", [n for _o, _t, _s, n in results]).tobytes(),
-    )
-
-
-def _unpack(packed: Packed) -> list[Result]:
-    from array import array
-
-    outcomes, tokens, keys, names, lengths = packed
-    lens = array("q")
-    lens.frombytes(lengths)
-    toks = tokens.split(b"\n") if outcomes else []
-    sources = _from_indexed(keys, names)
-    return [
-        (o, t or None, src, n) for o, t, src, n in zip(outcomes, toks, sources, lens, strict=True)
-    ]
-
-
-def _worker_rotate(blob: bytes, count: int) -> Packed:
-    s = _worker_state
-    tokens = _split_tokens(blob, count)
-    return _pack(_rotate_tokens(tokens, s["fast"], s["old"], s["new"], s["now"], s["dry"]))
 
 
 def _opener(token: bytes, manager: CredentialManager) -> str | None:
@@ -341,9 +250,16 @@ def _opener(token: bytes, manager: CredentialManager) -> str | None:
         return None
 
 
-def _worker_verify(blob: bytes, count: int) -> tuple[bytes, list[str | None]]:
-    s = _worker_state
-    return _indexed(_verify_tokens(_split_tokens(blob, count), s["verifier"], s["new"]))
+def _worker_verify(tokens: list[bytes]) -> list[str | None]:
+    verifier: FastPath | None = _worker_state["verifier"]
+    if verifier is not None:
+        return [verifier.opener_of(t) for t in tokens]
+    target = _worker_state["new"]
+    return [_opener(t, target) for t in tokens]
+
+
+def _unpack(rows: list[tuple[int, bytes | None, str | None, int]]) -> list[TokenResult]:
+    return [TokenResult(_OUTCOMES[o], tok, src, n) for o, tok, src, n in rows]
 
 
 class _Rotator:
@@ -362,26 +278,37 @@ class _Rotator:
             ctx = multiprocessing.get_context("fork")
             self.pool = ctx.Pool(workers, _worker_init, (old, new, now, dry))
 
-    def _split(self, tokens: list[bytes], func: Callable[[bytes, int], Any]) -> list[Any]:
+    def _split(self, tokens: list[bytes], func: Callable[[list[bytes]], Any]) -> list[Any]:
         size = max(1, -(-len(tokens) // self.workers))
         return [
-            self.pool.apply_async(func, (_join(part), len(part)))
-            for part in (tokens[i : i + size] for i in range(0, len(tokens), size))
+            self.pool.apply_async(func, (tokens[i : i + size],))
+            for i in range(0, len(tokens), size)
         ]
 
-    def submit(self, tokens: list[bytes]) -> Callable[[], list[Result]]:
+    def submit(self, tokens: list[bytes]) -> Callable[[], list[TokenResult]]:
         if self.pool is None:
-            done = _rotate_tokens(tokens, self.fast, self.old, self.new, self.now, self.dry)
+            fast = self.fast
+            if fast is not None:
+                done = [fast.rotate(t, self.now, not self.dry) for t in tokens]
+            else:
+                done = [
+                    rotate_token(t, self.old, self.new, now=self.now, rotate=not self.dry)
+                    for t in tokens
+                ]
             return lambda: done
         parts = self._split(tokens, _worker_rotate)
         return lambda: [r for part in parts for r in _unpack(part.get())]
 
     def verify(self, tokens: list[bytes]) -> Callable[[], list[str | None]]:
         if self.pool is None:
-            found = _verify_tokens(tokens, self.verifier, self.new)
+            verifier = self.verifier
+            if verifier is not None:
+                found = [verifier.opener_of(t) for t in tokens]
+            else:
+                found = [_opener(t, self.new) for t in tokens]
             return lambda: found
         parts = self._split(tokens, _worker_verify)
-        return lambda: [r for part in parts for r in _from_indexed(*part.get())]
+        return lambda: [r for part in parts for r in part.get()]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -608,16 +535,15 @@ def _restore(report: RotationReport, journal: dict[str, Any], where: str) -> Any
     return decode_id(journal.get("last_id"), where)
 
 
-def _tally(report: RotationReport, cell: Cell, res: Result, by_source: Counter[str]) -> None:
+def _tally(report: RotationReport, cell: Cell, res: TokenResult, by_source: Counter[str]) -> None:
     report.total += 1
-    outcome = res[0]
-    if outcome == _DONE:
+    if res.outcome is Outcome.DONE:
         report.already_current += 1
-    elif outcome == _ROTATED:
+    elif res.outcome is Outcome.ROTATED:
         report.rotated += 1
-        if res[2]:
-            by_source[res[2]] += 1
-    elif outcome == _UNDECRYPTABLE:
+        if res.source:
+            by_source[res.source] += 1
+    elif res.outcome is Outcome.UNDECRYPTABLE:
         report.undecryptable += 1
         _add_id(report.undecryptable_ids, cell.id)
     else:
@@ -639,20 +565,19 @@ def _run(
     by_source: Counter[str] = Counter(report.by_source)
     conflicts: list[Any] = []
     seen = 0
-    pending: deque[tuple[Page, Callable[[], list[Result]]]] = deque()
+    pending: deque[tuple[Page, Callable[[], list[TokenResult]]]] = deque()
 
-    def finish(page: Page, results: list[Result]) -> None:
+    def finish(page: Page, results: list[TokenResult]) -> None:
         nonlocal seen
         if state is not None:
             encode_id(page.last_id)  # an id the journal cannot keep stops the run here
         changes: list[Change] = []
         for cell, res in zip(page.cells, results, strict=True):
-            outcome, new_token = res[0], res[1]
-            if outcome == _ROTATED and new_token is not None:
-                changes.append(Change(cell, new_token))
+            if res.outcome is Outcome.ROTATED and res.token is not None:
+                changes.append(Change(cell, res.token))
                 if known is not None:
-                    known.add(new_token)  # checked under the target by rotate_token
-            elif outcome == _DONE and known is not None:
+                    known.add(res.token)  # checked under the target by rotate_token
+            elif res.outcome is Outcome.DONE and known is not None:
                 known.add(cell.token)
         missed = store.replace(changes) if changes and not dry else []
         missed_set = set(missed)

@@ -20,8 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from importobot.keys import tokens as _tokens
-from importobot.keys.tokens import find_tokens
+from importobot.keys.tokens import find_tokens, is_token
 
 if TYPE_CHECKING:  # pragma: no cover
     from importobot.security import CredentialManager
@@ -64,19 +63,13 @@ def split_value(row_id: Any, value: object) -> tuple[list[Cell], bool]:
     data = value_bytes(value)
     if data is None:
         return [], True
-    if data[:6] == b"gAAAAA" and data[-1] not in _SPACE and whole_token(data):
+    if data[:6] == b"gAAAAA" and data[-1] not in _SPACE and is_token(data):
         # The common case, one whole-value token: what find_tokens finds, in one match.
         return [Cell(row_id, value, data, (0, len(data)))], False
     spans = find_tokens(data)
     if not spans:
         return [], bool(data.strip())
     return [Cell(row_id, value, data[s:e], (s, e)) for s, e in spans], False
-
-
-def whole_token(data: bytes) -> bool:
-    """``data`` is exactly one Fernet token, no byte around it (``is_token`` without its
-    strip and copy: the same pattern and size rule, from :mod:`importobot.keys.tokens`)."""
-    return _tokens._WHOLE_RE.fullmatch(data) is not None and _tokens._shape(data)
 
 
 #: Bytes ``bytes.strip`` removes: a value ending in one is not a whole-value token.
@@ -139,7 +132,8 @@ class Cell(NamedTuple):
         return rebuild(self.raw, {self.where(): new})
 
 
-class Change(NamedTuple):
+@dataclass(frozen=True)
+class Change:
     """Replace ``cell``'s token with ``new_token`` (already verified)."""
 
     cell: Cell
@@ -159,36 +153,6 @@ class Page:
 
 def grouped(changes: Sequence[Change]) -> list[tuple[Any, Any, Any]]:
     """``(new value, id, old value)`` per stored value: every change to one value at once."""
-    by_id: dict[Any, tuple[Any, dict[tuple[int, int], bytes]]] = {}
-    simple: list[tuple[Any, Any, Any]] = []
-    for ch in changes:
-        cell = ch.cell
-        raw = cell.raw
-        if cell.span is not None and cell.span[0] == 0 and cell.token is raw:
-            # A bytes value that is the token itself (split_value's whole-value case).
-            simple.append((ch.new_token, cell.id, raw))
-            continue
-        if (
-            cell.span is not None
-            and cell.span[0] == 0
-            and isinstance(raw, str)
-            and cell.span[1] == len(raw)
-            and raw.isascii()
-        ):
-            simple.append((ch.new_token.decode("ascii"), cell.id, raw))
-            continue
-
-        raw, swaps = by_id.setdefault(ch.cell.id, (ch.cell.raw, {}))
-        swaps[ch.cell.where()] = ch.new_token
-    if not by_id:
-        return simple
-    ids = {row_id for _, row_id, _ in simple}
-    if ids & set(by_id):  # one value with several cells: every change through rebuild
-        return grouped_slow(changes)
-    return simple + [(rebuild(raw, swaps), row_id, raw) for row_id, (raw, swaps) in by_id.items()]
-
-
-def grouped_slow(changes: Sequence[Change]) -> list[tuple[Any, Any, Any]]:
     by_id: dict[Any, tuple[Any, dict[tuple[int, int], bytes]]] = {}
     for ch in changes:
         raw, swaps = by_id.setdefault(ch.cell.id, (ch.cell.raw, {}))
