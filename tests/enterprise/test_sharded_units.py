@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from importobot_enterprise.key_rotation import engine
 from importobot_enterprise.key_rotation.errors import JournalError, StoreError
-from importobot_enterprise.key_rotation.fast import FastPath
 from importobot_enterprise.key_rotation.shards import ShardPlan, ShardStatus, parse_shard
 from importobot_enterprise.key_rotation.stores.base import Cell, Change, grouped, split_value
 from tests.enterprise.helpers import managers
@@ -44,32 +42,6 @@ def test_parse_shard_and_plan_ranges() -> None:
     status = ShardStatus(1, 2, "[−∞, 3)", "rotating", last_id=b"\x01", heartbeat_age=1.26)
     assert status.to_json()["last_id"] == "\\x01"
     assert status.to_json()["heartbeat_age_seconds"] == 1.3
-
-
-def test_pages_travel_packed_and_workers_answer_as_inline() -> None:
-    _, _, old, new = managers()
-    tokens = [old.encrypt_bytes(f"v{i}".encode()) for i in range(5)]
-    tokens += [new.encrypt_bytes(b"done"), b"gAAAAA" + b"A" * 120]
-    rows = engine._rotate_tokens(tokens, FastPath(old, new), old, new, 1_700_000_000, False)
-    assert engine._unpack(engine._pack(rows)) == rows
-    assert engine._unpack(engine._pack([])) == []
-    keys, names = engine._indexed(["a", None, "a", "b"])
-    assert engine._from_indexed(keys, names) == ["a", None, "a", "b"]
-    engine._worker_state.update(
-        old=old, new=new, now=1_700_000_000, dry=True, fast=None, verifier=None
-    )
-    try:
-        blob = engine._join(tokens)
-        generic = engine._unpack(engine._worker_rotate(blob, len(tokens)))
-        assert [r[0] for r in generic] == [r[0] for r in rows]
-        assert engine._worker_rotate(b"", 0)[0] == b""
-        found = engine._from_indexed(*engine._worker_verify(blob, len(tokens)))
-        fast_found = engine._verify_tokens(tokens, FastPath(new, new), new)
-        assert found == fast_found
-        assert found[-2] == new.key_fingerprint and found[-1] is None
-        assert found[0] == old.key_fingerprint  # a previous key of the verifier names it
-    finally:
-        engine._worker_state.clear()
 
 
 def test_whole_value_swaps_and_mixed_values() -> None:
