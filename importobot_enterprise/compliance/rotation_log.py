@@ -42,7 +42,8 @@ DEFAULT_LOG = ".importobot-rotations.jsonl"
 #: The reader looks at the last 16 MiB at most (about 40,000 records).
 MAX_LOG_BYTES = 16 * 1024 * 1024
 _MAX_LINE = 64 * 1024
-_COUNTS = (
+#: The report counts a record keeps (the observer copies these from a RotationReport).
+COUNTS = (
     "total",
     "rotated",
     "already_current",
@@ -155,7 +156,7 @@ class RotationRecord:
             verified=verified,
             complete=complete,
             resumed=resumed,
-            counts={k: counts[k] for k in _COUNTS if k in counts},
+            counts={k: counts[k] for k in COUNTS if k in counts},
             tool=tool if isinstance(tool, str) else None,
             line=line,
         )

@@ -201,27 +201,17 @@ class RotationLogObserver(RotationObserver):
             return  # both change nothing (``rotate --verify`` promises it); a rotation's
             # own verification pass is the record's ``verified``
         from importobot.keys.age import utc_now
-        from importobot_enterprise.compliance.rotation_log import RotationRecord, append_record
+        from importobot_enterprise.compliance.rotation_log import (
+            COUNTS,
+            RotationRecord,
+            append_record,
+        )
 
         finished = utc_now()
         path = self._target()
         if path is None:
             return
-        counts = {
-            name: getattr(report, name)
-            for name in (
-                "total",
-                "rotated",
-                "already_current",
-                "undecryptable",
-                "skipped",
-                "failed",
-                "conflicts",
-                "unreadable",
-                "checked",
-                "unverified",
-            )
-        }
+        counts = {name: getattr(report, name) for name in COUNTS}
         record = RotationRecord(
             store=self._label(report.store),
             mode="verify" if report.verify_only else "rotate",
