@@ -53,13 +53,13 @@ _FATAL = ("missing", "unreadable", "directory", "too-large", "submodule")
 
 
 def _line(f: Finding) -> str:
-    from importobot.scan.sources import _safe
+    from importobot._text import printable
 
-    where = f"{_safe(f.path or '')}:{f.line or 0}:{f.column or 0}"
+    where = f"{printable(f.path or '')}:{f.line or 0}:{f.column or 0}"
     label = next((n for n in ("unstaged", "ours", "theirs") if f.note and n in f.note), None)
     extra = f" [{label}]" if label else ""
-    variable = _safe(f.variable) if f.variable else "-"
-    return f"{where} {f.rule} {variable} {f.fingerprint or '-'} {_safe(f.message)}{extra}\n"
+    variable = printable(f.variable) if f.variable else "-"
+    return f"{where} {f.rule} {variable} {f.fingerprint or '-'} {printable(f.message)}{extra}\n"
 
 
 def block_message(findings: Sequence[Finding], *, pushed: bool = False) -> str:

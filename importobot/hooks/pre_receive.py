@@ -38,6 +38,8 @@ import os
 import sys
 import time
 
+from importobot._text import printable
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -99,12 +101,6 @@ def parse_updates(data: bytes) -> list[tuple[str, str, str]]:
             raise UsageError(f"stdin line {number} is not 'OLD NEW REF' (git's pre-receive input)")
         updates.append((parts[0], parts[1], parts[2]))
     return updates
-
-
-def _safe(text: str) -> str:
-    from importobot._text import printable
-
-    return printable(text)
 
 
 # ------------------------------------------------------------------------ configuration
@@ -236,9 +232,9 @@ def _config_changes(cwd: str, revs: list[str], rules: _Rules, tips: Sequence[str
 
 
 def _line(f: Finding) -> str:
-    where = f"{_safe(f.path or '')}:{f.line or 0}:{f.column or 0}"
-    variable = _safe(f.variable) if f.variable else "-"
-    return f"{where} {f.rule} {variable} {f.fingerprint or '-'} {_safe(f.message)}\n"
+    where = f"{printable(f.path or '')}:{f.line or 0}:{f.column or 0}"
+    variable = printable(f.variable) if f.variable else "-"
+    return f"{where} {f.rule} {variable} {f.fingerprint or '-'} {printable(f.message)}\n"
 
 
 def _emit_rejected(errors: list[Finding], cwd: str, rules: _Rules, server_config: bool) -> None:
@@ -325,15 +321,15 @@ def run(
     changed = _config_changes(cwd, revs, rules, news) if not limited else []
     for rel in changed:
         out.write(
-            f"importobot: note: this push changes {_safe(rel)}; the gate used "
-            f"{_safe(rules.origin)} (a change takes effect once it is on the default branch)\n"
+            f"importobot: note: this push changes {printable(rel)}; the gate used "
+            f"{printable(rules.origin)} (a change takes effect once it is on the default branch)\n"
         )
     errors = [f for f in active if f.severity == "error"]
     if errors:
         files = sorted({f.path or "" for f in errors})
         out.write(
             f"importobot: push rejected: {plural(len(errors), 'plaintext key')} in the pushed "
-            f"commits ({', '.join(_safe(p) for p in files)}); nothing was stored on this "
+            f"commits ({', '.join(printable(p) for p in files)}); nothing was stored on this "
             f"server. Take the key out of those commits (git rebase -i / git commit --amend; "
             f"`importobot fix` moves the value to the OS keyring), then push again; if it "
             f"reached any other remote, treat it as exposed and rotate it. Inline ignore "

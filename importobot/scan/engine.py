@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from importobot._text import printable
 from importobot.config import Settings
 from importobot.scan.finding import ScanResult
 from importobot.scan.sources import Item, read_item, scan_items
@@ -86,7 +87,7 @@ def _display(path: Path, cwd: Path) -> str:
             shown = path.resolve().relative_to(cwd.resolve()).as_posix()
         except (ValueError, OSError):
             shown = path.as_posix()
-    return _safe(shown)
+    return printable(shown)
 
 
 def _rel(path: Path, root: Path) -> str | None:
@@ -130,7 +131,7 @@ def collect_files(
         try:
             st = p.lstat()
         except OSError:
-            result.notes.append(f"{_safe(target)}: no such file or directory")
+            result.notes.append(f"{printable(target)}: no such file or directory")
             result.skip("missing")
             continue
         shown_as = p
@@ -142,7 +143,9 @@ def collect_files(
             except (OSError, RuntimeError):
                 inside = False
             if not inside or not stat.S_ISREG(st.st_mode):
-                result.notes.append(f"{_safe(target)}: symbolic link out of the tree, not followed")
+                result.notes.append(
+                    f"{printable(target)}: symbolic link out of the tree, not followed"
+                )
                 result.skip("symlink")
                 continue
             p = real
@@ -168,15 +171,9 @@ def collect_files(
                 seen.add(shown)
                 out.append((str(p), shown, _rel(shown_as, root)))
         else:
-            result.notes.append(f"{_safe(target)}: not a regular file, not read")
+            result.notes.append(f"{printable(target)}: not a regular file, not read")
             result.skip("special")
     return out
-
-
-def _safe(text: str) -> str:
-    from importobot.scan.sources import _safe as safe
-
-    return safe(text)
 
 
 # ------------------------------------------------------------------------ scanning

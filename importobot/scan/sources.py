@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 
 from importobot._record import Record
+from importobot._text import printable
 from importobot.fsio import FileRefused, read_content
 
 TYPE_CHECKING = False
@@ -78,7 +79,7 @@ class Item(Record):
         commit: str | None = None,
         lines: list[int] | None = None,
     ) -> None:
-        super().__init__(_safe(shown), rel, data, label, commit, lines)
+        super().__init__(printable(shown), rel, data, label, commit, lines)
 
     def __repr__(self) -> str:  # never the data
         return f"Item({self.shown!r}, label={self.label!r}, {len(self.data)} bytes)"
@@ -104,17 +105,11 @@ def _refused(result: ScanResult, shown: str, exc: FileRefused) -> None:
 
     result.skip(exc.reason)
     if exc.reason == "too-large":
-        result.notes.append(f"{_safe(shown)}: skipped, larger than the size limit")
+        result.notes.append(f"{printable(shown)}: skipped, larger than the size limit")
     elif exc.reason in ("symlink", "special"):
-        result.notes.append(f"{_safe(shown)}: skipped, {describe(exc.reason)}")
+        result.notes.append(f"{printable(shown)}: skipped, {describe(exc.reason)}")
     else:
-        result.notes.append(f"{_safe(shown)}: {exc.detail or describe(exc.reason)}")
-
-
-def _safe(text: str) -> str:
-    from importobot._text import printable
-
-    return printable(text)
+        result.notes.append(f"{printable(shown)}: {exc.detail or describe(exc.reason)}")
 
 
 # ---------------------------------------------------------------------------- index
@@ -167,7 +162,9 @@ def index_items(
         _stage, oid, kind, staged = stage0[0]
         if kind != "blob":
             result.skip("submodule")
-            result.notes.append(f"{_safe(shown)}: a submodule, not scanned (scan it on its own)")
+            result.notes.append(
+                f"{printable(shown)}: a submodule, not scanned (scan it on its own)"
+            )
             continue
         if rel in filtered:
             # git-crypt & co.: the index holds ciphertext, the work tree the plaintext.
@@ -272,7 +269,7 @@ def scan_items(
         data = item.data
         if len(data) > max_size:
             result.skip("too-large", len(data))
-            result.notes.append(f"{_safe(item.shown)}: skipped, larger than the size limit")
+            result.notes.append(f"{printable(item.shown)}: skipped, larger than the size limit")
             continue
         if is_binary(data):
             result.skip("binary", len(data))
