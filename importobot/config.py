@@ -104,6 +104,9 @@ _BY_NAME: dict[str, ConfigKey] = {
 }
 #: Keys whose values are handed to their plugin unvalidated.
 PLUGIN_KEYS = frozenset(k.name for k in CONFIG_KEYS if k.plugin_owned)
+
+#: The environment variable naming an events file outside the repository (D23).
+EVENTS_CONFIG_ENV = "IMPORTOBOT_EVENTS_CONFIG"
 #: Config key -> Settings field, for the base's own keys.
 _FIELDS = {
     "exclude": "exclude",

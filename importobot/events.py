@@ -31,6 +31,7 @@ import os
 import sys
 
 from importobot._record import Record
+from importobot.config import EVENTS_CONFIG_ENV
 from importobot.exceptions import ImportobotError
 
 TYPE_CHECKING = False  # typing is not imported at run time (hook start-up, D17)
@@ -72,7 +73,7 @@ __all__ = [
 
 #: The environment variable naming a TOML file (outside the repository) with an ``[events]``
 #: table; it also turns event forwarding on for repositories that configure none.
-CONFIG_ENV = "IMPORTOBOT_EVENTS_CONFIG"
+CONFIG_ENV = EVENTS_CONFIG_ENV
 
 #: Event types (D23). 0.1.5's free-form types become ``custom.<type>`` (:func:`event_type`).
 VOCABULARY = frozenset(

@@ -181,10 +181,19 @@ class Project:
 
     def emit_findings(self, findings: list[Finding], default: str) -> None:
         """Hand ``findings`` to the configured event sinks (nothing to do when none)."""
+        from importobot.config import EVENTS_CONFIG_ENV
+
+        if not findings:
+            return
+        table = self.settings.plugin("events") if self.settings is not None else None
+        if table is None and not os.environ.get(EVENTS_CONFIG_ENV):
+            # Neither the repository nor the environment names a sink: spare the hook the
+            # events module (the same first test events._sink_config makes).
+            return
         from importobot.events import configured, emit_findings
 
         root, settings = self.root, self.settings
-        if findings and configured(root, settings):
+        if configured(root, settings):
             emit_findings(
                 findings, default, root=root, settings=settings, repository=self.origin_url()
             )

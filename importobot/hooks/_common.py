@@ -18,6 +18,7 @@ __all__ = [
     "exit_code",
     "option",
     "parse_args",
+    "leave",
     "run_hook",
 ]
 
@@ -95,6 +96,33 @@ def run_hook(
         # The reader went away (``| head -1``): findings were being printed.
         quiet_stdout()
         return 1
+
+
+def leave(code: int) -> None:
+    """End a hook's process with ``code``: the console scripts' last step.
+
+    A hook is a short process run on every commit. When nothing is registered to run at
+    exit (no event sink was loaded, no coverage hook) and no other thread runs, the
+    standard streams are flushed and the process leaves by ``os._exit``, skipping the
+    interpreter's teardown of every module (about 2 ms of a 30 ms hook). Otherwise, or
+    when the flush fails, it is a normal ``sys.exit``.
+    """
+    import atexit
+
+    pending = getattr(atexit, "_ncallbacks", None)
+    threads = sys.modules.get("threading")
+    busy = threads is not None and threads.active_count() > 1
+    if pending is None or pending() != 0 or busy:
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        quiet_stdout()
+        raise SystemExit(code or 1) from None
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    os._exit(code)
 
 
 def quiet_stdout() -> None:

@@ -225,5 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
+def console() -> None:
+    """The console script: :func:`main`, then a quick exit (``_common.leave``)."""
+    from importobot.hooks._common import leave
+
+    leave(main())
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -62,5 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     return run_hook("importobot-check-key", USAGE, argv, {"--optional"}, set(), body)
 
 
+def console() -> None:
+    """The console script: :func:`main`, then a quick exit (``_common.leave``)."""
+    from importobot.hooks._common import leave
+
+    leave(main())
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

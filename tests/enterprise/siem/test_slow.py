@@ -148,7 +148,10 @@ def test_kill_9_of_emitting_processes_loses_no_returned_event(
     out = tmp_path / "later" / "events.jsonl"  # no directory: delivery waits for the flush
     env = _env(spool_home)
     returned: list[str] = []
-    for _ in range(max(1, KILLS // 4)):
+    # Rounds of 3 emitters, each spooling ~1,100 events/s for up to 1.2 s: 30 rounds stay
+    # well under the default 50 MB spool (past it the oldest segment is dropped and counted,
+    # by design, so "no returned event lost" holds only within the bound).
+    for _ in range(min(max(1, KILLS // 4), 30)):
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", _EMITTER, str(out)],
@@ -166,8 +169,8 @@ def test_kill_9_of_emitting_processes_loses_no_returned_event(
             returned += [line for line in stdout.decode().split("\n")[:-1] if len(line) == 32]
     assert returned
     out.parent.mkdir()
-    final = _flush(env)
-    assert final.wait(300) == 0
+    final = _flush(env, timeout="600")
+    assert final.wait(660) == 0
     got = {json.loads(line)["id"] for line in out.read_text().splitlines()}
     missing = set(returned) - got
     assert not missing, f"{len(missing)} of {len(returned)} returned events lost"
