@@ -60,8 +60,9 @@ def fix_advice(findings: Iterable[Finding], *, pushed: bool = False) -> list[str
     if env:
         words = " ".join(shell_word(p) for p in env)
         lines.append(
-            f"an env file belongs out of git: git rm --cached {words} and add it to "
-            f".gitignore (importobot fix --apply does both and writes .env.example)"
+            f"an env file belongs out of git: add it to .gitignore and, where git tracks "
+            f"or stages it, git rm --cached {words} (importobot fix --apply does both and "
+            f"writes .env.example)"
         )
     in_commits = any(f.commit for f in keys)
     if pushed:

@@ -131,8 +131,9 @@ def test_text_groups_by_file_and_ends_with_summary() -> None:
     summary = next(i for i, line in enumerate(tail) if line.startswith("3 findings"))
     # After the summary: the env file out of git, then the one fix command (quoted).
     assert tail[summary + 1 :] == [
-        "an env file belongs out of git: git rm --cached 'dir with space/.env' and add it "
-        "to .gitignore (importobot fix --apply does both and writes .env.example)",
+        "an env file belongs out of git: add it to .gitignore and, where git tracks or "
+        "stages it, git rm --cached 'dir with space/.env' (importobot fix --apply does both "
+        "and writes .env.example)",
         "fix: importobot fix 'dir with space/.env'   (prints the plan; --apply moves the "
         "values to the OS keyring and records an exposed key as compromised)",
     ]
