@@ -15,7 +15,7 @@ each the median of ``--repeat`` interleaved runs:
 and prints repositories/minute and MB/s (bytes of files scanned at the tips / of
 history patches) per shard, each beside its floor (ratio), with the date and machine.
 A shard is one process; N shards run N times this on N machines. No target gate: the
-figures feed docs/scale.md's cost estimate.
+figures feed docs/org-scan.md's cost estimate.
 
 Run: ``uv run python bench/org_scan.py [--repeat 3] [--repos 60]``
 """

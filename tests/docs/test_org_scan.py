@@ -1,4 +1,4 @@
-"""docs/scale.md: its GitHub Actions workflow and Kubernetes Jobs validate against the
+"""docs/org-scan.md: its GitHub Actions workflow and Kubernetes Jobs validate against the
 schemas they claim (vendored under tests/docs/schemas/), and say what importobot needs."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ yaml = pytest.importorskip("yaml")
 jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "scale.md"
+DOC = ROOT / "docs" / "org-scan.md"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 #: The GitHub workflow schema the Action's tests use (SchemaStore, tests/action_schemas).
 WORKFLOW_SCHEMA = ROOT / "tests" / "action_schemas" / "github-workflow.json"
@@ -34,10 +34,10 @@ _Loader.add_implicit_resolver(
 
 
 def block(marker: str) -> Any:
-    """The YAML block right after ``<!-- marker -->`` in docs/scale.md."""
+    """The YAML block right after ``<!-- marker -->`` in docs/org-scan.md."""
     text = DOC.read_text(encoding="utf-8")
     found = re.search(rf"<!-- {marker} -->\n```yaml\n(.*?)\n```", text, re.S)
-    assert found, f"no {marker} block in docs/scale.md"
+    assert found, f"no {marker} block in docs/org-scan.md"
     return yaml.load(found.group(1), Loader=_Loader)  # noqa: S506 - a SafeLoader
 
 
