@@ -44,6 +44,7 @@ __all__ = [
     "Settings",
     "describe_value",
     "find_config",
+    "line_of",
     "load_settings",
     "load_toml_file",
     "parse_duration",
@@ -331,6 +332,19 @@ def load_toml_file(path: str, *, follow_symlinks: bool = True) -> dict[str, Any]
         return loads(text)
     except TomlError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def line_of(lines: list[str], name: str, start: int, end: int) -> int:
+    """The 1-based number of the line assigning ``name`` (``name = ...``) among ``lines``
+    ``start`` to ``end`` (one ``[[table]]`` of a TOML file), else ``start``: where an error
+    message points."""
+    import re
+
+    pattern = re.compile(rf"\s*{re.escape(name)}\s*=")
+    for number in range(start, min(end, len(lines)) + 1):
+        if pattern.match(lines[number - 1]):
+            return number
+    return start
 
 
 def find_config(root: str | os.PathLike[str]) -> str | None:

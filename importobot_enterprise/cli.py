@@ -22,6 +22,8 @@ untouched); 2 usage or environment error.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
     from importobot_enterprise.key_rotation.stores.base import Store
 
 __all__ = ["compliance", "rotate"]
+
+#: ``--format text|json``: every command here but ``compliance report``.
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 
 #: Ids printed per list in the text report (the JSON report lists up to 10,000).
 _SHOWN_IDS = 50
@@ -121,7 +126,33 @@ def _progress(enabled: bool, files: int | None = None) -> Iterator[RotationObser
         observer.stop()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """The options every ``rotate`` command takes (see :func:`_common`)."""
+
+    dry_run: bool
+    verify: bool
+    batch_size: int
+    workers: int
+    new_target: bool
+    fmt: str
+    no_progress: bool
+
+    def check(self) -> None:
+        if self.verify and (self.dry_run or self.new_target):
+            raise click.UsageError(
+                "--verify changes nothing: it takes no --dry-run or --new-target"
+            )
+
+
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every ``rotate`` command takes, handed to it as one ``run`` (:class:`_Run`)."""
+
+    @functools.wraps(func)
+    def bundled(**kwargs: Any) -> Any:
+        run = _Run(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(_Run)})
+        return func(run=run, **kwargs)
+
     options = [
         click.option("--dry-run", is_flag=True, help="Print the plan; change nothing."),
         click.option(
@@ -151,17 +182,19 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Start over although an interrupted run's journal names another target key.",
         ),
-        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text"),
+        _FORMAT,
         click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal."),
     ]
+    wrapped: Callable[..., Any] = bundled
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return wrapped
 
 
 def _ids(ids: Sequence[Any], count: int) -> str:
-    shown = ", ".join(str(show_id(i)) for i in ids[:_SHOWN_IDS])
-    return shown + (" ..." if count > min(len(ids), _SHOWN_IDS) else "")
+    from importobot_enterprise.key_rotation.retire_check import shown_ids
+
+    return shown_ids(ids, count, _SHOWN_IDS)
 
 
 def _plural(n: int, word: str) -> str:
@@ -196,13 +229,11 @@ def _render_one(r: RotationReport) -> None:
         if r.conflicts:
             click.echo(f"  {_plural(r.conflicts, 'value')} kept changing while being rotated")
     if r.unverified:
-        keys = ", ".join(
-            f"{n} under {'no given key' if fp == 'none' else fp}"
-            for fp, n in sorted(r.unverified_by_key.items())
-        )
+        from importobot_enterprise.key_rotation.retire_check import keys_holding
+
         click.echo(
-            f"  NOT under {r.target_fingerprint}: {_plural(r.unverified, 'value')} ({keys}); "
-            f"ids: {_ids(r.unverified_ids, r.unverified)}"
+            f"  NOT under {r.target_fingerprint}: {_plural(r.unverified, 'value')} "
+            f"({keys_holding(r, 'no given key')}); ids: {_ids(r.unverified_ids, r.unverified)}"
         )
     if r.unreadable:
         click.echo(
@@ -274,11 +305,6 @@ def _finish(ctx: click.Context, code: int) -> None:
     ctx.exit(code)
 
 
-def _check_modes(verify: bool, dry_run: bool, new_target: bool) -> None:
-    if verify and (dry_run or new_target):
-        raise click.UsageError("--verify changes nothing: it takes no --dry-run or --new-target")
-
-
 @click.group("rotate")
 def rotate() -> None:
     """Re-encrypt stored Fernet tokens under the active key (files, SQLite, PostgreSQL).
@@ -301,16 +327,7 @@ def _table_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--table", required=True, help="Table (or SCHEMA.TABLE).")(func)
 
 
-def _run_one(
-    store: Store,
-    *,
-    verify: bool,
-    dry_run: bool,
-    batch_size: int,
-    workers: int,
-    new_target: bool,
-    observer: RotationObserver | None,
-) -> RotationReport:
+def _run_one(store: Store, run: _Run, observer: RotationObserver | None) -> RotationReport:
     """Rotate (or only verify) one opened store; rotation events go to configured sinks."""
     from importobot_enterprise.key_rotation import rotate_store, verify_store
     from importobot_enterprise.key_rotation.observer import EventsObserver, Observers
@@ -318,12 +335,12 @@ def _run_one(
 
     events = Observers([EventsObserver(), Log()])  # events, and the rotation log (D25)
     observer = Observers([observer, events]) if observer is not None else events
-    if verify:
+    if run.verify:
         return verify_store(
             store,
             _manager(target_only=True),
-            batch_size=batch_size,
-            workers=workers,
+            batch_size=run.batch_size,
+            workers=run.workers,
             observer=observer,
         )
     manager = _manager()
@@ -331,37 +348,19 @@ def _run_one(
         store,
         manager,
         manager,
-        batch_size=batch_size,
+        batch_size=run.batch_size,
         observer=observer,
-        dry_run=dry_run,
-        new_target=new_target,
-        workers=workers,
+        dry_run=run.dry_run,
+        new_target=run.new_target,
+        workers=run.workers,
     )
 
 
-def _rotate_table(
-    ctx: click.Context,
-    store: Store,
-    verify: bool,
-    dry_run: bool,
-    batch_size: int,
-    workers: int,
-    new_target: bool,
-    fmt: str,
-    no_progress: bool,
-) -> None:
+def _rotate_table(ctx: click.Context, store: Store, run: _Run) -> None:
     """Rotate one SQL store (opened by the caller) with a progress bar, render, exit."""
-    with store, _progress(not no_progress and not dry_run) as bar:
-        report = _run_one(
-            store,
-            verify=verify,
-            dry_run=dry_run,
-            batch_size=batch_size,
-            workers=workers,
-            new_target=new_target,
-            observer=bar,
-        )
-    _finish(ctx, _render([report], fmt))
+    with store, _progress(not run.no_progress and not run.dry_run) as bar:
+        report = _run_one(store, run, bar)
+    _finish(ctx, _render([report], run.fmt))
 
 
 @rotate.command("sqlite")
@@ -375,21 +374,15 @@ def rotate_sqlite(
     table: str,
     id_column: str,
     column: str,
-    dry_run: bool,
-    verify: bool,
-    batch_size: int,
-    workers: int,
-    new_target: bool,
-    fmt: str,
-    no_progress: bool,
+    run: _Run,
 ) -> None:
     """Rotate the tokens in one column of an SQLite table (tokens inside text, such as a
     JSON document, included)."""
     from importobot_enterprise.key_rotation import SQLiteStore
 
-    _check_modes(verify, dry_run, new_target)
-    store = SQLiteStore(path, table, id_column, column, read_only=dry_run or verify)
-    _rotate_table(ctx, store, verify, dry_run, batch_size, workers, new_target, fmt, no_progress)
+    run.check()
+    store = SQLiteStore(path, table, id_column, column, read_only=run.dry_run or run.verify)
+    _rotate_table(ctx, store, run)
 
 
 @rotate.command("postgresql")
@@ -429,13 +422,7 @@ def rotate_postgresql(
     shard: str | None,
     replan: bool,
     status: bool,
-    dry_run: bool,
-    verify: bool,
-    batch_size: int,
-    workers: int,
-    new_target: bool,
-    fmt: str,
-    no_progress: bool,
+    run: _Run,
 ) -> None:
     """Rotate the tokens in one column of a PostgreSQL table (text, bytea, json, jsonb).
 
@@ -450,10 +437,10 @@ def rotate_postgresql(
     from importobot_enterprise.key_rotation.stores.postgres import PostgresStore, check_dsn
 
     check_dsn(dsn)
-    _check_modes(verify, dry_run, new_target)
+    run.check()
     if replan and shard is None:
         raise click.UsageError("--replan needs --shard K/N")
-    if status and (shard or replan or dry_run or verify or new_target):
+    if status and (shard or replan or run.dry_run or run.verify or run.new_target):
         raise click.UsageError("--status only reports: it takes no other mode")
     spec = parse_shard(shard) if shard else None
     store = PostgresStore(
@@ -462,21 +449,21 @@ def rotate_postgresql(
         id_column,
         column,
         journal_table=journal_table,
-        read_only=dry_run or verify or status,
+        read_only=run.dry_run or run.verify or status,
         shard=spec,
         replan=replan,
     )
     if status:
         with store:
-            _finish(ctx, _render_status(store, fmt))
+            _finish(ctx, _render_status(store, run.fmt))
         return
-    if spec is not None and (dry_run or verify):
+    if spec is not None and (run.dry_run or run.verify):
         try:
             store.load_plan()
         except BaseException:
             store.close()
             raise
-    _rotate_table(ctx, store, verify, dry_run, batch_size, workers, new_target, fmt, no_progress)
+    _rotate_table(ctx, store, run)
 
 
 def _render_status(store: Any, fmt: str) -> int:
@@ -514,40 +501,18 @@ def _render_status(store: Any, fmt: str) -> int:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_common
 @click.pass_context
-def rotate_files(
-    ctx: click.Context,
-    files: tuple[str, ...],
-    dry_run: bool,
-    verify: bool,
-    batch_size: int,
-    workers: int,
-    new_target: bool,
-    fmt: str,
-    no_progress: bool,
-) -> None:
+def rotate_files(ctx: click.Context, files: tuple[str, ...], run: _Run) -> None:
     """Rotate the Fernet tokens in files (dotenv values, one token per line, ...).
 
     Every byte that is not a token is kept; symlinks are kept, mode and owner kept.
     """
     from importobot_enterprise.key_rotation import FileStore
 
-    _check_modes(verify, dry_run, new_target)
+    run.check()
     stores = [FileStore(f) for f in files]  # every file checked before any is changed
-    reports: list[RotationReport] = []
-    with _progress(not no_progress and not dry_run and len(stores) > 1, len(stores)) as bar:
-        for store in stores:
-            reports.append(
-                _run_one(
-                    store,
-                    verify=verify,
-                    dry_run=dry_run,
-                    batch_size=batch_size,
-                    workers=workers,
-                    new_target=new_target,
-                    observer=bar,
-                )
-            )
-    _finish(ctx, _render(reports, fmt))
+    with _progress(not run.no_progress and not run.dry_run and len(stores) > 1, len(stores)) as bar:
+        reports = [_run_one(store, run, bar) for store in stores]
+    _finish(ctx, _render(reports, run.fmt))
 
 
 # -- kek (D24) -----------------------------------------------------------------------------
@@ -601,6 +566,18 @@ def _render_kek(status: Any, fmt: str, wrapped: Any = None) -> None:
         click.echo(f"wrapped key  {wrapped.fingerprint} under version {wrapped.version} ({state})")
 
 
+def _kek_change(
+    uri: str | None, fmt: str, action: str, event: str, call: Callable[[Any], Any]
+) -> None:
+    """Change the KEK (``call(backend)`` returns its new status), say so as ``event``, render."""
+    from importobot.events import emit_event
+
+    chosen = _kek_uri(uri)
+    status = _kek_call(chosen, action, call)
+    emit_event(event, payload={"kek": chosen, "kek_version": status.latest})
+    _render_kek(status, fmt)
+
+
 @click.group("kek")
 def kek() -> None:
     """Create, rotate and inspect key-encrypting keys (HSM, Vault/OpenBao, AWS KMS).
@@ -615,30 +592,20 @@ def kek() -> None:
 
 @kek.command("create")
 @click.argument("uri", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_FORMAT
 def kek_create(uri: str | None, fmt: str) -> None:
     """Create the KEK: AES-256 generated on the token (non-extractable), a transit
     aes256-gcm96 key, or a KMS key with its alias."""
-    from importobot.events import emit_event
-
-    chosen = _kek_uri(uri)
-    status = _kek_call(chosen, "create the KEK", lambda b: b.create())
-    emit_event("kek.created", payload={"kek": chosen, "kek_version": status.latest})
-    _render_kek(status, fmt)
+    _kek_change(uri, fmt, "create the KEK", "kek.created", lambda b: b.create())
 
 
 @kek.command("rotate")
 @click.argument("uri", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_FORMAT
 def kek_rotate(uri: str | None, fmt: str) -> None:
     """Add a new KEK version; wrapped keys under older versions still unwrap. Then run
     `importobot key rewrap` to move the wrapped key to the new version."""
-    from importobot.events import emit_event
-
-    chosen = _kek_uri(uri)
-    status = _kek_call(chosen, "rotate the KEK", lambda b: b.rotate())
-    emit_event("kek.rotated", payload={"kek": chosen, "kek_version": status.latest})
-    _render_kek(status, fmt)
+    _kek_change(uri, fmt, "rotate the KEK", "kek.rotated", lambda b: b.rotate())
 
 
 @kek.command("status")
@@ -649,7 +616,7 @@ def kek_rotate(uri: str | None, fmt: str) -> None:
     type=click.Path(dir_okay=False),
     help="Also say which KEK version wrapped the key in FILE (e.g. .importobot-key.wrapped).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_FORMAT
 def kek_status(uri: str | None, wrapped_file: str | None, fmt: str) -> None:
     """The KEK's id, versions (and the newest), and which version wrapped a key."""
     from importobot.security.key_sources import load_wrapped, read_wrapped_file
@@ -694,6 +661,18 @@ def _value_from_stdin(prompt: str) -> str:
     return value
 
 
+def _hsm_put(action: str, alias: str, prompt: str, put: Callable[[str], int]) -> tuple[int, str]:
+    """Read a value from stdin, ``put`` it on the token (the version it became), say so as
+    ``action``; the version and the value's fingerprint (never the value)."""
+    from importobot_enterprise.hsm import _fingerprint
+
+    value = _value_from_stdin(prompt)
+    version = put(value)
+    fp = _fingerprint(value.encode("utf-8"))
+    _hsm_changed(action, alias, fp)
+    return version, fp
+
+
 _URI_OPTION = click.option(
     "--uri",
     metavar="URI",
@@ -715,7 +694,7 @@ def hsm() -> None:
 
 @hsm.command("status")
 @_URI_OPTION
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_FORMAT
 def hsm_status(uri: str | None, fmt: str) -> None:
     """The token's label, maker, model, serial and flags, and how many values it holds."""
     info = _store(uri).token_info()
@@ -730,7 +709,7 @@ def hsm_status(uri: str | None, fmt: str) -> None:
 
 @hsm.command("list")
 @_URI_OPTION
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_FORMAT
 def hsm_list(uri: str | None, fmt: str) -> None:
     """Every stored version: alias, version, fingerprint, date (never a value)."""
     keys = _store(uri).list_keys()
@@ -749,13 +728,13 @@ def hsm_list(uri: str | None, fmt: str) -> None:
 @_URI_OPTION
 def hsm_store(alias: str, uri: str | None) -> None:
     """Store the value on stdin under ALIAS (version 1; an existing ALIAS is refused)."""
-    from importobot_enterprise.hsm import _fingerprint
 
-    value = _value_from_stdin(f"Value for {alias}: ")
-    _store(uri).store_key(alias, value)
-    fp = _fingerprint(value.encode("utf-8"))
-    _hsm_changed("store", alias, fp)
-    click.echo(f"stored {alias} version 1 ({fp})")
+    def store(value: str) -> int:
+        _store(uri).store_key(alias, value)
+        return 1
+
+    version, fp = _hsm_put("store", alias, f"Value for {alias}: ", store)
+    click.echo(f"stored {alias} version {version} ({fp})")
 
 
 @hsm.command("rotate")
@@ -763,12 +742,12 @@ def hsm_store(alias: str, uri: str | None) -> None:
 @_URI_OPTION
 def hsm_rotate(alias: str, uri: str | None) -> None:
     """Store the value on stdin as ALIAS's next version (older versions are kept)."""
-    from importobot_enterprise.hsm import _fingerprint
-
-    value = _value_from_stdin(f"New value for {alias}: ")
-    version = _store(uri).rotate_key(alias, value)
-    fp = _fingerprint(value.encode("utf-8"))
-    _hsm_changed("rotate", alias, fp)
+    version, fp = _hsm_put(
+        "rotate",
+        alias,
+        f"New value for {alias}: ",
+        lambda value: _store(uri).rotate_key(alias, value),
+    )
     click.echo(f"stored {alias} version {version} ({fp}); retire old versions with hsm retire")
 
 

@@ -2,8 +2,9 @@
 
 Each module holds the logic of one command family as plain functions (values in, a
 result or an exit code out); :mod:`importobot.cli` only parses, calls and renders.
-Shared here: :class:`Outcome` (what a command prints and its exit code) and
-:func:`read_secret` (a value from stdin). A function raises
+Shared here: :class:`Outcome` (what a command prints and its exit code),
+:func:`read_secret` (a value from stdin) and :func:`write_output` (a report to stdout or
+``--output``). A function raises
 :class:`~importobot.exceptions.ImportobotError` (exit 2, one line) for usage,
 configuration and environment errors.
 """
@@ -19,7 +20,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-__all__ = ["MAX_STDIN_BYTES", "InputError", "Outcome", "decode_stdin", "read_secret"]
+__all__ = [
+    "MAX_STDIN_BYTES",
+    "InputError",
+    "Outcome",
+    "decode_stdin",
+    "read_secret",
+    "write_output",
+]
 
 #: The most a command reads from stdin (one key, value or token).
 MAX_STDIN_BYTES = 1024 * 1024
@@ -81,3 +89,21 @@ def read_secret(prompt: str, stdin: BinaryIO | None = None) -> str:
             return decode_stdin(data)
         stdin = stream
     return decode_stdin(stdin.read(MAX_STDIN_BYTES + 1))
+
+
+def write_output(text: str, output: str | None) -> None:
+    """A report to stdout (``output`` ``None`` or ``-``), or to the file ``output`` whole or
+    not at all (:func:`importobot.fsio.replace_file_durably`: temp file, fsync, rename)."""
+    import os
+
+    from importobot.exceptions import ConfigError
+    from importobot.fsio import DurableWriteError, FileRefused, replace_file_durably
+
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        replace_file_durably(os.path.abspath(output), text.encode("utf-8"))
+    except (FileRefused, DurableWriteError) as exc:
+        raise ConfigError(f"--output {exc}") from None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from importobot._text import plural
+from importobot.commands import write_output
 from importobot.config import parse_size
 from importobot.exceptions import ConfigError
 from importobot.git import GitError
@@ -179,20 +180,6 @@ def _key_health(
     return found
 
 
-def _write(text: str, output: str | None) -> None:
-    """The report to stdout, or to ``output`` whole or not at all (temp file, rename)."""
-    from importobot.fsio import DurableWriteError, FileRefused, replace_file_durably
-
-    if output is None or output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        replace_file_durably(os.path.abspath(output), text.encode("utf-8"))
-    except (FileRefused, DurableWriteError) as exc:
-        raise ConfigError(f"--output {exc}") from None
-
-
 def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | None = None) -> int:
     """Run one check: scan, apply baseline, judge keys, render, write. Returns the exit code.
 
@@ -263,7 +250,7 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | N
     )
     for note in result.notes:
         print(f"importobot: {note}", file=stream)
-    _write(text, req.output)
+    write_output(text, req.output)
     if result.files_scanned == 0 and any(result.skipped.get(r) for r in FATAL_SKIPS):
         print("importobot: error: nothing could be scanned", file=stream)
         return 2

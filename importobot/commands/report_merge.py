@@ -252,15 +252,14 @@ def _describe(inc: dict[str, Any]) -> str:
 def _sarif(report: dict[str, Any], tool_version: str) -> str:
     from urllib.parse import quote
 
-    from importobot.scan.finding import RULES
+    from importobot.report.sarif import sarif_log, sarif_result
 
-    codes = sorted(RULES)
     bases: dict[str, str] = {}
     for n, repo in enumerate(report["repositories"]):
         bases[repo["repository"]] = f"REPO{n}"
     results: list[dict[str, Any]] = []
     for inc in report["incidents"]:
-        locations = []
+        locations: list[dict[str, object]] = []
         for p in inc["places"][:1000]:
             physical: dict[str, Any] = {
                 "artifactLocation": {
@@ -274,53 +273,19 @@ def _sarif(report: dict[str, Any], tool_version: str) -> str:
                     region["startColumn"] = p["column"]
                 physical["region"] = region
             locations.append({"physicalLocation": physical})
-        rule = inc["rules"][0]
-        item: dict[str, Any] = {
-            "ruleId": rule,
-            "level": "error" if inc["severity"] == "error" else "warning",
-            "message": {"text": _describe(inc)},
-            "locations": locations,
-            "properties": {
-                "repositories": inc["repositories"],
-                "places": len(inc["places"]),
-                "incident": inc["id"],
-            },
+        item = sarif_result(inc["rules"][0], inc["severity"], _describe(inc), locations)
+        item["properties"] = {
+            "repositories": inc["repositories"],
+            "places": len(inc["places"]),
+            "incident": inc["id"],
         }
-        if rule in RULES:
-            item["ruleIndex"] = codes.index(rule)
         if inc["fingerprint"]:
             item["partialFingerprints"] = {"importobotKeyFingerprint/v1": inc["fingerprint"]}
         results.append(item)
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "importobot",
-                        "version": tool_version,
-                        "informationUri": "https://github.com/importobot/importobot",
-                        "rules": [
-                            {
-                                "id": code,
-                                "name": RULES[code].name,
-                                "shortDescription": {"text": RULES[code].summary},
-                                "defaultConfiguration": {"level": RULES[code].severity},
-                            }
-                            for code in codes
-                        ],
-                    }
-                },
-                "originalUriBaseIds": {
-                    base: {"uri": url.rstrip("/") + "/"} for url, base in bases.items()
-                },
-                "columnKind": "unicodeCodePoints",
-                "results": results,
-            }
-        ],
+    base_ids: dict[str, object] = {
+        base: {"uri": url.rstrip("/") + "/"} for url, base in bases.items()
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return sarif_log(results, tool_version=tool_version, base_ids=base_ids)
 
 
 def _where(p: dict[str, Any]) -> str:
@@ -429,7 +394,7 @@ def _markdown(report: dict[str, Any]) -> str:
 def run_report_merge(req: MergeRequest, *, err: TextIO | None = None) -> int:
     """Merge, render, write. 0 clean, 1 error incidents, 2 a listed repository missing."""
     from importobot._version import __version__
-    from importobot.commands.check import _write
+    from importobot.commands import write_output
 
     stream = err if err is not None else sys.stderr
     if req.fmt not in FORMATS:
@@ -441,7 +406,7 @@ def run_report_merge(req: MergeRequest, *, err: TextIO | None = None) -> int:
     report = merge(results, listed)
     for note in notes:
         print(f"importobot: {note}", file=stream)
-    _write(render(req.fmt, report, __version__), req.output)
+    write_output(render(req.fmt, report, __version__), req.output)
     s = report["summary"]
     print(
         f"importobot: {plural(s['repositories'], 'repository', 'repositories')} "

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UsageError",
+    "console_script",
     "quiet_stdout",
     "emit",
     "exit_code",
@@ -123,6 +124,17 @@ def leave(code: int) -> None:
     except (OSError, ValueError):
         raise SystemExit(code) from None
     os._exit(code)
+
+
+def console_script(main: Callable[[], int]) -> Callable[[], None]:
+    """A hook's console script (``[project.scripts]`` names it ``module:console``):
+    ``main()``, then a quick exit (:func:`leave`)."""
+
+    def console() -> None:
+        leave(main())
+
+    console.__doc__ = "The console script: :func:`main`, then a quick exit (``_common.leave``)."
+    return console
 
 
 def quiet_stdout() -> None:

@@ -25,11 +25,15 @@ from __future__ import annotations
 import os
 import sys
 
+from importobot.hooks._common import console_script
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
-    from importobot.scan.finding import Finding
+    from importobot.project import Project
+    from importobot.scan.finding import Finding, ScanResult
+    from importobot.scan.sources import Item
 
 __all__ = ["HINT", "USAGE", "main", "run"]
 
@@ -105,6 +109,32 @@ def _push_paths(root: str, revs: list[str], passed: list[str]) -> list[str]:
     return sorted(given | set(orphans))
 
 
+def _scan(
+    project: Project, items: Iterable[Item], result: ScanResult, inline_ignores: bool
+) -> None:
+    """Scan ``items`` into ``result`` under the project's settings."""
+    from importobot.scan.sources import scan_items
+
+    scan_items(
+        items,
+        result,
+        env_globs=project.env_globs,
+        max_size=project.max_file_size,
+        inline_ignores=inline_ignores,
+        exclude=project.exclude,
+    )
+
+
+def _active(project: Project, result: ScanResult, baseline: str | None) -> list[Finding]:
+    """The findings of ``result`` that neither the baseline nor an inline ignore suppresses."""
+    baseline_file = project.baseline_path(baseline)
+    if baseline_file:
+        from importobot.scan.baseline import apply_baseline, load_baseline
+
+        apply_baseline(result, load_baseline(baseline_file))
+    return [f for f in result.findings if f.suppressed is None]
+
+
 def _run_push(
     project_root: str,
     files: Sequence[str],
@@ -114,7 +144,7 @@ def _run_push(
 ) -> int:
     from importobot.project import load_project
     from importobot.scan.finding import ScanResult
-    from importobot.scan.sources import history_items, scan_items
+    from importobot.scan.sources import history_items
 
     project = load_project(project_root)
     result = ScanResult()
@@ -123,20 +153,8 @@ def _run_push(
     )
     commits: set[str] = set()
     items = history_items(project.root, None, rels, commits, revs=revs, literal_paths=True)
-    scan_items(
-        items,
-        result,
-        env_globs=project.env_globs,
-        max_size=project.max_file_size,
-        inline_ignores=inline_ignores,
-        exclude=project.exclude,
-    )
-    baseline_file = project.baseline_path(baseline)
-    if baseline_file:
-        from importobot.scan.baseline import apply_baseline, load_baseline
-
-        apply_baseline(result, load_baseline(baseline_file))
-    active = [f for f in result.findings if f.suppressed is None]
+    _scan(project, items, result, inline_ignores)
+    active = _active(project, result, baseline)
     active.sort(key=lambda f: (*f.sort_key(), f.commit or ""))
     project.emit_findings([f for f in active if f.severity == "error"], "push.rejected")
     for f in active:
@@ -155,7 +173,7 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
     """
     from importobot.project import load_project
     from importobot.scan.finding import ScanResult
-    from importobot.scan.sources import index_items, scan_items
+    from importobot.scan.sources import index_items
 
     project = load_project()
     revs = push_revisions(os.environ) if project.in_git else None
@@ -166,23 +184,11 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
     items, empty = index_items(
         project.root, passed, project.max_file_size, result, in_git=project.in_git
     )
-    scan_items(
-        items,
-        result,
-        env_globs=project.env_globs,
-        max_size=project.max_file_size,
-        inline_ignores=inline_ignores,
-        exclude=project.exclude,
-    )
+    _scan(project, items, result, inline_ignores)
     if project.exclude and result.skipped.get("excluded") == len(files):
         sys.stdout.write("importobot: every passed file is excluded by the configuration\n")
         return 0
-    baseline_file = project.baseline_path(baseline)
-    if baseline_file:
-        from importobot.scan.baseline import apply_baseline, load_baseline
-
-        apply_baseline(result, load_baseline(baseline_file))
-    active = [f for f in result.findings if f.suppressed is None]
+    active = _active(project, result, baseline)
     project.emit_findings([f for f in active if f.severity == "error"], "commit.blocked")
     out = sys.stdout
     for f in active:
@@ -225,11 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
 
-def console() -> None:
-    """The console script: :func:`main`, then a quick exit (``_common.leave``)."""
-    from importobot.hooks._common import leave
-
-    leave(main())
+console = console_script(main)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from importobot.hooks._common import console_script
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -62,11 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_hook("importobot-check-key", USAGE, argv, {"--optional"}, set(), body)
 
 
-def console() -> None:
-    """The console script: :func:`main`, then a quick exit (``_common.leave``)."""
-    from importobot.hooks._common import leave
-
-    leave(main())
+console = console_script(main)
 
 
 if __name__ == "__main__":

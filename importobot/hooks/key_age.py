@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from importobot.hooks._common import console_script
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -102,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
-def console() -> None:
-    """The console script: :func:`main`, then a quick exit (``_common.leave``)."""
-    from importobot.hooks._common import leave
-
-    leave(main())
+console = console_script(main)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import sys
 import time
 
 from importobot._text import printable
+from importobot.hooks._common import console_script
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -405,11 +406,7 @@ def main(argv: Sequence[str] | None = None, stdin: bytes | None = None) -> int:
     )
 
 
-def console() -> None:
-    """The console script: :func:`main`, then a quick exit (``_common.leave``)."""
-    from importobot.hooks._common import leave
-
-    leave(main())
+console = console_script(main)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 
 from importobot._record import Record, replace
 from importobot._version import DOCS_URL
+from importobot.config import line_of
 from importobot.exceptions import ConfigError
 from importobot.keys.age import parse_timestamp
 from importobot.keys.fingerprint import is_fingerprint
@@ -150,7 +151,7 @@ class Registry:
         starts = [n for n, line in enumerate(lines, 1) if line.strip().startswith("[[key]]")]
         version = document.get("version", 1)
         if isinstance(version, bool) or version not in (1, REGISTRY_VERSION):
-            where = _line_of(lines, "version", 1, len(lines))
+            where = line_of(lines, "version", 1, len(lines))
             raise ConfigError(
                 f"{path}:{where}: unsupported registry version {_shown(version)} (this importobot "
                 f"reads versions 1 and {REGISTRY_VERSION}; upgrade importobot)"
@@ -158,7 +159,7 @@ class Registry:
         extra = set(document) - {"key", "version"}
         if extra:
             name = sorted(extra)[0]
-            where = _line_of(lines, name, 1, len(lines))
+            where = line_of(lines, name, 1, len(lines))
             raise ConfigError(f"{path}:{where}: unknown entry {_shown(name, name=True)}")
         tables = document.get("key", [])
         if not isinstance(tables, list):
@@ -282,14 +283,6 @@ def _key_shaped(text: str) -> bool:
     return is_random_opaque(text)
 
 
-def _line_of(lines: list[str], name: str, start: int, end: int) -> int:
-    pattern = re.compile(rf"\s*{re.escape(name)}\s*=")
-    for number in range(start, min(end, len(lines)) + 1):
-        if pattern.match(lines[number - 1]):
-            return number
-    return start
-
-
 def _record(
     path: str, lines: list[str], start: int, end: int, table: object, now: datetime
 ) -> KeyRecord:
@@ -297,14 +290,14 @@ def _record(
         raise ConfigError(f"{path}:{start}: each [[key]] must be a table")
     for name in table:
         if name not in _FIELDS:
-            where = _line_of(lines, name, start, end)
+            where = line_of(lines, name, start, end)
             raise ConfigError(
                 f"{path}:{where}: unknown field {_shown(name, name=True)} "
                 f"(allowed: {', '.join(_FIELDS)})"
             )
     fp = table.get("fingerprint")
     if not isinstance(fp, str) or not is_fingerprint(fp):
-        where = _line_of(lines, "fingerprint", start, end)
+        where = line_of(lines, "fingerprint", start, end)
         raise ConfigError(
             f"{path}:{where}: `fingerprint` must be an iobfp1: fingerprint "
             f"(iobfp1: and 16 hex digits)"
@@ -318,7 +311,7 @@ def _record(
                     f"compromised key may leave it out)"
                 )
             continue
-        where = _line_of(lines, name, start, end)
+        where = line_of(lines, name, start, end)
         try:
             stamps[name] = parse_timestamp(table[name])
         except ValueError as exc:
@@ -333,11 +326,11 @@ def _record(
             raise ConfigError(f"{path}:{where}: `{name}` is in the future ({_fmt(stamps[name])})")
     for later in ("retired", "compromised"):
         if later in stamps and "created" in stamps and stamps[later] < stamps["created"]:
-            where = _line_of(lines, later, start, end)
+            where = line_of(lines, later, start, end)
             raise ConfigError(f"{path}:{where}: `{later}` is before `created`")
     note = table.get("note")
     if note is not None and not isinstance(note, str):
-        raise ConfigError(f"{path}:{_line_of(lines, 'note', start, end)}: `note` must be text")
+        raise ConfigError(f"{path}:{line_of(lines, 'note', start, end)}: `note` must be text")
     return KeyRecord(
         fp, stamps.get("created"), stamps.get("retired"), note, stamps.get("compromised")
     )

@@ -11,34 +11,9 @@ and fixes. See docs/compliance.md.
 
 from __future__ import annotations
 
-from importobot_enterprise.compliance.model import (
-    FAIL,
-    MANUAL,
-    NOT_APPLICABLE,
-    PASS,
-    STATUSES,
-    WARN,
-    Citation,
-    ComplianceControl,
-    ComplianceReport,
-    ComplianceRule,
-    EnterpriseComplianceEngine,
-    EvidenceItem,
-)
+from importobot_enterprise.compliance import model as _model
+from importobot_enterprise.compliance.model import *  # noqa: F403 - the report's types
 from importobot_enterprise.compliance.report import build_report
 
-__all__ = [
-    "FAIL",
-    "MANUAL",
-    "NOT_APPLICABLE",
-    "PASS",
-    "STATUSES",
-    "WARN",
-    "Citation",
-    "ComplianceControl",
-    "ComplianceReport",
-    "ComplianceRule",
-    "EnterpriseComplianceEngine",
-    "EvidenceItem",
-    "build_report",
-]
+__all__ = ["build_report"]
+__all__ += _model.__all__

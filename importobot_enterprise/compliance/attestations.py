@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from importobot.config import line_of
 from importobot.exceptions import ConfigError
 
 __all__ = ["Attestation", "AttestationProof", "load_attestations", "prove"]
@@ -68,14 +69,6 @@ class AttestationProof:
         }
 
 
-def _line_of(lines: list[str], name: str, start: int, end: int) -> int:
-    pattern = re.compile(rf"\s*{re.escape(name)}\s*=")
-    for number in range(start, min(end, len(lines)) + 1):
-        if pattern.match(lines[number - 1]):
-            return number
-    return start
-
-
 def load_attestations(
     path: str, shown: str, manual_controls: tuple[str, ...], now: datetime
 ) -> list[Attestation]:
@@ -110,32 +103,32 @@ def load_attestations(
         for name in table:
             if name not in _FIELDS:
                 raise ConfigError(
-                    f"{shown}:{_line_of(lines, str(name), start, end)}: unknown field "
+                    f"{shown}:{line_of(lines, str(name), start, end)}: unknown field "
                     f"{str(name)!r} (allowed: {', '.join(_FIELDS)})"
                 )
         control = table.get("control")
         if control not in manual_controls:
             raise ConfigError(
-                f"{shown}:{_line_of(lines, 'control', start, end)}: `control` must be one of "
+                f"{shown}:{line_of(lines, 'control', start, end)}: `control` must be one of "
                 f"the manual controls: {', '.join(manual_controls)}"
             )
         who = table.get("who")
         if not isinstance(who, str) or not who.strip() or len(who) > 500:
             raise ConfigError(
-                f"{shown}:{_line_of(lines, 'who', start, end)}: `who` must name a person "
+                f"{shown}:{line_of(lines, 'who', start, end)}: `who` must name a person "
                 f"(text, at most 500 characters)"
             )
         try:
             when = parse_timestamp(table.get("when"))
         except ValueError as exc:
-            where = _line_of(lines, "when", start, end)
+            where = line_of(lines, "when", start, end)
             raise ConfigError(f"{shown}:{where}: `when`: {exc}") from None
         if when > now:
-            raise ConfigError(f"{shown}:{_line_of(lines, 'when', start, end)}: `when` is future")
+            raise ConfigError(f"{shown}:{line_of(lines, 'when', start, end)}: `when` is future")
         note = table.get("note")
         if note is not None and (not isinstance(note, str) or len(note) > 4000):
             raise ConfigError(
-                f"{shown}:{_line_of(lines, 'note', start, end)}: `note` must be text "
+                f"{shown}:{line_of(lines, 'note', start, end)}: `note` must be text "
                 f"(at most 4000 characters)"
             )
         out.append(Attestation(str(control), who.strip(), when, note, shown, start, end))

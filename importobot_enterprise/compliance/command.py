@@ -8,11 +8,11 @@ fail), 1 otherwise, 2 for usage, configuration or environment errors (an
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from importobot.commands import write_output
 from importobot.exceptions import ConfigError
 from importobot_enterprise.compliance.model import ComplianceReport
 
@@ -50,30 +50,6 @@ def render(report: ComplianceReport, fmt: str) -> str:
 
         return render_html(report)
     raise ConfigError(f"--format: one of {', '.join(FORMATS)} (not {fmt!r})")
-
-
-def _write(text: str, output: str | None) -> None:
-    """The report to stdout, or to ``output`` whole or not at all (temp file, rename)."""
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    target = os.path.abspath(output)
-    tmp = os.path.join(
-        os.path.dirname(target), f".{os.path.basename(target)}.importobot-tmp-{os.getpid()}"
-    )
-    try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
 
 
 def _emit(report: ComplianceReport, root: str, settings: object, fmt: str) -> None:
@@ -129,7 +105,7 @@ def run_report(
 
             trend["previous_generated"] = safe_text(trend["previous_generated"])[:40]
         report.trend = trend
-    _write(render(report, req.fmt), req.output)
+    write_output(render(report, req.fmt), req.output)
     project = load_project(start, req.config)
     _emit(report, project.root, project.settings, req.fmt)
     return report.exit_code(req.fail_on)

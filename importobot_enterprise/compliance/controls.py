@@ -88,6 +88,20 @@ def _control(
     )
 
 
+def _judged(
+    spec: ControlSpec,
+    items: list[EvidenceItem],
+    fixes: list[str],
+    summaries: dict[str, str],
+    status: str | None = None,
+) -> ComplianceControl:
+    """The control at ``status`` (default: the worst of its items'), summarised by
+    ``summaries[status]``, each fix said once."""
+    if status is None:
+        status = worst(i.status for i in items if i.status)
+    return _control(spec, status, items, " ".join(dict.fromkeys(fixes)) or None, summaries[status])
+
+
 def _created(ev: Evidence, fp: str) -> datetime | None:
     reg = ev.status.registry
     record = reg.get(fp) if reg is not None else None
@@ -346,17 +360,20 @@ def _cryptoperiod(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
                     "move the data key to a new KEK version"
                 )
             )
-    status = worst(i.status for i in items if i.status)
     if not pol.originator_defined:
         fixes.append(
             "Define the cryptoperiod: max-key-age (and warn-key-age) in the configuration."
         )
-    summary = {
-        FAIL: "a key is past its cryptoperiod",
-        WARN: "cryptoperiod not fully defined or a key is near its end",
-        PASS: "every key within its cryptoperiod",
-    }[status]
-    return _control(spec, status, items, " ".join(dict.fromkeys(fixes)) or None, summary)
+    return _judged(
+        spec,
+        items,
+        fixes,
+        {
+            FAIL: "a key is past its cryptoperiod",
+            WARN: "cryptoperiod not fully defined or a key is near its end",
+            PASS: "every key within its cryptoperiod",
+        },
+    )
 
 
 # -- rotation history ----------------------------------------------------------------------
@@ -453,8 +470,8 @@ def _rotation_history(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         fixes.append("Rotations run by this importobot are recorded in the rotation log.")
     if len(records) <= 1 and not (log and log.records) and status == PASS:
         items.append(EvidenceItem("one key so far: no rotation yet"))
-    summary = {PASS: "rotation history recorded", WARN: "rotation history incomplete"}[status]
-    return _control(spec, status, items, " ".join(dict.fromkeys(fixes)) or None, summary)
+    summaries = {PASS: "rotation history recorded", WARN: "rotation history incomplete"}
+    return _judged(spec, items, fixes, summaries, status)
 
 
 # -- retired keys --------------------------------------------------------------------------
@@ -532,15 +549,18 @@ def _retired_keys(spec: ControlSpec, ev: Evidence) -> ComplianceControl:
         )
     if len(ev.stale) > MAX_LISTED:
         items.append(EvidenceItem(f"… and {len(ev.stale) - MAX_LISTED} more stale tokens"))
-    status = worst(i.status for i in items if i.status)
     if not items:
         items.append(EvidenceItem("no retired key is configured; no stale committed ciphertext"))
-    summary = {
-        FAIL: "a retired or compromised key is still in use",
-        WARN: "retired keys configured or stale ciphertext committed",
-        PASS: "no retired key in use",
-    }[status]
-    return _control(spec, status, items, " ".join(dict.fromkeys(fixes)) or None, summary)
+    return _judged(
+        spec,
+        items,
+        fixes,
+        {
+            FAIL: "a retired or compromised key is still in use",
+            WARN: "retired keys configured or stale ciphertext committed",
+            PASS: "no retired key in use",
+        },
+    )
 
 
 # -- exposure ------------------------------------------------------------------------------

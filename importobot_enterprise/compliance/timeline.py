@@ -176,20 +176,18 @@ def render_timeline(keys: list[dict[str, Any]], now: datetime) -> str:
                 f'<rect class="bar" x="{x1}" y="{bar_top}" width="{max(1, x2 - x1)}" '
                 f'height="{_BAR}" fill="{color}" shape-rendering="crispEdges"/>'
             )
-        if warn_at is not None and role in ("primary", "previous"):
-            x = scale.x(warn_at)
-            out.append(
-                f'<line class="warn-line" x1="{x}" y1="{top + 3}" x2="{x}" '
-                f'y2="{top + _ROW - 3}" stroke="{c["warn_line"]}" stroke-width="2" '
-                'stroke-dasharray="4 3" shape-rendering="crispEdges"/>'
-            )
-        if due is not None and role in ("primary", "previous"):
-            x = scale.x(due)
-            out.append(
-                f'<line class="due-line" x1="{x}" y1="{top + 2}" x2="{x}" '
-                f'y2="{top + _ROW - 2}" stroke="{c["due"]}" stroke-width="3" '
-                'shape-rendering="crispEdges"/>'
-            )
+        markers = (  # when, class, inset, colour, width, dashes
+            (warn_at, "warn-line", 3, c["warn_line"], 2, 'stroke-dasharray="4 3" '),
+            (due, "due-line", 2, c["due"], 3, ""),
+        )
+        for when, name, inset, color, width, dashes in markers:
+            if when is not None and role in ("primary", "previous"):
+                x = scale.x(when)
+                out.append(
+                    f'<line class="{name}" x1="{x}" y1="{top + inset}" x2="{x}" '
+                    f'y2="{top + _ROW - inset}" stroke="{color}" stroke-width="{width}" '
+                    f'{dashes}shape-rendering="crispEdges"/>'
+                )
         for r in k.get("rotations", []):
             when = _parse(r.get("finished"))
             if when is None or r.get("direction") != "to":

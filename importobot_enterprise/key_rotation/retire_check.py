@@ -18,6 +18,7 @@ Store specs (no secrets: a PostgreSQL DSN with a password is refused by the stor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from importobot.exceptions import ConfigError
@@ -26,7 +27,7 @@ from importobot_enterprise.key_rotation.engine import RotationReport, verify_sto
 from importobot_enterprise.key_rotation.ids import show_id
 from importobot_enterprise.key_rotation.stores.base import Store
 
-__all__ = ["open_store", "stores_still_holding"]
+__all__ = ["keys_holding", "open_store", "shown_ids", "stores_still_holding"]
 
 #: Ids named per store in the refusal (the verification counts them all).
 _SHOWN = 20
@@ -107,22 +108,29 @@ def _unverified_shards(store: Store, target: str) -> str:
 def _why(report: RotationReport) -> str:
     reasons: list[str] = []
     if report.unverified:
-        keys = ", ".join(
-            f"{n} under {'no configured key' if fp == 'none' else fp}"
-            for fp, n in sorted(report.unverified_by_key.items())
-        )
         reasons.append(
-            f"{report.unverified} not under {report.target_fingerprint}: {keys}; ids "
-            f"{_ids(report.unverified_ids, report.unverified)}"
+            f"{report.unverified} not under {report.target_fingerprint}: "
+            f"{keys_holding(report, 'no configured key')}; ids "
+            f"{shown_ids(report.unverified_ids, report.unverified)}"
         )
     if report.unreadable:
         reasons.append(
             f"{report.unreadable} non-empty values with no Fernet token importobot can read; "
-            f"ids {_ids(report.unreadable_ids, report.unreadable)}"
+            f"ids {shown_ids(report.unreadable_ids, report.unreadable)}"
         )
     return "; ".join(reasons)
 
 
-def _ids(ids: list[Any], count: int) -> str:
-    shown = ", ".join(str(show_id(i)) for i in ids[:_SHOWN])
-    return shown + (" ..." if count > min(len(ids), _SHOWN) else "")
+def keys_holding(report: RotationReport, none: str) -> str:
+    """Which keys hold the values not under the target: ``3 under iobfp1:…, 1 under NONE``
+    (``none`` names the values no given key opens)."""
+    return ", ".join(
+        f"{n} under {none if fp == 'none' else fp}"
+        for fp, n in sorted(report.unverified_by_key.items())
+    )
+
+
+def shown_ids(ids: Sequence[Any], count: int, most: int = _SHOWN) -> str:
+    """The first ``most`` of ``ids`` (of ``count`` in all), ``...`` when some are left out."""
+    shown = ", ".join(str(show_id(i)) for i in ids[:most])
+    return shown + (" ..." if count > min(len(ids), most) else "")

@@ -369,6 +369,24 @@ def _table_keys(table: dict[str, Any], allowed: set[str], source: str | None) ->
             raise ConfigError(f"{_where(source, None)}: unknown key {describe_value(key)}")
 
 
+def _events_table(
+    table: object, source: str | None, label: str, allowed: set[str], problems: list[str]
+) -> tuple[dict[str, Any] | None, bool]:
+    """``table`` when it is a table (``None`` when absent, or not a table: that problem
+    listed), and whether every key in it is ``allowed`` (the unknown one listed)."""
+    if table is None:
+        return None, False
+    if not isinstance(table, dict):
+        problems.append(f"{_where(source, None)}: {label} must be a table")
+        return None, False
+    try:
+        _table_keys(table, allowed, source)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        return table, False
+    return table, True
+
+
 def _connectors(
     table: dict[str, Any], *, source: str | None, base: str, repository: bool, problems: list[str]
 ) -> list[tuple[ConnectorSpec, bool]]:
@@ -395,29 +413,23 @@ def resolve(config: SinkConfig) -> Resolved:
     problems: list[str] = []
     spool_max = DEFAULT_SPOOL_MAX
     outside: list[tuple[ConnectorSpec, bool]] = []
-    outside_table = config.outside_table
+    source = config.outside_source
+    outside_table, known = _events_table(
+        config.outside_table, source, "[events]", {"connector", "spool-max-size"}, problems
+    )
     if outside_table is not None:
-        source = config.outside_source
-        if not isinstance(outside_table, dict):
-            problems.append(f"{_where(source, None)}: [events] must be a table")
-        else:
+        if known and "spool-max-size" in outside_table:
             try:
-                _table_keys(outside_table, {"connector", "spool-max-size"}, source)
-                if "spool-max-size" in outside_table:
-                    try:
-                        spool_max = parse_size(outside_table["spool-max-size"])
-                    except ValueError as exc:
-                        raise ConfigError(
-                            f"{_where(source, None)}: spool-max-size: {exc}"
-                        ) from None
-                    if spool_max < 16 * 1024:
-                        raise ConfigError(f"{_where(source, None)}: spool-max-size is at least 16k")
-            except ConfigError as exc:
-                problems.append(str(exc))
-            base = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
-            outside = _connectors(
-                outside_table, source=source, base=base, repository=False, problems=problems
-            )
+                spool_max = parse_size(outside_table["spool-max-size"])
+            except ValueError as exc:
+                problems.append(f"{_where(source, None)}: spool-max-size: {exc}")
+            else:
+                if spool_max < 16 * 1024:
+                    problems.append(f"{_where(source, None)}: spool-max-size is at least 16k")
+        base = os.path.dirname(os.path.abspath(source)) if source else os.getcwd()
+        outside = _connectors(
+            outside_table, source=source, base=base, repository=False, problems=problems
+        )
     chosen: list[ConnectorSpec] = []
     names: set[str] = set()
 
@@ -436,38 +448,33 @@ def resolve(config: SinkConfig) -> Resolved:
     for spec, default in outside:
         if default:
             take(spec)
-    repo_table = config.repository_table
+    source = config.repository_source
+    repo_table, _ = _events_table(
+        config.repository_table, source, "events", {"connector", "use"}, problems
+    )
     if repo_table is not None:
-        source = config.repository_source
-        if not isinstance(repo_table, dict):
-            problems.append(f"{_where(source, None)}: events must be a table")
-        else:
-            try:
-                _table_keys(repo_table, {"connector", "use"}, source)
-            except ConfigError as exc:
-                problems.append(str(exc))
-            outside_names = {spec.name for spec, _ in outside}
-            for spec, _ in _connectors(
-                repo_table, source=source, base=config.root, repository=True, problems=problems
-            ):
-                if spec.name in outside_names:
-                    problems.append(
-                        f"{_where(source, spec.name)}: the name is defined outside the "
-                        "repository too; use it with use = [...] or rename this one"
-                    )
-                    continue
-                take(spec)
-            use = repo_table.get("use", [])
-            if not isinstance(use, list) or not all(isinstance(u, str) for u in use):
-                problems.append(f"{_where(source, None)}: use must be a list of connector names")
-                use = []
-            by_name = {spec.name: spec for spec, _ in outside}
-            for wanted in use:
-                if wanted in by_name:
-                    take(by_name[wanted])
-                else:
-                    problems.append(
-                        f"{_where(source, None)}: use names {describe_value(wanted)}, which no "
-                        "configuration outside the repository defines"
-                    )
+        outside_names = {spec.name for spec, _ in outside}
+        for spec, _ in _connectors(
+            repo_table, source=source, base=config.root, repository=True, problems=problems
+        ):
+            if spec.name in outside_names:
+                problems.append(
+                    f"{_where(source, spec.name)}: the name is defined outside the "
+                    "repository too; use it with use = [...] or rename this one"
+                )
+                continue
+            take(spec)
+        use = repo_table.get("use", [])
+        if not isinstance(use, list) or not all(isinstance(u, str) for u in use):
+            problems.append(f"{_where(source, None)}: use must be a list of connector names")
+            use = []
+        by_name = {spec.name: spec for spec, _ in outside}
+        for wanted in use:
+            if wanted in by_name:
+                take(by_name[wanted])
+            else:
+                problems.append(
+                    f"{_where(source, None)}: use names {describe_value(wanted)}, which no "
+                    "configuration outside the repository defines"
+                )
     return Resolved(tuple(chosen), spool_max, tuple(problems))

@@ -324,6 +324,25 @@ class SyslogConnector(Connector):
 
 # -- HTTPS connectors -----------------------------------------------------------------------
 class _HTTPSConnector(Connector):
+    @classmethod
+    def _https_spec(
+        cls, endpoint: str | ConnectorSpec, name: str, ca_file: str | None, **fields: Any
+    ) -> ConnectorSpec:
+        """``endpoint`` when it is a spec; else the spec of this kind for an ``https://`` URL
+        (checked as the configuration checks it) with ``fields``."""
+        if isinstance(endpoint, ConnectorSpec):
+            return endpoint
+        from importobot_enterprise.siem.config import _parse_host_url
+
+        _parse_host_url(f"connector {name!r}", endpoint, ("https",))
+        return ConnectorSpec(
+            name=name,
+            type=cls.kind,
+            url=endpoint,
+            ca_file=os.path.abspath(ca_file) if ca_file else None,
+            **fields,
+        )
+
     def __init__(self, spec: ConnectorSpec, secret: str | None) -> None:
         super().__init__(spec, secret)
         from urllib.parse import urlsplit
@@ -417,20 +436,7 @@ class SplunkHECConnector(_HTTPSConnector):
         index: str | None = None,
         ca_file: str | None = None,
     ) -> None:
-        if isinstance(endpoint, ConnectorSpec):
-            spec = endpoint
-        else:
-            from importobot_enterprise.siem.config import _parse_host_url
-
-            _parse_host_url(f"connector {name!r}", endpoint, ("https",))
-            spec = ConnectorSpec(
-                name=name,
-                type="splunk-hec",
-                url=endpoint,
-                ack=ack,
-                index=index,
-                ca_file=os.path.abspath(ca_file) if ca_file else None,
-            )
+        spec = self._https_spec(endpoint, name, ca_file, ack=ack, index=index)
         super().__init__(spec, token)
         import uuid
 
@@ -521,20 +527,7 @@ class ElasticConnector(_HTTPSConnector):
         index: str = "importobot-events",
         ca_file: str | None = None,
     ) -> None:
-        if isinstance(endpoint, ConnectorSpec):
-            spec = endpoint
-        else:
-            from importobot_enterprise.siem.config import _parse_host_url
-
-            _parse_host_url(f"connector {name!r}", endpoint, ("https",))
-            spec = ConnectorSpec(
-                name=name,
-                type="elastic",
-                url=endpoint,
-                index=index,
-                ca_file=os.path.abspath(ca_file) if ca_file else None,
-            )
-        super().__init__(spec, api_key)
+        super().__init__(self._https_spec(endpoint, name, ca_file, index=index), api_key)
         base = self._base[: -len("/_bulk")] if self._base.endswith("/_bulk") else self._base
         self._bulk_path = base + "/_bulk"
 

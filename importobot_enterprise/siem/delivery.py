@@ -179,41 +179,34 @@ def _drain_locked(
                 state["inflight"] = None
         except Exception as exc:  # a connector's bug must not stop the others
             error = f"internal error ({type(exc).__name__})"
-        if error is not None:
-            report.error = error
-            _fail(state, error)
+        if error is None:
+            hold = _apply(spool, cid, state, report, events, ends, statuses, pending)
+            if hold is None:
+                state["pos"] = list(batch.end)
+                state["inflight"] = None
+                state["corrupt"] = int(state.get("corrupt", 0)) + corrupt
+                report.corrupt += corrupt
+                state["failures"] = 0
+                state["next"] = 0.0
+                state["last_ok"] = time.time()
+                again = 0
+            elif hold == "again" and again < _AGAIN_MAX:
+                again += 1
+            else:
+                error = "the receiver asked for events to be sent again later"
+        if error is None:
             spool.save_state(cid, state)
-            if not persistent or deadline is None:
-                return
-            pause = float(state["next"]) - time.time()
-            if time.monotonic() + pause >= deadline:
-                return
-            time.sleep(max(0.0, pause))
             continue
-        hold = _apply(spool, cid, state, report, events, ends, statuses, pending)
-        if hold is None:
-            state["pos"] = list(batch.end)
-            state["inflight"] = None
-            state["corrupt"] = int(state.get("corrupt", 0)) + corrupt
-            report.corrupt += corrupt
-            state["failures"] = 0
-            state["next"] = 0.0
-            state["last_ok"] = time.time()
-            again = 0
-        elif hold == "again" and again < _AGAIN_MAX:
-            again += 1
-        else:
-            report.error = "the receiver asked for events to be sent again later"
-            _fail(state, report.error)
-            spool.save_state(cid, state)
-            if not persistent or deadline is None:
-                return
-            pause = float(state["next"]) - time.time()
-            if time.monotonic() + pause >= deadline:
-                return
-            time.sleep(max(0.0, pause))
-            continue
+        # The batch failed: back off (and, when persistent, wait and try again).
+        report.error = error
+        _fail(state, error)
         spool.save_state(cid, state)
+        if not persistent or deadline is None:
+            return
+        pause = float(state["next"]) - time.time()
+        if time.monotonic() + pause >= deadline:
+            return
+        time.sleep(max(0.0, pause))
 
 
 def _apply(
