@@ -39,6 +39,11 @@ class Outcome(str, Enum):
     FAILED = "failed"  # opened, but the new token did not verify: left untouched
 
 
+#: Outcomes by code and codes by outcome: a page's outcomes travel as one byte each.
+OUTCOMES = tuple(Outcome)
+OUTCOME_CODES = {o: n for n, o in enumerate(OUTCOMES)}
+
+
 @dataclass(frozen=True)
 class TokenResult:
     """The outcome for one token. ``token`` is the new token (``None`` unless rotated).
