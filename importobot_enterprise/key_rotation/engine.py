@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from importobot.exceptions import DecryptionError
 from importobot.security import CredentialManager
@@ -60,6 +60,7 @@ _MAX_COUNT = 2**63
 #: the verification pass need not decrypt the same bytes again.
 MAX_KNOWN_TOKENS = 1_000_000
 
+_R = TypeVar("_R")
 Progress = Callable[[int, "int | None"], None]
 #: One page's results, in the page's token order: an outcome code per token
 #: (``OUTCOME_CODES``), the fingerprint of the key that opened it (``None``: no key),
@@ -381,32 +382,22 @@ def rotate_store(
         source_fingerprints=source_fingerprints(old_manager, new_manager),
         dry_run=dry_run,
     )
-    obs = _observer(observer, progress)
     when = int(time.time()) if now is None else int(now)
-    try:
-        # The pool is forked before the lock is taken (workers never inherit the lock)
-        # and before any observer runs (an observer may start threads).
-        rotator = _Rotator(old_manager, new_manager, when, dry_run, 1 if dry_run else workers)
-    except BaseException as exc:
-        obs.started(report)
-        obs.failed(report, exc)
-        raise
-    obs.started(report)
-    try:
-        try:
-            if dry_run:
-                _run(store, rotator, report, batch_size, obs, None)
-            else:
-                _locked_run(store, rotator, report, batch_size, obs, new_target)
-        finally:
-            rotator.close()
-    except BaseException as exc:
-        report.seconds = time.monotonic() - started
-        obs.failed(report, exc)
-        raise
-    report.seconds = time.monotonic() - started
-    obs.finished(report)
-    return report
+
+    def body(rotator: _Rotator, obs: RotationObserver) -> None:
+        if dry_run:
+            _run(store, rotator, report, batch_size, obs, None)
+        else:
+            _locked_run(store, rotator, report, batch_size, obs, new_target)
+
+    # The pool is forked before the lock is taken (workers never inherit the lock).
+    return _observed(
+        report,
+        _observer(observer, progress),
+        lambda: _Rotator(old_manager, new_manager, when, dry_run, 1 if dry_run else workers),
+        body,
+        started,
+    )
 
 
 def verify_store(
@@ -433,23 +424,46 @@ def verify_store(
         source_fingerprints=list(manager.previous_fingerprints),
         verify_only=True,
     )
-    obs = _observer(observer, None)
+
+    def body(rotator: _Rotator, obs: RotationObserver) -> None:
+        _verify(store, rotator, report, batch_size, obs)
+        report.total = report.checked
+
+    return _observed(
+        report,
+        _observer(observer, None),
+        lambda: _Rotator(manager, manager, 0, True, workers),
+        body,
+        started,
+    )
+
+
+def _observed(
+    report: RotationReport,
+    obs: RotationObserver,
+    start: Callable[[], _Rotator],
+    body: Callable[[_Rotator, RotationObserver], None],
+    started: float,
+) -> RotationReport:
+    """Run ``body`` with the rotator ``start`` makes, telling ``obs`` of the start and of
+    the end (finished or failed); the rotator is made (its pool forked) before any
+    observer runs, since an observer may start threads."""
     try:
-        rotator = _Rotator(manager, manager, 0, True, workers)  # forked before any observer
+        rotator = start()
     except BaseException as exc:
         obs.started(report)
         obs.failed(report, exc)
         raise
     obs.started(report)
     try:
-        _verify(store, rotator, report, batch_size, obs)
-        report.total = report.checked
+        try:
+            body(rotator, obs)
+        finally:
+            rotator.close()
     except BaseException as exc:
         report.seconds = time.monotonic() - started
         obs.failed(report, exc)
         raise
-    finally:
-        rotator.close()
     report.seconds = time.monotonic() - started
     obs.finished(report)
     return report
@@ -607,7 +621,6 @@ def _run(
     by_source: Counter[str] = Counter(report.by_source)
     conflicts: list[Any] = []
     seen = 0
-    pending: deque[tuple[Page, Callable[[], Results]]] = deque()
 
     def finish(page: Page, results: Results) -> None:
         nonlocal seen
@@ -640,14 +653,11 @@ def _run(
         seen += len(page.cells) + page.skipped
         obs.progress(report, "rotating", seen, total)
 
-    for page in _pages(store, batch_size, after):
-        pending.append((page, rotator.submit([c.token for c in page.cells])))
-        if len(pending) > 1:
-            done_page, get = pending.popleft()
-            finish(done_page, get())
-    while pending:
-        done_page, get = pending.popleft()
-        finish(done_page, get())
+    _pipelined(
+        store.pages(batch_size, after),
+        lambda page: rotator.submit([c.token for c in page.cells]),
+        finish,
+    )
     passes = 0
     while conflicts and passes < CONFLICT_PASSES:
         passes += 1
@@ -675,7 +685,6 @@ def _verify(
     report.checked = report.unverified = report.unreadable = 0
     report.unverified_ids, report.unreadable_ids = [], []
     seen = 0
-    pending: deque[tuple[Page, Callable[[], list[str | None]]]] = deque()
 
     def check(page: Page) -> Callable[[], list[str | None]]:
         if known is None:
@@ -707,17 +716,24 @@ def _verify(
             beat()
         obs.progress(report, "verifying", seen, total)
 
-    for page in _pages(store, batch_size, None):
-        pending.append((page, check(page)))
+    _pipelined(store.pages(batch_size, None), check, finish)
+    report.unverified_by_key = dict(by_key)
+    report.verified = report.unverified == 0 and report.unreadable == 0
+
+
+def _pipelined(
+    pages: Iterator[Page],
+    submit: Callable[[Page], Callable[[], _R]],
+    finish: Callable[[Page, _R], None],
+) -> None:
+    """Submit each page, and finish the one before it meanwhile: the main process reads
+    and writes one page while the pool works on the next."""
+    pending: deque[tuple[Page, Callable[[], _R]]] = deque()
+    for page in pages:
+        pending.append((page, submit(page)))
         if len(pending) > 1:
             done_page, get = pending.popleft()
             finish(done_page, get())
     while pending:
         done_page, get = pending.popleft()
         finish(done_page, get())
-    report.unverified_by_key = dict(by_key)
-    report.verified = report.unverified == 0 and report.unreadable == 0
-
-
-def _pages(store: Store, batch_size: int, after: Any) -> Iterator[Page]:
-    yield from store.pages(batch_size, after)
