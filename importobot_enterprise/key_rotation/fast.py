@@ -9,7 +9,7 @@ set-up through Python layers, a new HMAC context per trial); this module opens t
 with one ``hmac.digest`` call per trial and one AES context per token.
 
 Safety of the split: new tokens are made by the reference implementation
-(``CredentialManager.encrypt_bytes``), and *opened* here to check them; the final
+(the target manager's own Fernet, ``encrypt_at_time``), and *opened* here to check them; the final
 verification pass opens every token it has not seen proved through the manager itself.
 A fault in this module can make a token look unreadable (listed, left untouched) or a
 new token fail its check (not written): never a token written that Fernet cannot open.
