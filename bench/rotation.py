@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     # itself, whatever else the machine was running: wall-clock ratios move with the load.
     print(f"# 1-min load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print("# rotate_store figures include proving every new token and the final verification")
-    print("# pass over the whole store; the raw loops verify nothing")
+    print("# pass over the whole store (inside the timed figure: every value read again, tokens")
+    print("# the run proved not decrypted twice); the raw loops verify nothing")
     print(f"{'run':<16}{'values/s':>11}{'× raw (wall)':>14}{'values/CPU-s':>14}{'× raw (CPU)':>13}")
     for name, rate in rates.items():
         print(

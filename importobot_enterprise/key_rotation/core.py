@@ -39,6 +39,11 @@ class Outcome(str, Enum):
     FAILED = "failed"  # opened, but the new token did not verify: left untouched
 
 
+#: Outcomes by code and codes by outcome: a page's outcomes travel as one byte each.
+OUTCOMES = tuple(Outcome)
+OUTCOME_CODES = {o: n for n, o in enumerate(OUTCOMES)}
+
+
 @dataclass(frozen=True)
 class TokenResult:
     """The outcome for one token. ``token`` is the new token (``None`` unless rotated).
@@ -225,28 +230,22 @@ class RotationPlan:
                 continue
             res = rotate_token(cred.ciphertext, self.source_manager, target, now=now)
             if res.outcome is Outcome.DONE:
-                results.append(
-                    EncryptedCredential(
-                        ciphertext=cred.ciphertext,
-                        length=_text_length(res.length, cred),
-                        manager=target,
-                        key_fingerprint=target.key_fingerprint,
-                        encrypted_at=cred.encrypted_at,
-                    )
-                )
+                ciphertext, made = cred.ciphertext, cred.encrypted_at
             elif res.outcome is Outcome.ROTATED and res.token is not None:
-                results.append(
-                    EncryptedCredential(
-                        ciphertext=res.token,
-                        length=_text_length(res.length, cred),
-                        manager=target,
-                        key_fingerprint=target.key_fingerprint,
-                        encrypted_at=stamp,
-                    )
-                )
+                ciphertext, made = res.token, stamp
             else:
                 failed.append(pos)
                 results.append(cred)
+                continue
+            results.append(
+                EncryptedCredential(
+                    ciphertext=ciphertext,
+                    length=_text_length(res.length, cred),
+                    manager=target,
+                    key_fingerprint=target.key_fingerprint,
+                    encrypted_at=made,
+                )
+            )
         if failed:
             shown = ", ".join(str(p) for p in failed[:20])
             raise RotationError(

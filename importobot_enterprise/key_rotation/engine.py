@@ -21,11 +21,16 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from importobot.exceptions import DecryptionError
 from importobot.security import CredentialManager
-from importobot_enterprise.key_rotation.core import Outcome, PlanSummary, TokenResult, rotate_token
+from importobot_enterprise.key_rotation.core import (
+    OUTCOME_CODES,
+    Outcome,
+    PlanSummary,
+    rotate_token,
+)
 from importobot_enterprise.key_rotation.errors import JournalError, JournalMismatchError
 from importobot_enterprise.key_rotation.fast import FastPath
 from importobot_enterprise.key_rotation.ids import decode_id, encode_id, show_id
@@ -55,7 +60,12 @@ _MAX_COUNT = 2**63
 #: the verification pass need not decrypt the same bytes again.
 MAX_KNOWN_TOKENS = 1_000_000
 
+_R = TypeVar("_R")
 Progress = Callable[[int, "int | None"], None]
+#: One page's results, in the page's token order: an outcome code per token
+#: (``OUTCOME_CODES``), the fingerprint of the key that opened it (``None``: no key),
+#: and the new tokens of the rotated ones. Columns: cheap to send between processes.
+Results = tuple[bytes, list["str | None"], list[bytes]]
 _COUNTS = ("total", "rotated", "already_current", "undecryptable", "failed", "skipped")
 
 
@@ -190,6 +200,12 @@ class _Known:
         if len(self.digests) < self.limit:
             self.digests.add(self._digest(token))
 
+    def update(self, tokens: list[bytes]) -> None:
+        room = self.limit - len(self.digests)
+        if room > 0:
+            digest = self._digest
+            self.digests.update(digest(t) for t in tokens[:room])
+
     def __contains__(self, token: bytes) -> bool:
         return bool(self.digests) and self._digest(token) in self.digests
 
@@ -200,7 +216,7 @@ _worker_state: dict[str, Any] = {}
 
 def _worker_init(old: CredentialManager, new: CredentialManager, now: int, dry: bool) -> None:
     _die_with_parent()
-    fast, verifier = FastPath(old, new), FastPath(new, new)
+    fast, verifier = FastPath(old, new), FastPath(new, new)  # this process's own openers
     _worker_state.update(
         old=old,
         new=new,
@@ -223,23 +239,26 @@ def _die_with_parent() -> None:
         pass
 
 
-_OUTCOMES = list(Outcome)
-_OUTCOME_INDEX = {o: n for n, o in enumerate(_OUTCOMES)}
-
-
-def _worker_rotate(tokens: list[bytes]) -> list[tuple[int, bytes | None, str | None, int]]:
-    # Plain tuples: cheaper to pickle back than dataclasses holding an Enum.
-    s = _worker_state
-    fast: FastPath | None = s["fast"]
-    index = _OUTCOME_INDEX
-    out = []
+def _rotate_page(tokens: list[bytes], state: dict[str, Any]) -> Results:
+    """One page through the fast path, or the managers' own ``rotate_token`` per token."""
+    fast: FastPath | None = state["fast"]
+    rotate = not state["dry"]
+    if fast is not None:
+        return fast.rotate_many(tokens, state["now"], rotate)
+    codes = bytearray()
+    sources: list[str | None] = []
+    made: list[bytes] = []
     for t in tokens:
-        if fast is not None:
-            r = fast.rotate(t, s["now"], not s["dry"])
-        else:
-            r = rotate_token(t, s["old"], s["new"], now=s["now"], rotate=not s["dry"])
-        out.append((index[r.outcome], r.token, r.source, r.length))
-    return out
+        r = rotate_token(t, state["old"], state["new"], now=state["now"], rotate=rotate)
+        codes.append(OUTCOME_CODES[r.outcome])
+        sources.append(r.source)
+        if r.token is not None:
+            made.append(r.token)
+    return bytes(codes), sources, made
+
+
+def _worker_rotate(tokens: list[bytes]) -> Results:
+    return _rotate_page(tokens, _worker_state)
 
 
 def _opener(token: bytes, manager: CredentialManager) -> str | None:
@@ -258,10 +277,6 @@ def _worker_verify(tokens: list[bytes]) -> list[str | None]:
     return [_opener(t, target) for t in tokens]
 
 
-def _unpack(rows: list[tuple[int, bytes | None, str | None, int]]) -> list[TokenResult]:
-    return [TokenResult(_OUTCOMES[o], tok, src, n) for o, tok, src, n in rows]
-
-
 class _Rotator:
     """Rotates or verifies pages inline, or in a forked pool with pages in flight."""
 
@@ -272,7 +287,13 @@ class _Rotator:
         self.workers = workers
         self.pool: Any = None
         fast, verifier = FastPath(old, new), FastPath(new, new)
-        self.fast = fast if fast.usable else None
+        self.state: dict[str, Any] = {
+            "old": old,
+            "new": new,
+            "now": now,
+            "dry": dry,
+            "fast": fast if fast.usable else None,
+        }
         self.verifier = verifier if verifier.usable else None
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
@@ -285,19 +306,22 @@ class _Rotator:
             for i in range(0, len(tokens), size)
         ]
 
-    def submit(self, tokens: list[bytes]) -> Callable[[], list[TokenResult]]:
+    def submit(self, tokens: list[bytes]) -> Callable[[], Results]:
         if self.pool is None:
-            fast = self.fast
-            if fast is not None:
-                done = [fast.rotate(t, self.now, not self.dry) for t in tokens]
-            else:
-                done = [
-                    rotate_token(t, self.old, self.new, now=self.now, rotate=not self.dry)
-                    for t in tokens
-                ]
+            done = _rotate_page(tokens, self.state)
             return lambda: done
         parts = self._split(tokens, _worker_rotate)
-        return lambda: [r for part in parts for r in _unpack(part.get())]
+
+        def joined() -> Results:
+            codes, sources, made = bytearray(), [], []
+            for part in parts:
+                c, s, m = part.get()
+                codes += c
+                sources += s
+                made += m
+            return bytes(codes), sources, made
+
+        return joined
 
     def verify(self, tokens: list[bytes]) -> Callable[[], list[str | None]]:
         if self.pool is None:
@@ -358,32 +382,22 @@ def rotate_store(
         source_fingerprints=source_fingerprints(old_manager, new_manager),
         dry_run=dry_run,
     )
-    obs = _observer(observer, progress)
     when = int(time.time()) if now is None else int(now)
-    try:
-        # The pool is forked before the lock is taken (workers never inherit the lock)
-        # and before any observer runs (an observer may start threads).
-        rotator = _Rotator(old_manager, new_manager, when, dry_run, 1 if dry_run else workers)
-    except BaseException as exc:
-        obs.started(report)
-        obs.failed(report, exc)
-        raise
-    obs.started(report)
-    try:
-        try:
-            if dry_run:
-                _run(store, rotator, report, batch_size, obs, None)
-            else:
-                _locked_run(store, rotator, report, batch_size, obs, new_target)
-        finally:
-            rotator.close()
-    except BaseException as exc:
-        report.seconds = time.monotonic() - started
-        obs.failed(report, exc)
-        raise
-    report.seconds = time.monotonic() - started
-    obs.finished(report)
-    return report
+
+    def body(rotator: _Rotator, obs: RotationObserver) -> None:
+        if dry_run:
+            _run(store, rotator, report, batch_size, obs, None)
+        else:
+            _locked_run(store, rotator, report, batch_size, obs, new_target)
+
+    # The pool is forked before the lock is taken (workers never inherit the lock).
+    return _observed(
+        report,
+        _observer(observer, progress),
+        lambda: _Rotator(old_manager, new_manager, when, dry_run, 1 if dry_run else workers),
+        body,
+        started,
+    )
 
 
 def verify_store(
@@ -410,23 +424,46 @@ def verify_store(
         source_fingerprints=list(manager.previous_fingerprints),
         verify_only=True,
     )
-    obs = _observer(observer, None)
+
+    def body(rotator: _Rotator, obs: RotationObserver) -> None:
+        _verify(store, rotator, report, batch_size, obs)
+        report.total = report.checked
+
+    return _observed(
+        report,
+        _observer(observer, None),
+        lambda: _Rotator(manager, manager, 0, True, workers),
+        body,
+        started,
+    )
+
+
+def _observed(
+    report: RotationReport,
+    obs: RotationObserver,
+    start: Callable[[], _Rotator],
+    body: Callable[[_Rotator, RotationObserver], None],
+    started: float,
+) -> RotationReport:
+    """Run ``body`` with the rotator ``start`` makes, telling ``obs`` of the start and of
+    the end (finished or failed); the rotator is made (its pool forked) before any
+    observer runs, since an observer may start threads."""
     try:
-        rotator = _Rotator(manager, manager, 0, True, workers)  # forked before any observer
+        rotator = start()
     except BaseException as exc:
         obs.started(report)
         obs.failed(report, exc)
         raise
     obs.started(report)
     try:
-        _verify(store, rotator, report, batch_size, obs)
-        report.total = report.checked
+        try:
+            body(rotator, obs)
+        finally:
+            rotator.close()
     except BaseException as exc:
         report.seconds = time.monotonic() - started
         obs.failed(report, exc)
         raise
-    finally:
-        rotator.close()
     report.seconds = time.monotonic() - started
     obs.finished(report)
     return report
@@ -535,19 +572,38 @@ def _restore(report: RotationReport, journal: dict[str, Any], where: str) -> Any
     return decode_id(journal.get("last_id"), where)
 
 
-def _tally(report: RotationReport, cell: Cell, res: TokenResult, by_source: Counter[str]) -> None:
-    report.total += 1
-    if res.outcome is Outcome.DONE:
-        report.already_current += 1
-    elif res.outcome is Outcome.ROTATED:
-        report.rotated += 1
-        if res.source:
-            by_source[res.source] += 1
-    elif res.outcome is Outcome.UNDECRYPTABLE:
-        report.undecryptable += 1
-        _add_id(report.undecryptable_ids, cell.id)
-    else:
-        report.failed += 1
+_DONE, _ROTATED = OUTCOME_CODES[Outcome.DONE], OUTCOME_CODES[Outcome.ROTATED]
+_UNDECRYPTABLE = OUTCOME_CODES[Outcome.UNDECRYPTABLE]
+
+
+def _tally(
+    report: RotationReport,
+    cells: list[Cell],
+    results: Results,
+    by_source: Counter[str],
+    missed: set[Any],
+) -> None:
+    """Count a page's outcomes (cells whose value changed underneath are counted when
+    re-read, not here)."""
+    codes, sources, _ = results
+    if missed:
+        kept = [n for n, cell in enumerate(cells) if cell.id not in missed]
+        cells = [cells[n] for n in kept]
+        codes = bytes(codes[n] for n in kept)
+        sources = [sources[n] for n in kept]
+    report.total += len(codes)
+    report.already_current += codes.count(_DONE)
+    rotated = codes.count(_ROTATED)
+    report.rotated += rotated
+    if rotated:
+        by_source.update(s for c, s in zip(codes, sources, strict=True) if c == _ROTATED and s)
+    undecryptable = codes.count(_UNDECRYPTABLE)
+    report.undecryptable += undecryptable
+    if undecryptable:
+        for cell, code in zip(cells, codes, strict=True):
+            if code == _UNDECRYPTABLE:
+                _add_id(report.undecryptable_ids, cell.id)
+    report.failed += len(codes) - rotated - undecryptable - codes.count(_DONE)
 
 
 def _run(
@@ -565,26 +621,26 @@ def _run(
     by_source: Counter[str] = Counter(report.by_source)
     conflicts: list[Any] = []
     seen = 0
-    pending: deque[tuple[Page, Callable[[], list[TokenResult]]]] = deque()
 
-    def finish(page: Page, results: list[TokenResult]) -> None:
+    def finish(page: Page, results: Results) -> None:
         nonlocal seen
         if state is not None:
             encode_id(page.last_id)  # an id the journal cannot keep stops the run here
+        codes, _, made = results
         changes: list[Change] = []
-        for cell, res in zip(page.cells, results, strict=True):
-            if res.outcome is Outcome.ROTATED and res.token is not None:
-                changes.append(Change(cell, res.token))
-                if known is not None:
-                    known.add(res.token)  # checked under the target by rotate_token
-            elif res.outcome is Outcome.DONE and known is not None:
-                known.add(cell.token)
-        missed = store.replace(changes) if changes and not dry else []
-        missed_set = set(missed)
-        for cell, res in zip(page.cells, results, strict=True):
-            if cell.id in missed_set:
-                continue  # counted when re-read
-            _tally(report, cell, res, by_source)
+        if not dry:
+            # made: the new tokens of the ROTATED codes, in order (each checked under
+            # the target by rotate_token or its fast path).
+            fresh = iter(made)
+            for cell, code in zip(page.cells, codes, strict=True):
+                if code == _ROTATED:
+                    changes.append(Change(cell, next(fresh)))
+                elif code == _DONE and known is not None:
+                    known.add(cell.token)
+            if known is not None:
+                known.update(made)
+        missed = store.replace(changes) if changes else []
+        _tally(report, page.cells, results, by_source, set(missed))
         report.skipped += page.skipped
         report.unreadable += len(page.unreadable_ids)
         for row_id in page.unreadable_ids:
@@ -597,14 +653,11 @@ def _run(
         seen += len(page.cells) + page.skipped
         obs.progress(report, "rotating", seen, total)
 
-    for page in _pages(store, batch_size, after):
-        pending.append((page, rotator.submit([c.token for c in page.cells])))
-        if len(pending) > 1:
-            done_page, get = pending.popleft()
-            finish(done_page, get())
-    while pending:
-        done_page, get = pending.popleft()
-        finish(done_page, get())
+    _pipelined(
+        store.pages(batch_size, after),
+        lambda page: rotator.submit([c.token for c in page.cells]),
+        finish,
+    )
     passes = 0
     while conflicts and passes < CONFLICT_PASSES:
         passes += 1
@@ -632,7 +685,6 @@ def _verify(
     report.checked = report.unverified = report.unreadable = 0
     report.unverified_ids, report.unreadable_ids = [], []
     seen = 0
-    pending: deque[tuple[Page, Callable[[], list[str | None]]]] = deque()
 
     def check(page: Page) -> Callable[[], list[str | None]]:
         if known is None:
@@ -664,17 +716,24 @@ def _verify(
             beat()
         obs.progress(report, "verifying", seen, total)
 
-    for page in _pages(store, batch_size, None):
-        pending.append((page, check(page)))
+    _pipelined(store.pages(batch_size, None), check, finish)
+    report.unverified_by_key = dict(by_key)
+    report.verified = report.unverified == 0 and report.unreadable == 0
+
+
+def _pipelined(
+    pages: Iterator[Page],
+    submit: Callable[[Page], Callable[[], _R]],
+    finish: Callable[[Page, _R], None],
+) -> None:
+    """Submit each page, and finish the one before it meanwhile: the main process reads
+    and writes one page while the pool works on the next."""
+    pending: deque[tuple[Page, Callable[[], _R]]] = deque()
+    for page in pages:
+        pending.append((page, submit(page)))
         if len(pending) > 1:
             done_page, get = pending.popleft()
             finish(done_page, get())
     while pending:
         done_page, get = pending.popleft()
         finish(done_page, get())
-    report.unverified_by_key = dict(by_key)
-    report.verified = report.unverified == 0 and report.unreadable == 0
-
-
-def _pages(store: Store, batch_size: int, after: Any) -> Iterator[Page]:
-    yield from store.pages(batch_size, after)

@@ -9,7 +9,7 @@ set-up through Python layers, a new HMAC context per trial); this module opens t
 with one ``hmac.digest`` call per trial and one AES context per token.
 
 Safety of the split: new tokens are made by the reference implementation
-(``CredentialManager.encrypt_bytes``), and *opened* here to check them; the final
+(the target manager's own Fernet, ``encrypt_at_time``), and *opened* here to check them; the final
 verification pass opens every token it has not seen proved through the manager itself.
 A fault in this module can make a token look unreadable (listed, left untouched) or a
 new token fail its check (not written): never a token written that Fernet cannot open.
@@ -36,28 +36,41 @@ _TRANSLATE = bytes.maketrans(b"-_", b"+/")
 
 class FastOpener:
     """Opens Fernet tokens under a fixed list of ``(fingerprint, signing, encryption)``
-    keys, in order. Never pickled (it holds keys): workers get it by fork.
+    keys. Never pickled (it holds keys): workers get it by fork.
 
-    AES-CBC decryption is done as one ECB pass over the ciphertext blocks (one reusable
-    context per key, no per-token set-up) XORed with the IV and preceding blocks, only
-    after the HMAC has authenticated the token, as Fernet itself orders it.
+    The HMAC of each key is keyed once (the standard library's ``hmac`` object, copied
+    per trial: no key schedule per token). AES-CBC decryption is done as one ECB pass
+    over the ciphertext blocks (one reusable context per key, no per-token set-up) XORed
+    with the IV and preceding blocks, only after the HMAC has authenticated the token,
+    as Fernet itself orders it.
+
+    Trial order: the keys in the order given, except that the key that opened the last
+    token is tried first when no two keys share a signing key. Then at most one key's
+    HMAC can match a token (short of a SHA-256 collision), so the order of the trials
+    cannot change the answer, only how many failed HMACs come before it: a rotation
+    reads runs of tokens under one source key.
     """
 
-    __slots__ = ("_keys",)
+    __slots__ = ("_keys", "_reorder")
 
     def __init__(self, keys: Sequence[tuple[str, bytes, bytes]]) -> None:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
         self._keys = [
-            (fp, s, Cipher(algorithms.AES(e), modes.ECB()).decryptor())  # noqa: S305 - CBC by hand
+            (
+                fp,
+                hmac.new(s, digestmod="sha256"),
+                Cipher(algorithms.AES(e), modes.ECB()).decryptor(),  # noqa: S305 - CBC by hand
+            )
             for fp, s, e in keys
         ]
+        self._reorder = len({s for _, s, _ in keys}) == len(keys)
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("FastOpener cannot be pickled: it holds keys")
 
     def open(self, token: bytes) -> tuple[bytes, str] | None:
-        """``(plaintext, fingerprint)`` of the first key that opens ``token``, else None."""
+        """``(plaintext, fingerprint)`` of the key that opens ``token``, else None."""
         try:
             data = binascii.a2b_base64(token.translate(_TRANSLATE))
         except (binascii.Error, ValueError):
@@ -66,8 +79,13 @@ class FastOpener:
         if n < _MIN or data[0] != 0x80 or (n - 57) % 16:
             return None
         body, mac = data[:-32], data[-32:]
-        for fp, signing, ecb in self._keys:
-            if hmac.compare_digest(hmac.digest(signing, body, "sha256"), mac):
+        keys = self._keys
+        for i, (fp, signing, ecb) in enumerate(keys):
+            check = signing.copy()
+            check.update(body)
+            if hmac.compare_digest(check.digest(), mac):
+                if i and self._reorder:
+                    keys.insert(0, keys.pop(i))
                 blocks = ecb.update(data[25:-32])
                 size = len(blocks)
                 chain = int.from_bytes(data[9 : 9 + size], "big")
@@ -143,30 +161,57 @@ class FastPath:
     def usable(self) -> bool:
         return self.both is not None and self.only_target is not None
 
-    def rotate(self, token: bytes, now: int, rotate: bool) -> Any:
+    def rotate_many(
+        self, tokens: Sequence[bytes], now: int, rotate: bool
+    ) -> tuple[bytes, list[str | None], list[bytes]]:
+        """:func:`~importobot_enterprise.key_rotation.core.rotate_token` over a page, as
+        the engine's columns: one outcome code per token (``OUTCOME_CODES``), the
+        fingerprint of the key that opened it (``None``: none did), and the new tokens
+        of the rotated ones in order. No result object per token. New tokens are made
+        by the target's own Fernet (``encrypt_at_time``, as ``encrypt_bytes`` does)."""
         from importobot_enterprise.key_rotation.core import (
+            OUTCOME_CODES,
             Outcome,
-            TokenResult,
-            _chars,
             rotate_token,
             verify_token,
         )
 
         assert self.both is not None and self.only_target is not None  # noqa: S101 - usable
-        opened = self.both.open(token)
-        if opened is None:  # the reference path decides what the fast one refused
-            return rotate_token(token, self.source, self.target, now=now, rotate=rotate)
-        plain, fp = opened
-        if fp == self.target_fp:
-            return TokenResult(Outcome.DONE, source=fp, length=_chars(plain))
-        if not rotate:
-            return TokenResult(Outcome.ROTATED, source=fp, length=_chars(plain))
-        new = self.target.encrypt_bytes(plain, now=now)
-        check = self.only_target.open(new)
-        ok = check is not None and check[1] == self.target_fp and check[0] == plain
-        if not ok and not verify_token(new, plain, self.target):
-            return TokenResult(Outcome.FAILED, source=fp, length=_chars(plain))
-        return TokenResult(Outcome.ROTATED, token=new, source=fp, length=_chars(plain))
+        both_open, check_open = self.both.open, self.only_target.open
+        encrypt = self.target._encrypting_cipher().encrypt_at_time
+        target_fp = self.target_fp
+        done, rotated = OUTCOME_CODES[Outcome.DONE], OUTCOME_CODES[Outcome.ROTATED]
+        failed = OUTCOME_CODES[Outcome.FAILED]
+        codes = bytearray()
+        sources: list[str | None] = []
+        made: list[bytes] = []
+        for token in tokens:
+            opened = both_open(token)
+            if opened is None:  # the reference path decides what the fast one refused
+                r = rotate_token(token, self.source, self.target, now=now, rotate=rotate)
+                codes.append(OUTCOME_CODES[r.outcome])
+                sources.append(r.source)
+                if r.token is not None:
+                    made.append(r.token)
+                continue
+            plain, fp = opened
+            sources.append(fp)
+            if fp == target_fp:
+                codes.append(done)
+                continue
+            if not rotate:
+                codes.append(rotated)
+                continue
+            new = encrypt(plain, now)
+            check = check_open(new)
+            if (check is None or check[1] != target_fp or check[0] != plain) and not (
+                verify_token(new, plain, self.target)
+            ):
+                codes.append(failed)
+                continue
+            codes.append(rotated)
+            made.append(new)
+        return bytes(codes), sources, made
 
     def opener_of(self, token: bytes) -> str | None:
         """Fingerprint of the key of ``target`` (primary first) that opens ``token``."""

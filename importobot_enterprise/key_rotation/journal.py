@@ -16,7 +16,7 @@ from typing import Any
 from importobot_enterprise.key_rotation.durable import atomic_write, sweep_temp_files
 from importobot_enterprise.key_rotation.errors import JournalError
 
-__all__ = ["JOURNAL_SUFFIX", "MAX_JOURNAL_BYTES", "JsonJournal", "parse_journal"]
+__all__ = ["JOURNAL_SUFFIX", "MAX_JOURNAL_BYTES", "JournalBeside", "JsonJournal", "parse_journal"]
 
 JOURNAL_SUFFIX = ".importobot-rotation.json"
 #: A journal lists at most a few ten thousand ids: anything far larger is not ours.
@@ -89,6 +89,30 @@ class JsonJournal:
             atomic_write(self.path, _dump(data))
         else:
             self.path.unlink(missing_ok=True)
+
+
+class JournalBeside:
+    """The journal methods of a store whose journal is a :class:`JsonJournal` file
+    beside it (a mixin listed before the store's base class)."""
+
+    _journal: JsonJournal
+    journal_label: str
+
+    def _use_journal(self, target: Path, key: str) -> None:
+        self._journal = JsonJournal(target, key)
+        self.journal_label = str(self._journal.path)
+
+    def read_journal(self) -> dict[str, Any] | None:
+        """This store's entry in the journal beside it."""
+        return self._journal.read()
+
+    def write_journal(self, data: dict[str, Any]) -> None:
+        """Record this store's entry durably."""
+        self._journal.write(data)
+
+    def clear_journal(self) -> None:
+        """Drop this store's entry (the file goes with the last entry)."""
+        self._journal.clear()
 
 
 def _dump(data: dict[str, Any]) -> bytes:

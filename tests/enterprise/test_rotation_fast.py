@@ -66,3 +66,22 @@ def test_fast_path_only_for_plain_managers() -> None:
     k0, k1 = new_raw(), new_raw()
     assert FastPath(CredentialManager(k0), CredentialManager(k1)).usable
     assert not FastPath(CredentialManager(k0), Custom(k1)).usable
+
+
+def test_last_opener_first_only_when_it_cannot_change_the_answer() -> None:
+    """Keys sharing a signing half could both pass one token's HMAC: then the opener keeps
+    the managers' trial order; otherwise the key that opened the last token goes first
+    and every answer is still Fernet's."""
+    k0, k1 = new_raw(), new_raw()
+    twin = k1[:16] + new_raw()[16:]  # same signing key as k1, another encryption key
+    shared = fast_opener(CredentialManager(k1, previous_keys=[twin]))
+    assert shared is not None and not shared._reorder
+    target = CredentialManager(k1, previous_keys=[k0])
+    opener = fast_opener(target)
+    assert opener is not None and opener._reorder
+    keys = [(target.key_fingerprint, k1), (target.previous_fingerprints[0], k0)]
+    tokens = [Fernet(key_text(k).encode()).encrypt(b"v%d" % n) for n, k in enumerate([k0] * 3)]
+    tokens += [Fernet(key_text(k1).encode()).encrypt(b"t"), tokens[0]]
+    for tok in tokens:
+        assert opener.open(tok) == _fernet_open(tok, keys)
+    assert opener._keys[0][0] == target.previous_fingerprints[0]  # k0 opened the last one

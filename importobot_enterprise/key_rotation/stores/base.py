@@ -132,9 +132,9 @@ class Cell(NamedTuple):
         return rebuild(self.raw, {self.where(): new})
 
 
-@dataclass(frozen=True)
-class Change:
-    """Replace ``cell``'s token with ``new_token`` (already verified)."""
+class Change(NamedTuple):
+    """Replace ``cell``'s token with ``new_token`` (already verified). A named tuple: the
+    engine makes one per rotated value."""
 
     cell: Cell
     new_token: bytes
@@ -153,6 +153,17 @@ class Page:
 
 def grouped(changes: Sequence[Change]) -> list[tuple[Any, Any, Any]]:
     """``(new value, id, old value)`` per stored value: every change to one value at once."""
+    if len({ch.cell.id for ch in changes}) == len(changes):
+        # One change per value (the common case): no grouping; a whole-value token is
+        # the new value itself.
+        rows: list[tuple[Any, Any, Any]] = []
+        for cell, new in changes:
+            row_id, raw, _, span = cell
+            if span is not None and span[0] == 0 and span[1] == len(raw):
+                rows.append((new.decode("ascii") if isinstance(raw, str) else new, row_id, raw))
+            else:
+                rows.append((rebuild(raw, {cell.where(): new}), row_id, raw))
+        return rows
     by_id: dict[Any, tuple[Any, dict[tuple[int, int], bytes]]] = {}
     for ch in changes:
         raw, swaps = by_id.setdefault(ch.cell.id, (ch.cell.raw, {}))

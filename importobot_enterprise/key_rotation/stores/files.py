@@ -24,7 +24,7 @@ from importobot_enterprise.key_rotation.durable import (
     sweep_temp_files,
 )
 from importobot_enterprise.key_rotation.errors import JournalError, StoreError
-from importobot_enterprise.key_rotation.journal import JsonJournal
+from importobot_enterprise.key_rotation.journal import JournalBeside
 from importobot_enterprise.key_rotation.stores.base import Cell, Change, Page, Store
 
 __all__ = ["MAX_FILE_BYTES", "FileStore", "find_tokens"]
@@ -43,7 +43,7 @@ def _position(cell_id: object) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-class FileStore(Store):
+class FileStore(JournalBeside, Store):
     """One file of tokens. Cell ids are ``line:N#K`` (line N, K-th token on it, 1-based)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -61,8 +61,7 @@ class FileStore(Store):
                 f"{self.path}: has {st.st_nlink} hard links; an atomic rewrite would split them "
                 f"(copy it to a file of its own first)"
             )
-        self._journal = JsonJournal(self.target, "file")
-        self.journal_label = str(self._journal.path)
+        self._use_journal(self.target, "file")
         self._snapshot: bytes | None = None
         self._spans: list[tuple[int, int]] = []
 
@@ -139,15 +138,3 @@ class FileStore(Store):
         atomic_write(self.target, new_data, like=os.stat(self.target))
         self._snapshot = new_data
         return []
-
-    def read_journal(self) -> dict[str, Any] | None:
-        """The journal beside the real file."""
-        return self._journal.read()
-
-    def write_journal(self, data: dict[str, Any]) -> None:
-        """Record the journal beside the real file."""
-        self._journal.write(data)
-
-    def clear_journal(self) -> None:
-        """Remove the journal."""
-        self._journal.clear()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from importobot_enterprise.key_rotation.durable import holder_of, real_target, store_lock
 from importobot_enterprise.key_rotation.errors import StoreError, StoreLockedError
-from importobot_enterprise.key_rotation.journal import JsonJournal
+from importobot_enterprise.key_rotation.journal import JournalBeside
 from importobot_enterprise.key_rotation.stores.sql import SQLStore, split_name
 
 __all__ = ["SQLiteStore", "quote_identifier"]
@@ -42,7 +42,7 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class SQLiteStore(SQLStore):
+class SQLiteStore(JournalBeside, SQLStore):
     """Tokens in one column of one SQLite table, rows addressed by a unique id column.
 
     ``read_only`` opens the database read-only (dry runs). ``pragmas`` are applied after
@@ -92,8 +92,7 @@ class SQLiteStore(SQLStore):
         except BaseException:
             self.close()
             raise
-        self._journal = JsonJournal(self.target, f"{'.'.join(self.table)}.{column}")
-        self.journal_label = str(self._journal.path)
+        self._use_journal(self.target, f"{'.'.join(self.table)}.{column}")
 
     # -- schema checks (D21: never altered, only inspected) ----------------------------
     def _pragma(self, name: str, arg: str) -> list[tuple[Any, ...]]:
@@ -231,18 +230,6 @@ class SQLiteStore(SQLStore):
         """Rows in the table."""
         sql = f"SELECT COUNT(*) FROM {self._qtable}"  # noqa: S608 - quoted
         return int(self.conn.execute(sql).fetchone()[0])
-
-    def read_journal(self) -> dict[str, Any] | None:
-        """This table's entry in ``<db>.importobot-rotation.json``."""
-        return self._journal.read()
-
-    def write_journal(self, data: dict[str, Any]) -> None:
-        """Record this table's entry."""
-        self._journal.write(data)
-
-    def clear_journal(self) -> None:
-        """Drop this table's entry."""
-        self._journal.clear()
 
     def close(self) -> None:
         """Close the connection (then the descriptor the lock is taken on)."""
