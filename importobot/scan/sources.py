@@ -3,7 +3,8 @@
 Every scan — the pre-commit hook, ``check``, ``check --staged``, ``check --history`` —
 turns what it scans into :class:`Item` records (shown path, root-relative path, bytes,
 label, commit, line map) and hands them to :func:`scan_items`, the one loop that applies
-exclusion, the size limit and the binary test, runs the per-file scan
+exclusion, the size limit and the binary test (UTF-16 with a byte-order mark is decoded,
+not binary), runs the per-file scan
 (:func:`importobot.scan.rules.files.scan_file`) and labels the findings. The baseline is
 applied afterwards in one place (:func:`importobot.scan.baseline.apply_baseline`).
 
@@ -253,7 +254,7 @@ def scan_items(
     of history items carry their commit and real line numbers. Root-relative paths are
     recorded in ``result.paths`` for the baseline.
     """
-    from importobot.scan.rules.files import is_binary, scan_file
+    from importobot.scan.rules.files import scan_file, text_bytes
 
     matcher = None
     if exclude:
@@ -271,14 +272,15 @@ def scan_items(
             result.skip("too-large", len(data))
             result.notes.append(f"{printable(item.shown)}: skipped, larger than the size limit")
             continue
-        if is_binary(data):
+        text = text_bytes(data)  # UTF-16 with a BOM is decoded; None: binary
+        if text is None:
             result.skip("binary", len(data))
             continue
         result.files_scanned += 1
         result.bytes_scanned += len(data)
         if item.rel is not None:
             result.paths[item.shown] = item.rel
-        found = scan_file(item.shown, data, env_globs=env_globs, inline_ignores=inline_ignores)
+        found = scan_file(item.shown, text, env_globs=env_globs, inline_ignores=inline_ignores)
         if not found:
             continue
         known = seen.setdefault(item.shown, set())

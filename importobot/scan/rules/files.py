@@ -44,6 +44,7 @@ __all__ = [
     "is_key_file_name",
     "scan_file",
     "scan_text",
+    "text_bytes",
 ]
 
 #: Env-style file names (IOB101), matched against the base name, case-insensitive.
@@ -148,6 +149,29 @@ def is_key_file_name(path: str) -> bool:
 def is_binary(data: bytes) -> bool:
     """A NUL byte in the first 8 KiB means binary (as git decides)."""
     return b"\0" in data[:8192]
+
+
+#: Byte-order marks of UTF-16 text (PowerShell's ``Out-File`` and ``>`` write UTF-16 LE).
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def text_bytes(data: bytes) -> bytes | None:
+    """The bytes to scan as UTF-8 text, or ``None`` for binary content.
+
+    A file starting with a UTF-16 byte-order mark (LE or BE) is decoded (without the
+    mark; a broken pair or an odd last byte becomes U+FFFD) and re-encoded as UTF-8, so
+    lines and columns are those of the decoded text. It is binary when the decoded text
+    holds U+0000 in its first 4,096 characters (a UTF-32 mark, or binary data that merely
+    starts like one). Anything else is binary when :func:`is_binary` says so. One pass
+    over the input, at most 1.5 times its size out.
+    """
+    codec = _UTF16_BOMS.get(data[:2])
+    if codec is None:
+        return None if is_binary(data) else data
+    text = data[2:].decode(codec, errors="replace")
+    if "\0" in text[:4096]:
+        return None
+    return text.encode("utf-8", errors="replace")
 
 
 def _suffix(name: str) -> str:
@@ -343,9 +367,12 @@ def scan_file(
     env_globs: Iterable[str] = (),
     inline_ignores: bool = True,
 ) -> list[Finding]:
-    """Findings in a file's bytes. Binary content yields nothing (callers count the skip)."""
-    if is_binary(data):
+    """Findings in a file's bytes. Binary content yields nothing (callers count the skip);
+    UTF-16 with a byte-order mark is decoded first (:func:`text_bytes`)."""
+    text_data = text_bytes(data)
+    if text_data is None:
         return []
+    data = text_data
     name = _basename(path)
     env_globs = tuple(env_globs)
     if not _needs_text(path, name, data, env_globs):
