@@ -42,6 +42,7 @@ __all__ = [
     "is_binary",
     "is_env_file",
     "is_key_file_name",
+    "names_a_secret",
     "scan_file",
     "scan_text",
     "text_bytes",
@@ -95,6 +96,8 @@ _PEM_BEGIN_RE = lazy_compile(
 )
 _STRUCTURED_MAX = 2 * 1024 * 1024
 _KEY_FILE_MAX = 4096
+#: A file of bare values under a secret's name is read as such up to this size.
+_KEY_LINES_MAX = 65536
 _TYPE_LABEL = {
     "fernet": "Fernet key",
     "laravel": "Laravel base64: key",
@@ -144,6 +147,37 @@ def is_key_file_name(path: str) -> bool:
     """True for a name like a key file's (``master.key``, ``fernet.key``, ``app_secret``)."""
     name = _basename(path)
     return _glob_any(name, KEY_FILE_GLOBS) and not _glob_any(name, _NOT_KEY_FILES)
+
+
+_NAME_TOKEN_RE = lazy_compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+#: Name tokens that make a name say "not a secret" even beside ``key``/``secret``.
+_NOT_SECRET_TOKENS = frozenset(
+    "pub public fingerprint fingerprints known hosts authorized sums sha sha1 sha256 sha512"
+    " md5 hash hashes digest digests checksum checksums id ids".split()
+)
+
+
+def names_a_secret(path: str) -> bool:
+    """True when a path says its content is a key or a secret (D10, issue 16): the base
+    name is a key file's (:func:`is_key_file_name`) or one of its words is ``key``/``keys``
+    or holds ``secret`` (``tmp/development_secret.txt``, ``appSecret.txt``), or a directory
+    is named ``key(s)``/``secret(s)`` — and no word says public, hash or identifier
+    (``public_keys.txt``, ``key_fingerprints.txt``, ``keys/SHA256SUMS``).
+    """
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        return False
+    name = parts[-1]
+    if _glob_any(name, _NOT_KEY_FILES):
+        return False
+    words = [w.lower() for w in _NAME_TOKEN_RE.findall(name)]
+    if any(w in _NOT_SECRET_TOKENS for w in words):
+        return False
+    if is_key_file_name(name):
+        return True
+    if any(w in ("key", "keys") or "secret" in w for w in words):
+        return True
+    return any(d.lower().lstrip(".") in ("key", "keys", "secret", "secrets") for d in parts[:-1])
 
 
 def is_binary(data: bytes) -> bool:
@@ -336,6 +370,29 @@ def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
     return ranges
 
 
+_BARE_VALUE_RE = lazy_compile(r"(?:base64:)?[A-Za-z0-9+/_-]+={0,2}")
+
+
+def _key_lines(scan: _FileScan, text: str, name: str) -> None:
+    """A file whose lines are bare values (comments and blank lines aside) under a name
+    that says secret or key: each key-shaped line is a ``key-file`` finding (IOB102,
+    ``variable`` = the file name). A file with any other line is left to the readers."""
+    lines = split_lines(text)
+    bare: list[tuple[int, str, str]] = []
+    for lineno, line in enumerate(lines, 1):
+        token = line.strip()
+        if not token or token.startswith(("#", "//", ";")):
+            continue
+        if _BARE_VALUE_RE.fullmatch(token) is None:
+            return
+        bare.append((lineno, line, token))
+    for lineno, line, token in bare:
+        found = recognize_key_file(token)
+        if found is not None:
+            column = len(line) - len(line.lstrip()) + 1
+            scan.add(found, line=lineno, column=column, variable=name, env=False, line_text=line)
+
+
 def _in_ranges(line: int, ranges: list[tuple[int, int]]) -> bool:
     """``line`` is in a block of ``ranges`` (in order, apart), after its first line."""
     at = bisect_left(ranges, (line,)) - 1  # the last block starting above ``line``
@@ -387,7 +444,7 @@ def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -
     """Byte-level prefilter: can this file hold a finding at all?"""
     if is_env_file(path, env_globs) or _DOCKERFILE_RE.search(name):
         return True
-    if len(data) <= _KEY_FILE_MAX and is_key_file_name(path):
+    if len(data) <= _KEY_LINES_MAX and names_a_secret(path):
         return True
     low = data.lower()
     if any(w in low for w in _HOT_WORDS):
@@ -407,7 +464,7 @@ def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...
     """
     if data.startswith(b"\xef\xbb\xbf") or b"-----BEGIN" in data:
         return False
-    if is_env_file(path, env_globs) or is_key_file_name(path) or _DOCKERFILE_RE.search(name):
+    if is_env_file(path, env_globs) or names_a_secret(path) or _DOCKERFILE_RE.search(name):
         return False
     suffix = _suffix(name)
     if suffix in _YAML_EXT:
@@ -454,6 +511,11 @@ def _scan_text(
                 env=False,
                 line_text=first,
             )
+            return scan.findings
+
+    if len(text) <= _KEY_LINES_MAX and names_a_secret(path):
+        _key_lines(scan, text, name)
+        if scan.findings:
             return scan.findings
 
     pem_ranges = _pem(scan, text) if "-----BEGIN" in text else []
