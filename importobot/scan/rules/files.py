@@ -26,6 +26,10 @@ from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
+from importobot.scan.readers.pem import BEGIN_RE as PEM_BEGIN_RE
+from importobot.scan.readers.pem import BOUNDARY_RE as PEM_BOUNDARY_RE
+from importobot.scan.readers.pem import HINTS as PEM_HINTS
+from importobot.scan.readers.pem import end_of_block as pem_end
 from importobot.scan.readers.yaml import YamlContext, read_k8s_data, read_yaml_line
 from importobot.scan.recognizer import (
     Match,
@@ -78,6 +82,7 @@ _HOT_WORDS: tuple[bytes, ...] = (
     b"-----begin",
 )
 _HOT_WORDS_STR = tuple(w.decode() for w in _HOT_WORDS)
+_PEM_HINTS_BYTES = tuple(h.encode() for h in PEM_HINTS)
 _YAML_EXT = (".yml", ".yaml")
 _DOCKERFILE_RE = lazy_compile(r"(?i)^(?:dockerfile|containerfile)(?:[._-].*)?$|\.dockerfile$")
 _CODE_EXT = frozenset(
@@ -91,9 +96,6 @@ _PRAGMA_RE = lazy_compile(
     r"importobot:\s*ignore(?:\[(?P<codes>[A-Za-z0-9_, \-]+)\])?|pragma:\s*allowlist[ -]secret"
 )
 _NEXTLINE_RE = lazy_compile(r"pragma:\s*allowlist[ -]nextline[ -]secret")
-_PEM_BEGIN_RE = lazy_compile(
-    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ED25519 |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
-)
 _STRUCTURED_MAX = 2 * 1024 * 1024
 _KEY_FILE_MAX = 4096
 #: A file of bare values under a secret's name is read as such up to this size.
@@ -309,8 +311,8 @@ class _FileScan:
         prev_text: str = "",
         env: bool = False,
     ) -> None:
-        if "-----BEGIN" in c.value:
-            return  # PEM blocks are found by _pem(), never as candidates (D10)
+        if any(h in c.value for h in PEM_HINTS):
+            return  # private-key blocks are found by _pem(), never as candidates (D10)
         is_env = env or c.env or self.env_file
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'")
         if m is None:
@@ -329,29 +331,34 @@ class _FileScan:
 
 
 def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
-    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges.
+    """Private-key blocks in ``text`` (every family :mod:`importobot.scan.readers.pem`
+    knows): one IOB102 each; returns their line ranges.
 
-    A block ends at the first ``-----END`` after it, if that comes before the next
-    ``-----BEGIN`` (blocks do not nest): each byte is read for one block at most.
+    A block ends at its family's end marker if that comes before the next armored block
+    starts (blocks do not nest): each byte is read for one block at most.
     """
     ranges: list[tuple[int, int]] = []
     line = 1
     counted = 0
-    for m in _PEM_BEGIN_RE.finditer(text):
+    for m in PEM_BEGIN_RE.finditer(text):
         if m.start() < counted:
             continue  # inside the previous block
         line += text.count("\n", counted, m.start())
         counted = m.start()
         start_line = line
-        next_begin = text.find("-----BEGIN", m.end())
-        end = text.find("-----END", m.end(), next_begin if next_begin >= 0 else len(text))
-        end_line = start_line if end < 0 else start_line + text.count("\n", m.start(), end)
+        boundary = PEM_BOUNDARY_RE.search(text, m.end())
+        next_begin = boundary.start() if boundary is not None else -1
+        stop = next_begin if next_begin >= 0 else len(text)
+        end = pem_end(text, m.lastgroup or "pem", m.end(), stop)
+        if end >= 0:
+            eol = text.find("\n", end, stop)
+            end_line = start_line + text.count("\n", m.start(), end)
+            block_end = eol if eol >= 0 else stop
+        else:
+            end_line = start_line
+            block_end = min(m.end() + 40, stop)
         ranges.append((start_line, end_line))
-        block_end = (end if end >= 0 else m.end()) + 40
-        if next_begin >= 0:
-            block_end = min(block_end, next_begin)
-        block = text[m.start() : block_end]
-        found = key_shape(block)
+        found = key_shape(text[m.start() : block_end])
         if end >= 0:
             line, counted = end_line, end
         if found is None:
@@ -462,7 +469,7 @@ def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...
     lines :func:`_value_lines` finds (the generic reader, and YAML outside Kubernetes
     manifests), and finds nothing when there are none.
     """
-    if data.startswith(b"\xef\xbb\xbf") or b"-----BEGIN" in data:
+    if data.startswith(b"\xef\xbb\xbf") or any(h in data for h in _PEM_HINTS_BYTES):
         return False
     if is_env_file(path, env_globs) or names_a_secret(path) or _DOCKERFILE_RE.search(name):
         return False
@@ -518,7 +525,7 @@ def _scan_text(
         if scan.findings:
             return scan.findings
 
-    pem_ranges = _pem(scan, text) if "-----BEGIN" in text else []
+    pem_ranges = _pem(scan, text) if any(h in text for h in PEM_HINTS) else []
     small = len(text) <= _STRUCTURED_MAX
 
     if env_file or (
