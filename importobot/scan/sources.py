@@ -17,7 +17,8 @@ The sources:
   from the work tree; files with a git ``filter`` attribute (git-crypt) by the index only.
   The hook passes its files; ``check --staged`` passes :func:`importobot.git.staged_paths`.
 * :func:`history_items` — the lines each commit added (``git log -p``), with a map from
-  the scanned text's lines back to the commit's line numbers.
+  the scanned text's lines back to the commit's line numbers; UTF-16 text, which git shows
+  as binary, is read back from its blobs and decoded.
 * work-tree files (``check PATH``) are chosen by :mod:`importobot.scan.engine` and read by
   :func:`read_item`.
 
@@ -39,6 +40,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
+    from importobot.git import BinaryChange
     from importobot.scan.finding import Finding, ScanResult
 
 __all__ = [
@@ -226,14 +228,61 @@ def history_items(
     """
     from importobot.git import iter_added, iter_history
 
+    binary: list[BinaryChange] = []
     if revs is not None:
-        source = iter_added(cwd, revs, paths, literal_paths=literal_paths, timeout=timeout)
+        source = iter_added(
+            cwd, revs, paths, literal_paths=literal_paths, timeout=timeout, binary=binary
+        )
     else:
-        source = iter_history(cwd, rev_range, paths)
+        source = iter_history(cwd, rev_range, paths, binary=binary)
     for commit, path, added in source:
         commits.add(commit)
         data, real = _added_text(added)
         yield Item(path, path, data, commit=commit, lines=real)
+    if binary:
+        yield from _decoded_binary(cwd, binary, commits)
+
+
+#: Binary changes larger than this are not read back for a text encoding git missed.
+_DECODE_MAX = 2 * 1024 * 1024
+
+
+def _decoded_binary(cwd: str, changes: list[BinaryChange], commits: set[str]) -> Iterator[Item]:
+    """UTF-16 text that ``git log -p`` showed as binary: the lines each commit added, read
+    from the blobs (:func:`importobot.scan.rules.files.text_bytes` decodes them). A line
+    counts as added when the first parent's version has no such line. Only blobs whose
+    change git showed as binary and of at most ``_DECODE_MAX`` bytes are read (``git
+    cat-file`` batches of bounded size, :func:`importobot.git.iter_blobs`); only those
+    starting with a UTF-16 byte-order mark are kept."""
+    from importobot.git import iter_blobs
+    from importobot.scan.rules.files import text_bytes
+
+    boms = (b"\xff\xfe", b"\xfe\xff")
+    blobs = {
+        oid: data
+        for oid, data in iter_blobs(cwd, [c.new for c in changes], _DECODE_MAX)
+        if data[:2] in boms
+    }
+    utf16 = [c for c in changes if c.new in blobs]
+    if not utf16:
+        return
+    blobs.update(iter_blobs(cwd, [c.old for c in utf16], _DECODE_MAX))
+    for change in utf16:
+        text = text_bytes(blobs[change.new])
+        if text is None:
+            continue
+        old = text_bytes(blobs.get(change.old, b"")) or b""
+        before = set(old.split(b"\n"))
+        added = [
+            (lineno, line)
+            for lineno, line in enumerate(text.split(b"\n"), 1)
+            if line.strip() and line not in before
+        ]
+        if not added:
+            continue
+        commits.add(change.commit)
+        data, real = _added_text(added)
+        yield Item(change.path, change.path, data, commit=change.commit, lines=real)
 
 
 # ------------------------------------------------------------------------ the loop

@@ -116,3 +116,43 @@ def test_hook_and_check_block_a_utf16_env(tmp_path, monkeypatch, capsys) -> None
     assert code == 1
     assert f".env:2:9 IOB101 APP_KEY {fingerprint(raw)}" in out
     assert not contains_key(out + err, raw)
+
+
+def test_history_reads_utf16_that_git_calls_binary(tmp_path, monkeypatch) -> None:
+    # `git log -p` shows no lines for UTF-16 (binary to git): the blobs of such changes
+    # are read back and decoded; a line counts as added when the first parent lacks it.
+    import json
+
+    from click.testing import CliRunner
+
+    from importobot.cli import cli
+    from tests.gitrepo import GIT_ENV, commit, git, init_repo
+
+    repo = init_repo(tmp_path / "repo")
+    monkeypatch.chdir(repo)
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+    raw = new_raw()
+    env = repo / ".env"
+    env.write_bytes(_utf16("DEBUG=1\r\n", "utf-16-le"))
+    (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0" + os.urandom(256))
+    git(repo, "add", ".")
+    commit(repo, "one")
+    env.write_bytes(_utf16(f"DEBUG=1\r\nAPP_KEY={spellings(raw)[0]}\r\n", "utf-16-le"))
+    git(repo, "add", ".")
+    added = commit(repo, "two")
+    env.write_bytes(_utf16(f"DEBUG=0\r\nAPP_KEY={spellings(raw)[0]}\r\n", "utf-16-le"))
+    (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0" + os.urandom(256))
+    git(repo, "add", ".")
+    commit(repo, "three: the key line is not new")
+    env.unlink()
+    git(repo, "add", "-A")
+    commit(repo, "four: removed")
+    result = CliRunner().invoke(cli, ["check", "--history", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    found = [
+        (f["path"], f["line"], f["rule"], f["fingerprint"], f["commit"]) for f in report["findings"]
+    ]
+    assert found == [(".env", 2, "IOB101", fingerprint(raw), added)]
+    assert not contains_key(result.output, raw)
