@@ -497,8 +497,92 @@ def _hunk_start(line: bytes) -> tuple[int, int] | None:
     return None
 
 
+class BinaryChange(Record):
+    """A file change ``git log -p`` showed as binary: the commit, the new path, and the
+    old (first parent; all zeros for a new file) and new blob ids."""
+
+    commit: str
+    path: str
+    old: str
+    new: str
+
+
+def _index_oids(line: bytes) -> tuple[str, str]:
+    """``(old, new)`` blob ids of an ``index OLD..NEW [mode]`` line (``--cc``: first parent)."""
+    fields = line.split()
+    if len(fields) < 2 or b".." not in fields[1]:
+        return "", ""
+    old, _, new = fields[1].partition(b"..")
+    return old.split(b",")[0].decode("ascii", "replace"), new.decode("ascii", "replace")
+
+
+def _binary_new_path(line: bytes) -> bytes | None:
+    """The new path of ``Binary files A and B differ`` (``None`` for a deletion)."""
+    body = line.rstrip(b"\n")
+    if not body.endswith(b" differ"):
+        return None
+    _old, sep, new = body[len(b"Binary files ") : -len(b" differ")].rpartition(b" and ")
+    if not sep:
+        return None
+    new = _unquote(new)
+    if new == b"/dev/null":
+        return None
+    return new[2:] if new.startswith(b"b/") else new
+
+
+#: Bytes of blobs one ``git cat-file --batch`` call of :func:`iter_blobs` reads at most.
+_BLOB_CHUNK = 16 * 1024 * 1024
+
+
+def iter_blobs(cwd: str, oids: Sequence[str], max_size: int) -> Iterator[tuple[str, bytes]]:
+    """``(oid, bytes)`` of the blobs ``oids`` of at most ``max_size`` bytes (larger ones are
+    never read): one ``git cat-file --batch-check``, then ``--batch`` calls of at most
+    ``_BLOB_CHUNK`` bytes each, so memory stays bounded. Raises :class:`GitError`."""
+    wanted = [o for o in dict.fromkeys(oids) if o.strip("0") and o.isalnum() and o.isascii()]
+    if not wanted:
+        return
+    query = "".join(f"{o}\n" for o in wanted).encode()
+    code, out, err = run_git(["cat-file", "--batch-check"], cwd, query)
+    if code != 0:
+        raise GitError(f"git cat-file failed: {_first_line(err)}")
+    chunks: list[list[str]] = [[]]
+    total = 0
+    for row in out.splitlines():
+        parts = row.split()
+        if len(parts) != 3 or parts[1] != b"blob" or not parts[2].isdigit():
+            continue
+        size = int(parts[2])
+        if size > max_size:
+            continue
+        if total + size > _BLOB_CHUNK and chunks[-1]:
+            chunks.append([])
+            total = 0
+        chunks[-1].append(parts[0].decode("ascii"))
+        total += size
+    for chunk in chunks:
+        if not chunk:
+            continue
+        query = "".join(f"{o}\n" for o in chunk).encode()
+        code, out, err = run_git(["cat-file", "--batch"], cwd, query)
+        if code != 0:
+            raise GitError(f"git cat-file failed: {_first_line(err)}")
+        pos = 0
+        for oid in chunk:
+            end = out.find(b"\n", pos)
+            parts = out[pos:end].split() if end >= 0 else []
+            if len(parts) != 3 or parts[1] != b"blob":
+                raise GitError("git cat-file: unexpected answer")
+            length = int(parts[2])
+            yield oid, out[end + 1 : end + 1 + length]
+            pos = end + 2 + length
+
+
 def iter_history(
-    cwd: str, rev_range: str | None = None, paths: Sequence[str] = ()
+    cwd: str,
+    rev_range: str | None = None,
+    paths: Sequence[str] = (),
+    *,
+    binary: list[BinaryChange] | None = None,
 ) -> Iterator[tuple[str, str, list[tuple[int, bytes]]]]:
     """Yield ``(commit, path, [(line, added bytes), …])`` per file a commit changed.
 
@@ -506,11 +590,14 @@ def iter_history(
     ``paths`` (pathspecs, as ``git log -- PATH``) when given.
     A merge yields only lines new against every parent (``--cc``), so lines merged in
     from a branch are counted once, at the branch commit. Binary files, deletions and
-    submodules yield nothing. Raises :class:`GitError` when git fails.
+    submodules yield nothing. ``binary`` (optional) collects the changes git shows as
+    binary (``Binary files … differ``) as :class:`BinaryChange` records, for a caller that
+    reads some of them itself (UTF-16 text is binary to git). Raises :class:`GitError`
+    when git fails.
     """
     if rev_range is not None and (rev_range.startswith("-") or not rev_range.strip()):
         raise GitError(f"not a revision range: {rev_range!r}")
-    yield from _log_added(cwd, [rev_range] if rev_range else ["--all"], paths)
+    yield from _log_added(cwd, [rev_range] if rev_range else ["--all"], paths, binary=binary)
 
 
 #: Revision options :func:`iter_added` and :func:`rev_list` accept besides plain revisions.
@@ -542,6 +629,7 @@ def iter_added(
     *,
     literal_paths: bool = False,
     timeout: float | None = None,
+    binary: list[BinaryChange] | None = None,
 ) -> Iterator[tuple[str, str, list[tuple[int, bytes]]]]:
     """:func:`iter_history` over a revision *set*: ``revs`` as ``git log`` takes them.
 
@@ -551,7 +639,7 @@ def iter_added(
     file names (no glob magic: file names come from the repository). ``timeout`` (seconds)
     stops git when it runs out; the generator then raises :class:`GitTimeout`.
     """
-    yield from _log_added(cwd, _check_revs(revs), paths, literal_paths, timeout)
+    yield from _log_added(cwd, _check_revs(revs), paths, literal_paths, timeout, binary)
 
 
 def _log_added(
@@ -560,6 +648,7 @@ def _log_added(
     paths: Sequence[str],
     literal_paths: bool = False,
     timeout: float | None = None,
+    binary: list[BinaryChange] | None = None,
 ) -> Iterator[tuple[str, str, list[tuple[int, bytes]]]]:
     """The one ``git log -p`` parser behind :func:`iter_history` and :func:`iter_added`."""
     import subprocess
@@ -579,6 +668,7 @@ def _log_added(
         "--no-ext-diff",
         "--no-textconv",
         "--no-relative",
+        "--full-index",
         "--src-prefix=a/",
         "--dst-prefix=b/",
         "--format=%x00commit %H",
@@ -617,6 +707,7 @@ def _log_added(
     in_hunk = False
     skip_file = False
     finished = False
+    oids: tuple[str, str] = ("", "")
     try:
         for line in proc.stdout:
             if line.startswith(b"\0commit "):
@@ -648,6 +739,12 @@ def _log_added(
                 path, added, skip_file = None, [], False
             elif line.startswith(b"+++ "):
                 path = _new_path(line)
+            elif line.startswith(b"index ") and binary is not None:
+                oids = _index_oids(line)
+            elif line.startswith(b"Binary files ") and binary is not None:
+                new = _binary_new_path(line)
+                if new is not None and oids[1]:
+                    binary.append(BinaryChange(commit, os.fsdecode(new), oids[0], oids[1]))
             elif b" 160000" in line and line.startswith((b"new file mode", b"index ", b"mode")):
                 skip_file = True  # a submodule pointer, not file content
             elif line.startswith(b"@@"):

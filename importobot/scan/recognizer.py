@@ -15,8 +15,6 @@ raises, logs or returns a key value: a :class:`Match` carries a fingerprint and 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from importobot._lazyre import lazy_compile
@@ -61,9 +59,6 @@ _ESCAPE_RE = lazy_compile(r"\\x[0-9a-fA-F]{2}")
 _EMBED_HEX_RE = lazy_compile(r"(?<![0-9A-Za-z])(?:key_)?([0-9a-fA-F]{32,})(?![0-9A-Za-z])")
 _EMBED_B64_RE = lazy_compile(
     r"(?<![A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{22,}={0,2})(?![A-Za-z0-9+/=_-])"
-)
-_PEM_PRIVATE_RE = lazy_compile(
-    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |PGP |ED25519 )?PRIVATE KEY(?: BLOCK)?)-----"
 )
 
 
@@ -118,26 +113,17 @@ def _bytes_literal(value: str) -> bytes | None:
 
 
 def _pem_match(value: str) -> Match | None:
-    m = _PEM_PRIVATE_RE.search(value)
-    if m is None or "ENCRYPTED" in value[: m.end()]:
+    """A private-key block of any family (:mod:`importobot.scan.readers.pem`)."""
+    from importobot.scan.readers.pem import BEGIN_RE, block_key
+
+    m = BEGIN_RE.search(value)
+    if m is None:
         return None
-    body = value[m.end() :]
-    end = body.find("-----END")
-    if end >= 0:
-        body = body[:end]
-    lines = [
-        ln.strip() for ln in body.replace("\\n", "\n").splitlines() if ln.strip() and ":" not in ln
-    ]
-    text = "".join(lines)
-    try:
-        raw = base64.b64decode(text, validate=True) if text else b""
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) < 16:
-        # No base64 body: a marker in code or docs (a PEM built at run time, a truncated
-        # example), not key material.
+    found = block_key(value[m.start() :])
+    if found is None:
         return None
-    return Match("pem-private-key", len(raw), fingerprint(raw), offset=m.start())
+    raw, family = found
+    return Match("pem-private-key", len(raw), fingerprint(raw), None, m.start(), family)
 
 
 def key_shape(value: str) -> Match | None:
@@ -148,7 +134,7 @@ def key_shape(value: str) -> Match | None:
     v = value.strip()
     if len(v) < _MIN_LEN:
         return None
-    if "-----BEGIN" in v:
+    if "-----BEGIN" in v or "---- BEGIN" in v or "PuTTY-User-Key-File-" in v:
         return _pem_match(v)
     raw_literal = _bytes_literal(v)
     if raw_literal is not None:

@@ -3,7 +3,8 @@
 Every scan — the pre-commit hook, ``check``, ``check --staged``, ``check --history`` —
 turns what it scans into :class:`Item` records (shown path, root-relative path, bytes,
 label, commit, line map) and hands them to :func:`scan_items`, the one loop that applies
-exclusion, the size limit and the binary test, runs the per-file scan
+exclusion, the size limit and the binary test (UTF-16 with a byte-order mark is decoded,
+not binary), runs the per-file scan
 (:func:`importobot.scan.rules.files.scan_file`) and labels the findings. The baseline is
 applied afterwards in one place (:func:`importobot.scan.baseline.apply_baseline`).
 
@@ -16,7 +17,8 @@ The sources:
   from the work tree; files with a git ``filter`` attribute (git-crypt) by the index only.
   The hook passes its files; ``check --staged`` passes :func:`importobot.git.staged_paths`.
 * :func:`history_items` — the lines each commit added (``git log -p``), with a map from
-  the scanned text's lines back to the commit's line numbers.
+  the scanned text's lines back to the commit's line numbers; UTF-16 text, which git shows
+  as binary, is read back from its blobs and decoded.
 * work-tree files (``check PATH``) are chosen by :mod:`importobot.scan.engine` and read by
   :func:`read_item`.
 
@@ -38,6 +40,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
+    from importobot.git import BinaryChange
     from importobot.scan.finding import Finding, ScanResult
 
 __all__ = [
@@ -225,14 +228,61 @@ def history_items(
     """
     from importobot.git import iter_added, iter_history
 
+    binary: list[BinaryChange] = []
     if revs is not None:
-        source = iter_added(cwd, revs, paths, literal_paths=literal_paths, timeout=timeout)
+        source = iter_added(
+            cwd, revs, paths, literal_paths=literal_paths, timeout=timeout, binary=binary
+        )
     else:
-        source = iter_history(cwd, rev_range, paths)
+        source = iter_history(cwd, rev_range, paths, binary=binary)
     for commit, path, added in source:
         commits.add(commit)
         data, real = _added_text(added)
         yield Item(path, path, data, commit=commit, lines=real)
+    if binary:
+        yield from _decoded_binary(cwd, binary, commits)
+
+
+#: Binary changes larger than this are not read back for a text encoding git missed.
+_DECODE_MAX = 2 * 1024 * 1024
+
+
+def _decoded_binary(cwd: str, changes: list[BinaryChange], commits: set[str]) -> Iterator[Item]:
+    """UTF-16 text that ``git log -p`` showed as binary: the lines each commit added, read
+    from the blobs (:func:`importobot.scan.rules.files.text_bytes` decodes them). A line
+    counts as added when the first parent's version has no such line. Only blobs whose
+    change git showed as binary and of at most ``_DECODE_MAX`` bytes are read (``git
+    cat-file`` batches of bounded size, :func:`importobot.git.iter_blobs`); only those
+    starting with a UTF-16 byte-order mark are kept."""
+    from importobot.git import iter_blobs
+    from importobot.scan.rules.files import text_bytes
+
+    boms = (b"\xff\xfe", b"\xfe\xff")
+    blobs = {
+        oid: data
+        for oid, data in iter_blobs(cwd, [c.new for c in changes], _DECODE_MAX)
+        if data[:2] in boms
+    }
+    utf16 = [c for c in changes if c.new in blobs]
+    if not utf16:
+        return
+    blobs.update(iter_blobs(cwd, [c.old for c in utf16], _DECODE_MAX))
+    for change in utf16:
+        text = text_bytes(blobs[change.new])
+        if text is None:
+            continue
+        old = text_bytes(blobs.get(change.old, b"")) or b""
+        before = set(old.split(b"\n"))
+        added = [
+            (lineno, line)
+            for lineno, line in enumerate(text.split(b"\n"), 1)
+            if line.strip() and line not in before
+        ]
+        if not added:
+            continue
+        commits.add(change.commit)
+        data, real = _added_text(added)
+        yield Item(change.path, change.path, data, commit=change.commit, lines=real)
 
 
 # ------------------------------------------------------------------------ the loop
@@ -253,7 +303,7 @@ def scan_items(
     of history items carry their commit and real line numbers. Root-relative paths are
     recorded in ``result.paths`` for the baseline.
     """
-    from importobot.scan.rules.files import is_binary, scan_file
+    from importobot.scan.rules.files import scan_file, text_bytes
 
     matcher = None
     if exclude:
@@ -271,14 +321,15 @@ def scan_items(
             result.skip("too-large", len(data))
             result.notes.append(f"{printable(item.shown)}: skipped, larger than the size limit")
             continue
-        if is_binary(data):
+        text = text_bytes(data)  # UTF-16 with a BOM is decoded; None: binary
+        if text is None:
             result.skip("binary", len(data))
             continue
         result.files_scanned += 1
         result.bytes_scanned += len(data)
         if item.rel is not None:
             result.paths[item.shown] = item.rel
-        found = scan_file(item.shown, data, env_globs=env_globs, inline_ignores=inline_ignores)
+        found = scan_file(item.shown, text, env_globs=env_globs, inline_ignores=inline_ignores)
         if not found:
             continue
         known = seen.setdefault(item.shown, set())

@@ -115,6 +115,29 @@ def test_commit_with_a_generated_key_in_env_is_blocked(user_repo, pc_env):
     assert git(user_repo, "rev-parse", "HEAD") == before  # nothing was committed
 
 
+def test_commit_with_a_generated_key_in_a_utf16_env_is_blocked(user_repo, pc_env):
+    # PowerShell's `"APP_ENCRYPTION_KEY=$key" > .env` writes UTF-16 LE with a BOM and CRLF:
+    # pre-commit tags that file binary, so the hook must take `types: [file]` (issue 16).
+    raw, key = new_key()
+    text = f"DEBUG=true\r\nAPP_ENCRYPTION_KEY={key}\r\n"
+    (user_repo / ".env").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    (user_repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + os.urandom(64))
+    git(user_repo, "add", ".env", "logo.png")
+    before = git(user_repo, "rev-parse", "HEAD")
+    proc = _commit(user_repo, pc_env)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert f".env:2:20 IOB101 APP_ENCRYPTION_KEY {fingerprint(raw)}" in output
+    assert "logo.png" not in output  # a binary file is passed, and skipped
+    assert not contains_key(output, raw)
+    assert git(user_repo, "rev-parse", "HEAD") == before
+    # Without the key the same files pass.
+    (user_repo / ".env").write_bytes(b"\xff\xfe" + "DEBUG=true\r\n".encode("utf-16-le"))
+    git(user_repo, "add", ".env")
+    proc = _commit(user_repo, pc_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_placeholders_references_and_fernet_tokens_pass(user_repo, pc_env):
     from cryptography.fernet import Fernet
 

@@ -29,7 +29,7 @@ def _key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-def _seeds() -> dict[str, tuple[str, str]]:
+def _seeds() -> dict[str, tuple[str, str | bytes]]:
     k = _key()
     u = base64.urlsafe_b64encode(os.urandom(32)).decode()
     h = os.urandom(32).hex()
@@ -58,6 +58,19 @@ def _seeds() -> dict[str, tuple[str, str]]:
             f"run('--encryption-key', '{h}')  # secret\n",
         ),
         "noext": ("config", f"secret_key={k}\ncipher: {h}\n"),
+        # Issue 16: UTF-16 with a byte-order mark, and the other private-key families.
+        "utf16": (".env", b"\xff\xfe" + f"SECRET_KEY={k}\r\nA=1\r\n".encode("utf-16-le")),
+        "putty": (
+            "id.ppk",
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPublic-Lines: 1\n"
+            f"{k}\nPrivate-Lines: 2\n{pem_body}\nPrivate-MAC: {h}\n",
+        ),
+        "ssh2-openvpn": (
+            "keys.txt",
+            f'---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: "a \\\nb"\n{pem_body}\n'
+            "---- END SSH2 ENCRYPTED PRIVATE KEY ----\n"
+            f"-----BEGIN OpenVPN Static key V1-----\n{h}\n-----END OpenVPN Static key V1-----\n",
+        ),
     }
 
 
@@ -102,6 +115,11 @@ _PIECES = [
     b"-----BEGIN PRIVATE KEY-----",
     b"-----BEGIN ",
     b"-----END",
+    b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",
+    b"PuTTY-User-Key-File-2: ",
+    b"Private-Lines: 9\n",
+    b"-----BEGIN OpenVPN Static key V1-----",
+    b"\xff\xfe",
     b"# importobot: ignore",
     b"kind: Secret\n",
     b"data:\n",
@@ -129,7 +147,7 @@ def _inputs(draw: st.DrawFn) -> tuple[str, bytes, str]:
         data = draw(st.binary(min_size=1, max_size=300))
     else:
         path, text = seeds[which]
-        data = text.encode()
+        data = text if isinstance(text, bytes) else text.encode()
     for where, op, piece, count in draw(st.lists(_MUTATION, max_size=8)):
         at = int(where * len(data))
         if op == "insert":

@@ -60,6 +60,15 @@ def _keys_on_one_line(size: int) -> bytes:
     return ("".join(parts) + "\n").encode()
 
 
+def _utf16(build: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """The same pattern saved as UTF-16 LE with a byte-order mark (decoded, then read)."""
+
+    def wrapped(size: int) -> bytes:
+        return b"\xff\xfe" + build(size // 2).decode().encode("utf-16-le")
+
+    return wrapped
+
+
 CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     # The line reader: every `=` in a bare value started a new value to the line's end.
     "nested-assignments-txt": ("notes.txt", _lines("secret_key=", "xY9=")),
@@ -87,6 +96,32 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "unclosed-references": ("Dockerfile", _one_line("", "${=SECRET:=\ufffd")),
     # Many findings on one long line.
     "many-keys-one-line": ("settings.py", _keys_on_one_line),
+    # Issue 16: UTF-16 text is decoded, then read like any text.
+    "utf16-env-lines": (".env", _utf16(_one_line("", f"SECRET_KEY={RUN}\r\n"))),
+    "utf16-nested-assignments": ("notes.txt", _utf16(_lines("secret_key=", "xY9="))),
+    "utf16-keys-on-one-line": ("settings.py", _utf16(_keys_on_one_line)),
+    # Issue 16: the private-key families beside PEM, each marker without its end.
+    "ssh2-begins-without-end": (
+        "id.txt",
+        _one_line("", "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: a \\\n"),
+    ),
+    "openvpn-begins-then-one-end": (
+        "id.txt",
+        _one_line("", "-----BEGIN OpenVPN Static key V1-----\n0123abcd\n", "-----END"),
+    ),
+    "putty-headers-without-mac": (
+        "id.ppk",
+        _one_line("", "PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 9999\nAAAA\n"),
+    ),
+    "putty-one-mac-after-many-lines": (
+        "id.ppk",
+        _one_line("PuTTY-User-Key-File-2: x\nPrivate-Lines: 9999\n", "QUFB\n", "Private-MAC: 0"),
+    ),
+    "pem-label-words-without-private-key": ("id.txt", _one_line("-----BEGIN ", "A ", "KEY")),
+    "pem-begins-with-headers-and-crc": (
+        "id.txt",
+        _one_line("", "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: 1\n=AbCd\n"),
+    ),
 }
 
 

@@ -174,6 +174,29 @@ def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candi
         )
 
 
+_EDGE = 1024
+_DELIM_RE = lazy_compile(r"[\s\"'`,;]")
+_LAST_DELIM_RE = lazy_compile(r"(?s).*[\s\"'`,;]")
+
+
+def _window(text: str, lo: int, hi: int) -> tuple[int, int]:
+    """``text[lo:hi]`` widened so that no value is cut in two (issue 16 item 4: a value
+    cut at a window's edge was a second, truncated finding): each edge moves out to the
+    nearest space, quote, ``,`` or ``;`` within ``_EDGE`` characters (else it stays)."""
+    if hi < len(text):
+        m = _DELIM_RE.search(text, hi, min(len(text), hi + _EDGE))
+        if m is not None:
+            hi = m.start()
+    if lo > 0:
+        start = max(0, lo - _EDGE)
+        m = _LAST_DELIM_RE.match(text, start, lo)
+        if m is not None:
+            lo = m.end()
+        elif start == 0:
+            lo = 0
+    return lo, hi
+
+
 def read_lines(
     lines: list[str],
     indices: Iterable[int] | None = None,
@@ -200,8 +223,7 @@ def read_lines(
         for spot in sorted(spots):
             if spot < done_until:
                 continue
-            lo = max(0, spot - 256)
-            hi = min(len(text), spot + _WINDOW)
+            lo, hi = _window(text, max(0, spot - 256), min(len(text), spot + _WINDOW))
             done_until = hi - 512
             window = text[lo:hi]
             if window_filter is not None and not window_filter(window):

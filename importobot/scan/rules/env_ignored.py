@@ -40,7 +40,7 @@ def env_not_ignored(
     from importobot.fsio import FileRefused, read_content
     from importobot.git import not_ignored
     from importobot.scan.finding import Finding, rule_info
-    from importobot.scan.rules.files import holds_secrets, is_env_file
+    from importobot.scan.rules.files import holds_secrets, is_env_file, text_bytes
 
     if top is None:
         return []
@@ -57,7 +57,8 @@ def env_not_ignored(
                 data = read_content(path, max_size)
             except FileRefused:
                 continue
-            if not holds_secrets(data.decode("utf-8", errors="replace")):
+            text = text_bytes(data)  # a UTF-16 .env is text too
+            if not holds_secrets((data if text is None else text).decode("utf-8", "replace")):
                 continue
         by_rel[rel] = shown
     if not by_rel:

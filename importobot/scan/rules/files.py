@@ -26,6 +26,10 @@ from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
+from importobot.scan.readers.pem import BEGIN_RE as PEM_BEGIN_RE
+from importobot.scan.readers.pem import BOUNDARY_RE as PEM_BOUNDARY_RE
+from importobot.scan.readers.pem import HINTS as PEM_HINTS
+from importobot.scan.readers.pem import end_of_block as pem_end
 from importobot.scan.readers.yaml import YamlContext, read_k8s_data, read_yaml_line
 from importobot.scan.recognizer import (
     Match,
@@ -42,8 +46,10 @@ __all__ = [
     "is_binary",
     "is_env_file",
     "is_key_file_name",
+    "names_a_secret",
     "scan_file",
     "scan_text",
+    "text_bytes",
 ]
 
 #: Env-style file names (IOB101), matched against the base name, case-insensitive.
@@ -76,6 +82,7 @@ _HOT_WORDS: tuple[bytes, ...] = (
     b"-----begin",
 )
 _HOT_WORDS_STR = tuple(w.decode() for w in _HOT_WORDS)
+_PEM_HINTS_BYTES = tuple(h.encode() for h in PEM_HINTS)
 _YAML_EXT = (".yml", ".yaml")
 _DOCKERFILE_RE = lazy_compile(r"(?i)^(?:dockerfile|containerfile)(?:[._-].*)?$|\.dockerfile$")
 _CODE_EXT = frozenset(
@@ -89,11 +96,10 @@ _PRAGMA_RE = lazy_compile(
     r"importobot:\s*ignore(?:\[(?P<codes>[A-Za-z0-9_, \-]+)\])?|pragma:\s*allowlist[ -]secret"
 )
 _NEXTLINE_RE = lazy_compile(r"pragma:\s*allowlist[ -]nextline[ -]secret")
-_PEM_BEGIN_RE = lazy_compile(
-    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ED25519 |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
-)
 _STRUCTURED_MAX = 2 * 1024 * 1024
 _KEY_FILE_MAX = 4096
+#: A file of bare values under a secret's name is read as such up to this size.
+_KEY_LINES_MAX = 65536
 _TYPE_LABEL = {
     "fernet": "Fernet key",
     "laravel": "Laravel base64: key",
@@ -145,9 +151,63 @@ def is_key_file_name(path: str) -> bool:
     return _glob_any(name, KEY_FILE_GLOBS) and not _glob_any(name, _NOT_KEY_FILES)
 
 
+_NAME_TOKEN_RE = lazy_compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+#: Name tokens that make a name say "not a secret" even beside ``key``/``secret``.
+_NOT_SECRET_TOKENS = frozenset(
+    "pub public fingerprint fingerprints known hosts authorized sums sha sha1 sha256 sha512"
+    " md5 hash hashes digest digests checksum checksums id ids".split()
+)
+
+
+def names_a_secret(path: str) -> bool:
+    """True when a path says its content is a key or a secret (D10, issue 16): the base
+    name is a key file's (:func:`is_key_file_name`) or one of its words is ``key``/``keys``
+    or holds ``secret`` (``tmp/development_secret.txt``, ``appSecret.txt``), or a directory
+    is named ``key(s)``/``secret(s)`` — and no word says public, hash or identifier
+    (``public_keys.txt``, ``key_fingerprints.txt``, ``keys/SHA256SUMS``).
+    """
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        return False
+    name = parts[-1]
+    if _glob_any(name, _NOT_KEY_FILES):
+        return False
+    words = [w.lower() for w in _NAME_TOKEN_RE.findall(name)]
+    if any(w in _NOT_SECRET_TOKENS for w in words):
+        return False
+    if is_key_file_name(name):
+        return True
+    if any(w in ("key", "keys") or "secret" in w for w in words):
+        return True
+    return any(d.lower().lstrip(".") in ("key", "keys", "secret", "secrets") for d in parts[:-1])
+
+
 def is_binary(data: bytes) -> bool:
     """A NUL byte in the first 8 KiB means binary (as git decides)."""
     return b"\0" in data[:8192]
+
+
+#: Byte-order marks of UTF-16 text (PowerShell's ``Out-File`` and ``>`` write UTF-16 LE).
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def text_bytes(data: bytes) -> bytes | None:
+    """The bytes to scan as UTF-8 text, or ``None`` for binary content.
+
+    A file starting with a UTF-16 byte-order mark (LE or BE) is decoded (without the
+    mark; a broken pair or an odd last byte becomes U+FFFD) and re-encoded as UTF-8, so
+    lines and columns are those of the decoded text. It is binary when the decoded text
+    holds U+0000 in its first 4,096 characters (a UTF-32 mark, or binary data that merely
+    starts like one). Anything else is binary when :func:`is_binary` says so. One pass
+    over the input, at most 1.5 times its size out.
+    """
+    codec = _UTF16_BOMS.get(data[:2])
+    if codec is None:
+        return None if is_binary(data) else data
+    text = data[2:].decode(codec, errors="replace")
+    if "\0" in text[:4096]:
+        return None
+    return text.encode("utf-8", errors="replace")
 
 
 def _suffix(name: str) -> str:
@@ -251,8 +311,8 @@ class _FileScan:
         prev_text: str = "",
         env: bool = False,
     ) -> None:
-        if "-----BEGIN" in c.value:
-            return  # PEM blocks are found by _pem(), never as candidates (D10)
+        if any(h in c.value for h in PEM_HINTS):
+            return  # private-key blocks are found by _pem(), never as candidates (D10)
         is_env = env or c.env or self.env_file
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'")
         if m is None:
@@ -271,29 +331,34 @@ class _FileScan:
 
 
 def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
-    """PEM private-key blocks in ``text``: one IOB102 each; returns their line ranges.
+    """Private-key blocks in ``text`` (every family :mod:`importobot.scan.readers.pem`
+    knows): one IOB102 each; returns their line ranges.
 
-    A block ends at the first ``-----END`` after it, if that comes before the next
-    ``-----BEGIN`` (blocks do not nest): each byte is read for one block at most.
+    A block ends at its family's end marker if that comes before the next armored block
+    starts (blocks do not nest): each byte is read for one block at most.
     """
     ranges: list[tuple[int, int]] = []
     line = 1
     counted = 0
-    for m in _PEM_BEGIN_RE.finditer(text):
+    for m in PEM_BEGIN_RE.finditer(text):
         if m.start() < counted:
             continue  # inside the previous block
         line += text.count("\n", counted, m.start())
         counted = m.start()
         start_line = line
-        next_begin = text.find("-----BEGIN", m.end())
-        end = text.find("-----END", m.end(), next_begin if next_begin >= 0 else len(text))
-        end_line = start_line if end < 0 else start_line + text.count("\n", m.start(), end)
+        boundary = PEM_BOUNDARY_RE.search(text, m.end())
+        next_begin = boundary.start() if boundary is not None else -1
+        stop = next_begin if next_begin >= 0 else len(text)
+        end = pem_end(text, m.lastgroup or "pem", m.end(), stop)
+        if end >= 0:
+            eol = text.find("\n", end, stop)
+            end_line = start_line + text.count("\n", m.start(), end)
+            block_end = eol if eol >= 0 else stop
+        else:
+            end_line = start_line
+            block_end = min(m.end() + 40, stop)
         ranges.append((start_line, end_line))
-        block_end = (end if end >= 0 else m.end()) + 40
-        if next_begin >= 0:
-            block_end = min(block_end, next_begin)
-        block = text[m.start() : block_end]
-        found = key_shape(block)
+        found = key_shape(text[m.start() : block_end])
         if end >= 0:
             line, counted = end_line, end
         if found is None:
@@ -310,6 +375,29 @@ def _pem(scan: _FileScan, text: str) -> list[tuple[int, int]]:
             line_text=line_text,
         )
     return ranges
+
+
+_BARE_VALUE_RE = lazy_compile(r"(?:base64:)?[A-Za-z0-9+/_-]+={0,2}")
+
+
+def _key_lines(scan: _FileScan, text: str, name: str) -> None:
+    """A file whose lines are bare values (comments and blank lines aside) under a name
+    that says secret or key: each key-shaped line is a ``key-file`` finding (IOB102,
+    ``variable`` = the file name). A file with any other line is left to the readers."""
+    lines = split_lines(text)
+    bare: list[tuple[int, str, str]] = []
+    for lineno, line in enumerate(lines, 1):
+        token = line.strip()
+        if not token or token.startswith(("#", "//", ";")):
+            continue
+        if _BARE_VALUE_RE.fullmatch(token) is None:
+            return
+        bare.append((lineno, line, token))
+    for lineno, line, token in bare:
+        found = recognize_key_file(token)
+        if found is not None:
+            column = len(line) - len(line.lstrip()) + 1
+            scan.add(found, line=lineno, column=column, variable=name, env=False, line_text=line)
 
 
 def _in_ranges(line: int, ranges: list[tuple[int, int]]) -> bool:
@@ -343,9 +431,12 @@ def scan_file(
     env_globs: Iterable[str] = (),
     inline_ignores: bool = True,
 ) -> list[Finding]:
-    """Findings in a file's bytes. Binary content yields nothing (callers count the skip)."""
-    if is_binary(data):
+    """Findings in a file's bytes. Binary content yields nothing (callers count the skip);
+    UTF-16 with a byte-order mark is decoded first (:func:`text_bytes`)."""
+    text_data = text_bytes(data)
+    if text_data is None:
         return []
+    data = text_data
     name = _basename(path)
     env_globs = tuple(env_globs)
     if not _needs_text(path, name, data, env_globs):
@@ -360,7 +451,7 @@ def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -
     """Byte-level prefilter: can this file hold a finding at all?"""
     if is_env_file(path, env_globs) or _DOCKERFILE_RE.search(name):
         return True
-    if len(data) <= _KEY_FILE_MAX and is_key_file_name(path):
+    if len(data) <= _KEY_LINES_MAX and names_a_secret(path):
         return True
     low = data.lower()
     if any(w in low for w in _HOT_WORDS):
@@ -378,9 +469,9 @@ def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...
     lines :func:`_value_lines` finds (the generic reader, and YAML outside Kubernetes
     manifests), and finds nothing when there are none.
     """
-    if data.startswith(b"\xef\xbb\xbf") or b"-----BEGIN" in data:
+    if data.startswith(b"\xef\xbb\xbf") or any(h in data for h in _PEM_HINTS_BYTES):
         return False
-    if is_env_file(path, env_globs) or is_key_file_name(path) or _DOCKERFILE_RE.search(name):
+    if is_env_file(path, env_globs) or names_a_secret(path) or _DOCKERFILE_RE.search(name):
         return False
     suffix = _suffix(name)
     if suffix in _YAML_EXT:
@@ -429,7 +520,12 @@ def _scan_text(
             )
             return scan.findings
 
-    pem_ranges = _pem(scan, text) if "-----BEGIN" in text else []
+    if len(text) <= _KEY_LINES_MAX and names_a_secret(path):
+        _key_lines(scan, text, name)
+        if scan.findings:
+            return scan.findings
+
+    pem_ranges = _pem(scan, text) if any(h in text for h in PEM_HINTS) else []
     small = len(text) <= _STRUCTURED_MAX
 
     if env_file or (
