@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         checkouts = [("importobot check", ROOT)]
         if args.compare is not None:
             checkouts.append((f"importobot ({args.compare.name})", args.compare.resolve()))
+        commands = []
         for label, checkout in checkouts:
             iob = [
                 sys.executable,
@@ -232,8 +233,13 @@ def main(argv: list[str] | None = None) -> int:
             ]
             if "--include-vendored" in (checkout / "importobot" / "cli.py").read_text():
                 iob.insert(-1, "--include-vendored")
-            run_env = {**env, "PYTHONPATH": str(checkout)}
-            times = [_time(iob, tree, run_env) for _ in range(args.runs)]
+            commands.append((label, iob, {**env, "PYTHONPATH": str(checkout)}))
+        # Interleaved (A B A B …), so a load change on a shared machine hits both alike.
+        timed: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+        for _ in range(args.runs):
+            for label, iob, run_env in commands:
+                timed[label].append(_time(iob, tree, run_env))
+        for label, times in timed.items():
             results[label] = text_bytes / MB / statistics.median(times)
 
         if not args.skip_tools:
