@@ -161,3 +161,36 @@ def test_work_tree_staged_and_vendored_copies_of_a_previous_key(repo, monkeypatc
         assert "vendored" in out.err  # the vendored file is skipped by the scanner all the same
         text = json.dumps(report) + out.err
         assert not contains_key(text, primary) and not contains_key(text, previous)
+
+
+def test_no_key_spelling_reaches_a_command_line(repo, monkeypatch, capsys):
+    """The search runs in this process: git is never asked to look for the key (argv)."""
+    import subprocess as sp
+
+    import importobot.git as git_module
+
+    raw = new_raw()
+    monkeypatch.setenv("IMPORTOBOT_ENCRYPTION_KEY", base64.b64encode(raw).decode())
+    (repo / "composer.json").write_text("{}\n")
+    (repo / "vendor").mkdir()
+    (repo / "vendor" / "k.txt").write_text(f"{raw.hex()}\n")
+    git(repo, "add", ".")
+    commit(repo, "leak")
+    argvs: list[str] = []
+    real_run_git, real_popen = git_module.run_git, sp.Popen
+
+    def run_git(args, cwd, stdin=b""):
+        argvs.append(" ".join(args))
+        return real_run_git(args, cwd, stdin)
+
+    class Popen(real_popen):  # type: ignore[misc,valid-type]
+        def __init__(self, args, *a, **kw):
+            argvs.append(" ".join(map(str, args)))
+            super().__init__(args, *a, **kw)
+
+    monkeypatch.setattr(git_module, "run_git", run_git)
+    monkeypatch.setattr(sp, "Popen", Popen)
+    assert run_check(CheckRequest(fmt="json", history=True)) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [f["path"] for f in report["findings"] if f["rule"] == "IOB204"] == ["vendor/k.txt"]
+    assert argvs and not contains_key("\n".join(argvs), raw)
