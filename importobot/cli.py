@@ -568,6 +568,11 @@ class _CheckCommand(click.Command):
 @click.option("--strict", is_flag=True, help="Warnings (IOB103, IOB302-IOB304) fail too.")
 @click.option("--no-gitignore", is_flag=True, help="Also scan files git ignores.")
 @click.option("--no-inline-ignores", is_flag=True, help="Ignore inline suppression pragmas.")
+@click.option(
+    "--include-vendored",
+    is_flag=True,
+    help="Also scan package-manager trees (node_modules/, vendor/ ...) and minified bundles.",
+)
 @click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings.")
 @click.option("--max-file-size", metavar="SIZE", help="Skip larger files (default 10MB).")
 @click.option("--staged", is_flag=True, help="Scan the git index: what the next commit holds.")
@@ -597,6 +602,7 @@ def check(
     strict: bool,
     no_gitignore: bool,
     no_inline_ignores: bool,
+    include_vendored: bool,
     show_suppressed: bool,
     max_file_size: str | None,
     staged: bool,
@@ -638,6 +644,7 @@ def check(
         strict=strict,
         gitignore=not no_gitignore,
         inline_ignores=not no_inline_ignores,
+        include_vendored=include_vendored,
         show_suppressed=show_suppressed,
         max_file_size=max_file_size,
         staged=staged,

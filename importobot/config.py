@@ -7,6 +7,7 @@ Keys (kebab-case; snake_case accepted too), one table, :data:`CONFIG_KEYS` (docs
     extra-env-globs = ["config/*.conf"]           # extra env-style globs (IOB101)
     baseline = ".importobot-baseline.json"        # accepted findings (D13)
     max-file-size = "10MB"                        # larger files are skipped, counted
+    include-vendored = false                      # also scan node_modules/, vendor/ ...
     key-check = true                              # opt in to IOB2xx/IOB3xx (D16)
     max-key-age = "90d"                           # IOB301
     warn-key-age = "75d"                          # IOB302
@@ -91,6 +92,13 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey("baseline", "path", "base (scan)", (), "the baseline of accepted findings"),
     ConfigKey("max-file-size", "size", "base (scan)", (), "larger files are skipped, counted"),
+    ConfigKey(
+        "include-vendored",
+        "bool",
+        "base (scan)",
+        (),
+        "also scan package-manager trees and minified bundles",
+    ),
     ConfigKey("key-check", "bool", "base (keys)", (), "opt in to the key checks (IOB2xx/3xx)"),
     ConfigKey("max-key-age", "duration", "base (keys)", (), "rotation is due after this"),
     ConfigKey("warn-key-age", "duration", "base (keys)", (), "warn from this age on"),
@@ -114,6 +122,7 @@ _FIELDS = {
     "extra-env-globs": "env_files",
     "baseline": "baseline",
     "max-file-size": "max_file_size",
+    "include-vendored": "include_vendored",
     "key-check": "key_check",
     "max-key-age": "max_key_age",
     "warn-key-age": "warn_key_age",
@@ -133,6 +142,8 @@ class Settings(Record):
     env_files: tuple[str, ...] = ()
     baseline: str | None = None
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    #: Also scan vendored trees and minified bundles (:mod:`importobot.scan.vendored`).
+    include_vendored: bool = False
     max_key_age: timedelta | None = None
     warn_key_age: timedelta | None = None
     key_check: bool | None = None

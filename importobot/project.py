@@ -96,6 +96,10 @@ class Project:
         return tuple(self.settings.env_files) if self.settings is not None else ()
 
     @property
+    def include_vendored(self) -> bool:
+        return self.settings.include_vendored if self.settings is not None else False
+
+    @property
     def exclude(self) -> tuple[str, ...]:
         return tuple(self.settings.exclude) if self.settings is not None else ()
 

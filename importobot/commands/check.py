@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import TextIO
 
+    from importobot.scan.keysearch import KeyNeedles
+    from importobot.scan.rules.key_setup import KeySetup
     from importobot.scan.sources import Item
 
 __all__ = ["CheckRequest", "run_check"]
@@ -53,6 +55,8 @@ class CheckRequest:
     history: bool = False
     #: The commits ``history`` scans (default: every ref).
     rev_range: str | None = None
+    #: Also scan vendored trees and minified bundles (config ``include-vendored``).
+    include_vendored: bool = False
 
 
 def _version() -> str:
@@ -69,7 +73,9 @@ def _start(paths: tuple[str, ...], cwd: Path) -> str:
     return str(first if first.is_absolute() else cwd / first)
 
 
-def _staged(project: Project, req: CheckRequest, options: ScanOptions) -> ScanResult:
+def _staged(
+    project: Project, req: CheckRequest, options: ScanOptions, keys: KeyNeedles | None
+) -> ScanResult:
     """``--staged``: D12 over what the next commit adds or changes (the hook's source)."""
     from importobot.git import repository, staged_paths
     from importobot.scan.sources import index_items
@@ -86,11 +92,13 @@ def _staged(project: Project, req: CheckRequest, options: ScanOptions) -> ScanRe
         full = os.path.join(repo.top, rel)
         files.append((full, _shown(full, options.cwd), _root_rel(full, project)))
     items, _empty = index_items(repo.top, files, _max_size(project, options), result)
-    _scan(project, options, items, result)
+    _scan(project, options, items, result, keys, index=True)
     return result
 
 
-def _history(project: Project, req: CheckRequest, options: ScanOptions) -> ScanResult:
+def _history(
+    project: Project, req: CheckRequest, options: ScanOptions, keys: KeyNeedles | None
+) -> ScanResult:
     """``--history``: the lines every commit added, paths as in ``git log -- PATH``."""
     from importobot.git import repository
     from importobot.scan.sources import history_items
@@ -99,7 +107,8 @@ def _history(project: Project, req: CheckRequest, options: ScanOptions) -> ScanR
     repo = repository(project.root)
     commits: set[str] = set()
     specs = _pathspecs(req.paths, options.cwd)
-    _scan(project, options, history_items(project.root, req.rev_range, specs, commits), result)
+    items = history_items(project.root, req.rev_range, specs, commits)
+    _scan(project, options, items, result, keys)
     n = len(commits)
     if not commits:
         result.notes.append("history: no commits with added lines to scan")
@@ -114,8 +123,19 @@ def _history(project: Project, req: CheckRequest, options: ScanOptions) -> ScanR
 
 
 def _scan(
-    project: Project, options: ScanOptions, items: Iterable[Item], result: ScanResult
+    project: Project,
+    options: ScanOptions,
+    items: Iterable[Item],
+    result: ScanResult,
+    keys: KeyNeedles | None,
+    *,
+    index: bool = False,
 ) -> None:
+    from importobot.scan.vendored import VendorJudge, vendored_note
+
+    vendor = None
+    if not options.include_vendored:
+        vendor = VendorJudge(project.root, index=index, env_globs=project.env_globs)
     scan_items(
         items,
         result,
@@ -123,7 +143,23 @@ def _scan(
         max_size=_max_size(project, options),
         inline_ignores=options.inline_ignores,
         exclude=project.exclude,
+        vendor=vendor,
+        keys=keys,
     )
+    vendored_note(result)
+
+
+def _needles(setup: KeySetup) -> KeyNeedles | None:
+    """The keys this run holds, to search the scanned bytes for (IOB204, any spelling)."""
+    from importobot.scan.keysearch import KeyNeedles
+
+    keys: list[tuple[bytes, str]] = []
+    if setup.key is not None:
+        keys.append((setup.key.raw, f"the set-up key ({setup.key.source.label})"))
+    for prev in setup.previous:
+        keys.append((prev.raw, f"a previous key ({prev.source.label})"))
+    needles = KeyNeedles(keys)
+    return needles if needles else None
 
 
 def _pathspecs(paths: tuple[str, ...], cwd: Path) -> list[str]:
@@ -150,6 +186,8 @@ def _key_health(
     options: ScanOptions,
     result: ScanResult,
     now: datetime | None,
+    setup: KeySetup,
+    keys: KeyNeedles | None,
 ) -> list[Finding]:
     """IOB2xx/IOB3xx and IOB204 over the configured key (only when opted in)."""
     from importobot.keys.age import utc_now
@@ -166,17 +204,29 @@ def _key_health(
         policy = project.policy(req.max_key_age, None)
     except ValueError as exc:
         raise ConfigError(f"--max-key-age: {exc}") from None
-    status = key_status(project, None, moment, policy=policy)
+    status = key_status(project, None, moment, policy=policy, setup=setup)
     found = list(status.findings)
-    found += compromised_findings(
-        result.findings, watched_fingerprints(status.fingerprint, status.source, status.registry)
-    )
     if not req.staged and not req.history:
         files = collect_files(req.paths, project.full_settings(), options, ScanResult())
         limit = _max_size(project, options)
+        if keys is not None:
+            from importobot.scan.keysearch import search_files
+
+            result.findings.extend(search_files(keys, files, limit))
         found += stale_token_findings(
             ((Path(p), shown) for p, shown, _ in files), policy, moment, max_size=limit
         )
+    # Candidates whose fingerprint is a watched key, where the key search did not already
+    # report that key at that place (registered keys this run does not hold, above all).
+    held = {
+        (f.path, f.line, f.commit, f.fingerprint) for f in result.findings if f.rule == "IOB204"
+    }
+    watched = watched_fingerprints(status.fingerprint, status.source, status.registry)
+    found += [
+        f
+        for f in compromised_findings(result.findings, watched)
+        if (f.path, f.line, f.commit, f.fingerprint) not in held
+    ]
     return found
 
 
@@ -213,11 +263,21 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | N
         jobs=req.jobs,
         cwd=cwd,
         root=Path(project.root),
+        include_vendored=req.include_vendored or project.include_vendored,
     )
+    key_checks = req.key_check and project.key_checks_on()
+    setup = None
+    keys = None
+    if key_checks:
+        from importobot.scan.rules.key_status import key_setup_for
+
+        # The keys first: the scan searches for them (IOB204 in any spelling, any file).
+        setup = key_setup_for(project)
+        keys = _needles(setup)
     if req.staged:
-        result = _staged(project, req, options)
+        result = _staged(project, req, options, keys)
     elif req.history:
-        result = _history(project, req, options)
+        result = _history(project, req, options, keys)
     else:
         result = check_paths(req.paths, project.full_settings(), options)
     apply_baseline(result, entries)
@@ -231,8 +291,8 @@ def run_check(req: CheckRequest, *, err: TextIO | None = None, now: datetime | N
         print(f"baseline {baseline_path}: {added} added, {removed} removed", file=stream)
         apply_baseline(result, new)
 
-    if req.key_check and project.key_checks_on():
-        result.findings.extend(_key_health(req, project, options, result, now))
+    if setup is not None:
+        result.findings.extend(_key_health(req, project, options, result, now, setup, keys))
     elif req.key_check:
         result.notes.append("key checks skipped (not configured)")
     result.findings.sort(key=lambda f: (*f.sort_key(), f.commit or ""))

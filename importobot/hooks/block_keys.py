@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from importobot.project import Project
     from importobot.scan.finding import Finding, ScanResult
     from importobot.scan.sources import Item
+    from importobot.scan.vendored import VendorJudge
 
 __all__ = ["HINT", "USAGE", "main", "run"]
 
@@ -110,9 +111,16 @@ def _push_paths(root: str, revs: list[str], passed: list[str]) -> list[str]:
 
 
 def _scan(
-    project: Project, items: Iterable[Item], result: ScanResult, inline_ignores: bool
+    project: Project,
+    items: Iterable[Item],
+    result: ScanResult,
+    inline_ignores: bool,
+    *,
+    index: bool = False,
 ) -> None:
-    """Scan ``items`` into ``result`` under the project's settings."""
+    """Scan ``items`` into ``result`` under the project's settings; vendored files are
+    skipped (judged by the index when ``index``, else by each item's own source) and
+    counted in one note."""
     from importobot.scan.sources import scan_items
 
     scan_items(
@@ -122,7 +130,12 @@ def _scan(
         max_size=project.max_file_size,
         inline_ignores=inline_ignores,
         exclude=project.exclude,
+        vendor=_vendor(project, index=index),
     )
+    if result.skipped.get("vendored"):
+        from importobot.scan.vendored import vendored_note
+
+        vendored_note(result)
 
 
 def _active(project: Project, result: ScanResult, baseline: str | None) -> list[Finding]:
@@ -133,6 +146,15 @@ def _active(project: Project, result: ScanResult, baseline: str | None) -> list[
 
         apply_baseline(result, load_baseline(baseline_file))
     return [f for f in result.findings if f.suppressed is None]
+
+
+def _vendor(project: Project, *, index: bool) -> VendorJudge | None:
+    """The judge of vendored files (``None`` when the configuration includes them)."""
+    if project.include_vendored:
+        return None
+    from importobot.scan.vendored import VendorJudge
+
+    return VendorJudge(project.root, index=index, env_globs=project.env_globs)
 
 
 def _run_push(
@@ -184,7 +206,7 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
     items, empty = index_items(
         project.root, passed, project.max_file_size, result, in_git=project.in_git
     )
-    _scan(project, items, result, inline_ignores)
+    _scan(project, items, result, inline_ignores, index=project.in_git)
     if project.exclude and result.skipped.get("excluded") == len(files):
         sys.stdout.write("importobot: every passed file is excluded by the configuration\n")
         return 0
@@ -204,7 +226,7 @@ def run(files: Sequence[str], *, baseline: str | None = None, inline_ignores: bo
         sys.stderr.write("importobot-block-keys: error: some files could not be judged\n")
         return 2
     judged = result.files_scanned + result.skipped.get("binary", 0) + empty
-    skipped = sum(result.skipped.get(r, 0) for r in ("special", "symlink", "excluded"))
+    skipped = sum(result.skipped.get(r, 0) for r in ("special", "symlink", "excluded", "vendored"))
     if judged == 0 and skipped == 0:
         sys.stderr.write("importobot-block-keys: error: nothing was scanned\n")
         return 2

@@ -297,14 +297,21 @@ def run(
     commits: set[str] = set()
     timeout = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
     items = history_items(cwd, None, (), commits, revs=revs, timeout=timeout)
+    env_globs = tuple(settings.env_files) if settings is not None else ()
+    vendor = None
+    if settings is None or not settings.include_vendored:
+        from importobot.scan.vendored import VendorJudge
+
+        vendor = VendorJudge(cwd, env_globs=env_globs)  # manifests from each commit's tree
     try:
         scan_items(
             _bounded(items, deadline),
             result,
-            env_globs=tuple(settings.env_files) if settings is not None else (),
+            env_globs=env_globs,
             max_size=settings.max_file_size if settings is not None else DEFAULT_MAX_FILE_SIZE,
             inline_ignores=False,
             exclude=tuple(settings.exclude) if settings is not None else (),
+            vendor=vendor,
         )
     except (GitTimeout, _OutOfTime):
         limited = limited or (
@@ -319,6 +326,14 @@ def run(
     active.sort(key=lambda f: (*f.sort_key(), f.commit or ""))
     for f in active:
         out.write(_line(f))
+    if vendor is not None:
+        vendor.close()  # (scan_items closes it too, unless the time budget stopped it)
+        from importobot.scan.vendored import vendored_note
+
+        before = len(result.notes)
+        vendored_note(result)
+        for note in result.notes[before:]:
+            out.write(f"importobot: note: {note}\n")
     changed = _config_changes(cwd, revs, rules, news) if not limited else []
     for rel in changed:
         out.write(

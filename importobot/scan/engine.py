@@ -23,6 +23,7 @@ from importobot._text import printable
 from importobot.config import Settings
 from importobot.scan.finding import ScanResult
 from importobot.scan.sources import Item, read_item, scan_items
+from importobot.scan.vendored import VendorJudge, vendored_note
 
 __all__ = ["ScanOptions", "check_paths", "collect_files", "git_root"]
 
@@ -44,6 +45,8 @@ class ScanOptions:
     cwd: Path = field(default_factory=Path.cwd)
     #: The repository root paths are matched against (excludes, baseline); default cwd.
     root: Path | None = None
+    #: Also scan vendored trees and minified bundles (:mod:`importobot.scan.vendored`).
+    include_vendored: bool = False
 
 
 def git_root(path: Path) -> Path | None:
@@ -183,21 +186,36 @@ def collect_files(
 class _Job:
     """What every chunk needs (sent to worker processes)."""
 
-    __slots__ = ("env_globs", "exclude", "inline", "max_size")
+    __slots__ = ("env_globs", "exclude", "inline", "max_size", "vendor_root")
 
     def __init__(
-        self, max_size: int, env_globs: tuple[str, ...], inline: bool, exclude: tuple[str, ...]
+        self,
+        max_size: int,
+        env_globs: tuple[str, ...],
+        inline: bool,
+        exclude: tuple[str, ...],
+        vendor_root: str | None = None,
     ) -> None:
         self.max_size = max_size
         self.env_globs = env_globs
         self.inline = inline
         self.exclude = exclude
+        #: Where vendored trees are recognised from (``None``: vendored files are scanned).
+        self.vendor_root = vendor_root
 
-    def __getstate__(self) -> tuple[int, tuple[str, ...], bool, tuple[str, ...]]:
-        return (self.max_size, self.env_globs, self.inline, self.exclude)
+    def vendor(self, *, index: bool = False) -> VendorJudge | None:
+        """A fresh judge of vendored files for one chunk (``None`` when they are scanned)."""
+        if self.vendor_root is None:
+            return None
+        return VendorJudge(self.vendor_root, index=index, env_globs=self.env_globs)
 
-    def __setstate__(self, state: tuple[int, tuple[str, ...], bool, tuple[str, ...]]) -> None:
-        self.max_size, self.env_globs, self.inline, self.exclude = state
+    def __getstate__(self) -> tuple[int, tuple[str, ...], bool, tuple[str, ...], str | None]:
+        return (self.max_size, self.env_globs, self.inline, self.exclude, self.vendor_root)
+
+    def __setstate__(
+        self, state: tuple[int, tuple[str, ...], bool, tuple[str, ...], str | None]
+    ) -> None:
+        self.max_size, self.env_globs, self.inline, self.exclude, self.vendor_root = state
 
 
 def _items(files: list[FileEntry], job: _Job, result: ScanResult) -> Iterator[Item]:
@@ -216,6 +234,7 @@ def _scan_chunk(files: list[FileEntry], job: _Job) -> ScanResult:
         max_size=job.max_size,
         inline_ignores=job.inline,
         exclude=job.exclude,
+        vendor=job.vendor(),
     )
     return res
 
@@ -324,6 +343,7 @@ def _scan_filtered_from_index(
         max_size=job.max_size,
         inline_ignores=job.inline,
         exclude=job.exclude,
+        vendor=job.vendor(index=True),
     )
     return [f for n, f in enumerate(files) if n not in taken]
 
@@ -349,12 +369,14 @@ def check_paths(
         tuple(settings.env_files),
         options.inline_ignores,
         (),  # excludes were applied when the files were chosen (explicit files never are)
+        None if options.include_vendored else str(options.root or options.cwd),
     )
     top = git_root(options.root or options.cwd)
     files = _scan_filtered_from_index(files, top, job, result)
     for part in _run(files, job, options.jobs):
         _merge(result, part)
     result.findings.extend(env_not_ignored(result, files, top, job.env_globs, job.max_size))
+    vendored_note(result)
     result.findings.sort(key=lambda f: f.sort_key())
     result.seconds = time.perf_counter() - started
     return result

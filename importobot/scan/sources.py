@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from importobot.git import BinaryChange
     from importobot.scan.finding import Finding, ScanResult
+    from importobot.scan.keysearch import KeyNeedles
+    from importobot.scan.vendored import VendorJudge
 
 __all__ = [
     "FATAL_SKIPS",
@@ -296,8 +298,16 @@ def scan_items(
     max_size: int,
     inline_ignores: bool = True,
     exclude: tuple[str, ...] = (),
+    vendor: VendorJudge | None = None,
+    keys: KeyNeedles | None = None,
 ) -> None:
     """Scan each item into ``result``: exclusion, size, binary test, per-file scan, labels.
+
+    ``vendor`` (:mod:`importobot.scan.vendored`) skips vendored files and minified bundles,
+    counted as ``vendored`` (``None``: scan them; the judge is closed at the end).
+    ``keys`` (:mod:`importobot.scan.keysearch`) finds the keys the process holds, in any
+    spelling, in every item that passes exclusion and the size limit, vendored or binary
+    too: IOB204 findings (never suppressed, D13).
 
     A second copy of a path (``unstaged``) reports only what the first did not. Findings
     of history items carry their commit and real line numbers. Root-relative paths are
@@ -321,6 +331,13 @@ def scan_items(
             result.skip("too-large", len(data))
             result.notes.append(f"{printable(item.shown)}: skipped, larger than the size limit")
             continue
+        if keys is not None:
+            result.findings.extend(_placed(f, item) for f in keys.findings(item.shown, data))
+        if vendor is not None and vendor.vendored(
+            item.rel, data, commit=item.commit, label=item.label
+        ):
+            result.skip("vendored", len(data))
+            continue
         text = text_bytes(data)  # UTF-16 with a BOM is decoded; None: binary
         if text is None:
             result.skip("binary", len(data))
@@ -339,6 +356,8 @@ def scan_items(
                 continue  # the same key is already reported from the index
             known.add(ident)
             result.findings.append(_placed(f, item))
+    if vendor is not None:
+        vendor.close()
 
 
 def _placed(f: Finding, item: Item) -> Finding:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from importobot.keys.age import AgePolicy, AgeVerdict
     from importobot.keys.registry import KeyRecord, Registry
     from importobot.scan.finding import Finding
+    from importobot.scan.rules.key_setup import KeySetup
 
     class ProjectLike(Protocol):
         """What :func:`key_status` uses of :class:`importobot.project.Project`."""
@@ -51,7 +52,13 @@ if TYPE_CHECKING:
         def policy(self, max_age: str | None = None, warn_age: str | None = None) -> AgePolicy: ...
 
 
-__all__ = ["MIGRATION_STEPS", "KeyStatus", "PreviousKeyStatus", "key_status"]
+__all__ = [
+    "MIGRATION_STEPS",
+    "KeyStatus",
+    "PreviousKeyStatus",
+    "key_setup_for",
+    "key_status",
+]
 
 #: D3: what a user whose 0.1.5 key no longer loads does, in order.
 MIGRATION_STEPS = (
@@ -189,6 +196,19 @@ def _compromised(
     )
 
 
+def _context(project: ProjectLike, registry: str | None) -> tuple[str | None, str | None]:
+    wrapped_file = getattr(project, "wrapped_key_path", None)
+    return (
+        wrapped_file() if wrapped_file is not None else None,
+        project.registry_path(registry),  # a retired wrapped key is refused as primary
+    )
+
+
+def key_setup_for(project: ProjectLike, env: Mapping[str, str] | None = None) -> KeySetup:
+    """The set-up check :func:`key_status` makes by default (primary and previous keys)."""
+    return check_key_setup(env, previous=True, context=_context(project, None))
+
+
 def key_status(
     project: ProjectLike,
     env: Mapping[str, str] | None = None,
@@ -201,6 +221,7 @@ def key_status(
     optional: bool = False,
     previous: bool = True,
     use_registry: bool = True,
+    setup: KeySetup | None = None,
 ) -> KeyStatus:
     """Judge the keys ``project`` uses, from ``env`` (default ``os.environ``) at ``now``.
 
@@ -208,7 +229,9 @@ def key_status(
     ``policy`` overrides both. ``registry`` names the registry file instead of the
     project's. ``optional``: no key at all is not a finding. ``previous=False`` reads no
     previous key (``hook key-age`` judges the active key only). ``use_registry=False``
-    reads no registry: no age, no IOB3xx (``hook check-key``).
+    reads no registry: no age, no IOB3xx (``hook check-key``). ``setup`` is the outcome of
+    :func:`key_setup_for` when the caller already has it (``check`` needs the keys before it
+    scans, to search for them: :mod:`importobot.scan.keysearch`), so no key is read twice.
 
     Raises :class:`~importobot.exceptions.ConfigError` for a bad duration or registry
     and :class:`~importobot.exceptions.KeyringUnavailableError` when the keyring cannot
@@ -222,12 +245,9 @@ def key_status(
             policy = project.policy(max_age, warn_age)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    wrapped_file = getattr(project, "wrapped_key_path", None)
-    context = (
-        wrapped_file() if wrapped_file is not None else None,
-        project.registry_path(registry),  # a retired wrapped key is refused as primary
-    )
-    setup = check_key_setup(env, optional=optional, previous=previous, context=context)
+    context = _context(project, registry)
+    if setup is None:
+        setup = check_key_setup(env, optional=optional, previous=previous, context=context)
     findings = list(setup.findings)
     source = setup.key.source.label if setup.key is not None else configured_source(env, context)
     wrapped = setup.key.wrapped if setup.key is not None else None
