@@ -5,8 +5,8 @@ Usage::
     python bench/randomness.py [--count 100000] [--seed N]
 
 Generates ``--count`` values of each kind at run time (never committed) and prints, per
-kind, how many :func:`importobot.scan.recognizer.key_shape` does not call key-shaped (a
-key missed under a key name), how many of those
+kind, how many :func:`importobot.scan.recognizer.recognize` misses under the name
+``SECRET_KEY`` (the filters of D9 and the judgement of D4 together), how many of those
 :func:`importobot.keys.material.is_readable_placeholder` called a placeholder, and the tail
 of :func:`importobot.keys.charmodel.text_fraction`. Opaque strings count only when D4's
 class and distinct-character floors hold (≥ 3 classes, ≥ max(8, len/4) distinct).
@@ -35,7 +35,7 @@ from importobot.keys.material import (  # noqa: E402
     decode_key_text,
     is_readable_placeholder,
 )
-from importobot.scan.recognizer import key_shape  # noqa: E402
+from importobot.scan.recognizer import recognize  # noqa: E402
 
 _DJANGO = string.ascii_lowercase + string.digits + "!@#$%^&*(-_=+)"
 _PRINT = string.ascii_letters + string.digits + string.punctuation
@@ -83,7 +83,7 @@ def main() -> None:
             decoded = decode_key_text(value)
             if floors or (decoded is not None and len(decoded.key_bytes) in KEY_SIZES):
                 eligible += 1
-                if key_shape(value) is None:
+                if recognize("SECRET_KEY", value) is None:
                     missed += 1
                     placeholder += is_readable_placeholder(value)
         fractions.sort()

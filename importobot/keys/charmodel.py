@@ -33,7 +33,7 @@ import os
 
 from importobot._lazyre import lazy_compile
 
-__all__ = ["WORD_BITS", "is_regex", "text_fraction", "word_bits"]
+__all__ = ["SPAN", "WORD_BITS", "is_regex", "text_fraction", "word_bits"]
 
 #: A letter word is word-like when its trigram cost is at most this many bits per symbol
 #: (letters plus the end of the word). Uniformly random letters cost log2(26) ≈ 4.7 bits
@@ -144,10 +144,17 @@ def _low_entropy_digits(run: str) -> bool:
     return steps in ({1}, {9})
 
 
+#: Only the first this many characters are judged: a random secret's prefix is random and
+#: a text's prefix is text, and the work per value stays bounded.
+SPAN = 256
+
+
 def text_fraction(text: str) -> float:
-    """Share of ``text``'s characters explained as words, numbers, walks or separators."""
+    """Share of ``text``'s characters explained as words, numbers, walks or separators
+    (of its first :data:`SPAN` characters)."""
     if not text:
         return 0.0
+    text = text[:SPAN]
     segs = _segments(text)
     m = len(segs)
     walked = [False] * len(text)
@@ -203,18 +210,24 @@ def text_fraction(text: str) -> float:
 
 
 #: Regular-expression constructs no key spelling holds by chance: three characters or
-#: more (ranges, groups, counted repeats), and two-character ones (classes, ``.*``).
+#: more (ranges, groups, counted repeats), and kinds of two-character ones.
 _REGEX_LONG = ("a-z", "A-Z", "0-9", "a-f", "A-F", "(?:", "(?=", "(?!", "(?<", "(?P", "(?i")
-_REGEX_SHORT = ("\\d", "\\w", "\\s", "\\b", "\\.", "\\/", "\\-", ".*", ".+", "[^", "|^", "$|")
 _REPEAT_RE = lazy_compile(r"\{\d{1,4}(?:,\d{0,4})?\}")
+_REGEX_SHORT = (
+    lazy_compile(r"\\[dwsbDWSB]"),  # a class escape
+    lazy_compile(r"\\[][(){}.*+?^$|/\\-]"),  # an escaped metacharacter
+    lazy_compile(r"\.[*+?]"),  # any character, repeated
+    lazy_compile(r"\[\^|\|\^|\$\|"),  # a negated class, an anchor in an alternation
+)
 
 
 def is_regex(text: str) -> bool:
     """A regular expression: a long construct (``[A-Z``, ``(?:``, ``{43}``) and one more,
-    or three short ones (``\\d``, ``.*``, ``[^``). A random string of printable characters
-    matches with a probability of about 10⁻⁵ (``docs/filters.md``)."""
+    or three kinds of short ones (``\\d``, ``\\[``, ``.*``, ``[^``, ``^…$``). A random string
+    of printable characters matches with a probability of about 10⁻⁵ (``docs/filters.md``)."""
     long_hits = sum(1 for c in _REGEX_LONG if c in text)
     if _REPEAT_RE.search(text) is not None:
         long_hits += 1
-    short_hits = sum(1 for c in _REGEX_SHORT if c in text)
+    short_hits = sum(1 for r in _REGEX_SHORT if r.search(text) is not None)
+    short_hits += text.startswith("^") and text.endswith("$")
     return (long_hits >= 1 and long_hits + short_hits >= 2) or short_hits >= 3
