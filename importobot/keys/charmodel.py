@@ -10,12 +10,13 @@ A value is cut into *segments*: letter words (camelCase and ``HTTPServer`` split
 *explained* when it is what text or code is made of:
 
 * a letter word of ≥ 3 letters whose trigram cost is at most :data:`WORD_BITS` bits per
-  letter (end included) — a word of any of the languages, or one shaped like them;
-* a word of 1–2 letters standing between separators (``a``, ``of``), or non-ASCII letters
-  (a key spelling is ASCII);
+  symbol (end included; a little less for 3–4 letters) — a word of any of the languages,
+  or one shaped like them — or a protocol or algorithm name (``ecdhe``, ``gcm``);
+* a word of 1–2 letters between one-character separators next to such a word (``a``,
+  ``of``), and non-ASCII letters (a key spelling is ASCII);
 * a keyboard walk of ≥ 4 keys (``qwerty``, ``asdf``, ``1qaz2wsx``);
-* a digit run of ≥ 4 (``1234567890``, a year, a port) or a shorter one next to an explained
-  word (``aes128``, ``v2``);
+* a digit run next to an explained word (``aes128``, ``secret-2024``), or of ≥ 3 digits
+  with one or two values or a constant step (``0000``, ``1234567890``);
 * a run of other characters between explained segments (``.``, ``::``, ``/``, ``-``, ``_``).
 
 :func:`text_fraction` is the explained share of the characters. Random strings are made
@@ -32,6 +33,7 @@ from __future__ import annotations
 import os
 
 from importobot._lazyre import lazy_compile
+from importobot.exceptions import ImportobotError
 
 __all__ = ["SPAN", "WORD_BITS", "is_regex", "text_fraction", "word_bits"]
 
@@ -47,10 +49,14 @@ _TABLE: list[bytes] = []
 def _table() -> bytes:
     if not _TABLE:
         path = os.path.join(os.path.dirname(__file__), "charmodel.bin")
-        with open(path, "rb") as handle:
-            data = handle.read()
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(27**3 + 1)
+        except OSError as exc:
+            msg = f"importobot is damaged: cannot read {path} ({exc.strerror})"
+            raise ImportobotError(msg) from None
         if len(data) != 27**3:
-            raise RuntimeError(f"{path} is damaged ({len(data)} bytes)")
+            raise ImportobotError(f"importobot is damaged: {path} has {len(data)} bytes")
         _TABLE.append(data)
     return _TABLE[0]
 

@@ -213,6 +213,8 @@ def _envelope_files() -> dict[str, str]:
             'AGE_SECRET_KEY = """\n' + "\n".join(armor) + '\n"""\n'
         ),
         "config.toml": f'secret_key = "{_sops(rng)}"\n[db]\nencryption_key = "{_sops(rng)}"\n',
+        "armored.yaml": "encryption_key: |\n" + "".join(f"  {line}\n" for line in armor),
+        "armored.env": 'SECRET_KEY="' + "\n".join(armor) + '"\n',
     }
 
 
