@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 
 from importobot._lazyre import lazy_compile
@@ -31,6 +32,7 @@ __all__ = [
     "context_filter",
     "envelope_spans",
     "in_envelope",
+    "in_spans",
     "is_credential_name",
     "is_hash_or_id_name",
     "is_identifier_name",
@@ -273,6 +275,8 @@ def envelope_spans(line: str) -> list[tuple[int, int]]:
     the reader made of it (a sops ``iv:`` field is 32 random bytes). Linear in the line:
     each envelope's end is searched from its start, and the next one after that end."""
     spans: list[tuple[int, int]] = []
+    if not _may_hold_envelope(line):
+        return spans
     pos = 0
     n = len(line)
     while pos < n:
@@ -299,12 +303,27 @@ def envelope_spans(line: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _may_hold_envelope(line: str) -> bool:
+    return any(
+        mark in line
+        for mark in ("ENC[", "ncrypted:", "NCRYPTED|", "gAAAAA", "$ANSIBLE_VAULT", "-----BEGIN")
+    )
+
+
+def in_spans(spans: list[tuple[int, int]], offset: int) -> bool:
+    """``offset`` lies in one of ``spans`` (from :func:`envelope_spans`: in order, apart)."""
+    if not spans:
+        return False
+    at = bisect_right(spans, (offset, spans[-1][1] + 1)) - 1  # the last span starting here
+    return at >= 0 and spans[at][0] <= offset < spans[at][1]
+
+
 def in_envelope(line: str, offset: int) -> bool:
-    """The character at ``offset`` (0-based) of ``line`` lies inside a ciphertext envelope."""
-    if "ENC[" not in line and "ncrypted:" not in line and "NCRYPTED" not in line:
-        if "gAAAAA" not in line and "$ANSIBLE_VAULT" not in line and "-----BEGIN" not in line:
-            return False
-    return any(start <= offset < end for start, end in envelope_spans(line))
+    """The character at ``offset`` (0-based) of ``line`` lies inside a ciphertext envelope.
+
+    A scan of many values on one line computes :func:`envelope_spans` once and asks
+    :func:`in_spans` for each value (``importobot/scan/rules/files.py``)."""
+    return in_spans(envelope_spans(line), offset)
 
 
 def is_jwt(value: str) -> bool:

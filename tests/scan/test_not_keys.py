@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import random
 import string
+from collections.abc import Callable
 
 import pytest
 from cryptography.fernet import Fernet
@@ -21,6 +22,8 @@ from importobot.keys.material import OPAQUE_TEXT, is_random_opaque, is_readable_
 from importobot.scan.filters import envelope_spans, in_envelope, is_ciphertext
 from importobot.scan.recognizer import key_shape, recognize
 from importobot.scan.rules.files import scan_text
+
+from .worktime import assert_linear
 
 NOT_KEYS: list[tuple[str, str]] = [
     # Identifiers and expressions.
@@ -259,3 +262,15 @@ def test_a_key_next_to_an_envelope_in_an_env_file_is_still_found() -> None:
     text = f"OLD_KEY={_sops(rng)}\nSECRET_KEY={key}\n"
     found = scan_text(".env", text)
     assert [(f.line, f.variable) for f in found] == [(2, "SECRET_KEY")]
+
+
+def test_many_values_on_one_line_with_envelopes_are_linear() -> None:
+    # Envelopes are found once per line, not once per value on it (a minified bundle).
+    rng = random.Random(6)
+
+    def make(size: int) -> Callable[[], object]:
+        unit = f'a_secret_key="{_b64(rng, 24)}",gAAAAA;ENC[x];'
+        text = f"old_secret_key='{_sops(rng)}';" + unit * (size // len(unit)) + "\n"
+        return lambda: scan_text("bundle.min.js", text)
+
+    assert_linear(make, what="values beside envelopes on one line")
