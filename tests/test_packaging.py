@@ -114,6 +114,7 @@ def test_wheel_holds_both_packages_and_data(built: Built) -> None:
     assert "importobot/__init__.py" in names
     assert "importobot_enterprise/__init__.py" in names
     assert "importobot/keys/words.txt" in names
+    assert "importobot/keys/charmodel.bin" in names
     assert "importobot/py.typed" in names
     # Nothing from the dev tree slips into the wheel.
     assert not any(n.startswith(("tests/", "bench/", ".venv/")) for n in names)
@@ -128,6 +129,7 @@ def test_sdist_holds_sources(built: Built) -> None:
         "importobot/__init__.py",
         "importobot_enterprise/__init__.py",
         "importobot/keys/words.txt",
+        "importobot/keys/charmodel.bin",
     ):
         assert expected in names, f"{expected} missing from the sdist"
     assert not any(n.startswith(".venv/") for n in names)
@@ -140,6 +142,17 @@ def test_base_install_imports_both_packages(base_venv: Venv) -> None:
         "import importobot, importobot_enterprise; print(importobot.__version__)",
     )
     assert proc.stdout.strip() not in ("", "0+unknown")
+
+
+def test_installed_wheel_reads_its_character_model(base_venv: Venv) -> None:
+    # The randomness judgement (D4) reads importobot/keys/charmodel.bin from the package.
+    proc = _run(
+        base_venv.python,
+        "-c",
+        "from importobot.keys.charmodel import text_fraction\n"
+        "print(text_fraction('model.schema.options.discriminatorKey') > 0.65)",
+    )
+    assert proc.stdout.strip() == "True"
 
 
 def test_base_install_has_no_keyring(base_venv: Venv) -> None:

@@ -268,31 +268,41 @@ def _alnum_classes(text: str) -> int:
     )
 
 
+#: :func:`importobot.keys.charmodel.text_fraction` at or above which a value that decodes
+#: to key bytes is a readable placeholder (``MeinGeheimerSchluessel1234567890``). Random
+#: base64 keys stay far below (``docs/filters.md`` gives the measured rates).
+PLACEHOLDER_TEXT = 0.7
+#: ... at or above which an opaque string is text or code, not random (D4).
+OPAQUE_TEXT = 0.65
+
+
 def is_readable_placeholder(text: str) -> bool:
     """True for a key-length string that reads as words (``your-32-byte-key-goes-here``).
 
-    Tuned so that random base64 keys essentially never match: one letter class with
-    no digits, or dictionary words covering > 40 % with a missing class, or > 60 %.
+    One alphanumeric class only, or the character model explains at least
+    :data:`PLACEHOLDER_TEXT` of it as words, numbers and separators (any language).
+    Random base64 keys essentially never match (rates in ``docs/filters.md``).
     """
+    from importobot.keys.charmodel import text_fraction
+
     body = text.rstrip("=")
-    alnum_classes = (
-        any(c.isupper() for c in body)
-        + any(c.islower() for c in body)
-        + any(c.isdigit() for c in body)
-    )
-    if alnum_classes <= 1:
+    if _alnum_classes(body) <= 1:
         return True
-    coverage = word_coverage(body)
-    return (coverage > 0.4 and alnum_classes <= 2) or coverage > 0.6
+    return text_fraction(body) >= PLACEHOLDER_TEXT
 
 
 def is_random_opaque(text: str) -> bool:
-    """D4 for opaque strings: ≥ 3 character classes and dictionary words cover ≤ 40 %."""
+    """D4 for opaque strings: ≥ 3 character classes, ≥ max(8, len/4) distinct characters,
+    not a regular expression, and the character model explains less than
+    :data:`OPAQUE_TEXT` of it as text or code (identifiers, paths, phrases, cipher lists,
+    keyboard walks, digit runs)."""
+    from importobot.keys.charmodel import is_regex, text_fraction
+
     if char_classes(text) < 3:
         return False
     if len(set(text)) < max(8, len(text) // 4):
         return False
-    return word_coverage(text) <= 0.4
+    return not is_regex(text) and text_fraction(text) < OPAQUE_TEXT
 
 
 #: Runs that may spell a key inside longer text: base64 of either alphabet (with a

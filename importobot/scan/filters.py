@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 
 from importobot._lazyre import lazy_compile
@@ -29,6 +30,9 @@ __all__ = [
     "CONTEXT_FILTERS",
     "content_filter",
     "context_filter",
+    "envelope_spans",
+    "in_envelope",
+    "in_spans",
     "is_credential_name",
     "is_hash_or_id_name",
     "is_identifier_name",
@@ -174,7 +178,7 @@ def is_reference(value: str) -> bool:
     ```cmd```, ``op://…``, ``vault:…``, secret-manager URIs and ARNs, and runtime calls
     (``Fernet.generate_key()``, ``secrets.token_hex(32)``, ``os.environ[…]``).
     """
-    if _has_brace_reference(value) or _REF_CMD_RE.search(value):
+    if _has_brace_reference(value) or _is_command_substitution(value):
         return True
     if _BACKTICK_RE.search(value) and " " in value:
         return True
@@ -183,6 +187,20 @@ def is_reference(value: str) -> bool:
     if "(" in value and (_RUNTIME_RE.search(value) or is_code_expression(value)):
         return True
     return value.startswith("{{") and value.endswith("}}")
+
+
+def _is_command_substitution(value: str) -> bool:
+    """``$(cmd args)``, or ``$(cmd)`` whose command reads as a word (``$(uuidgen)``): a
+    random secret may hold ``$(`` and a letter (Django's alphabet has both), never a space."""
+    m = _REF_CMD_RE.search(value)
+    if m is None:
+        return False
+    if m.group()[-1:].isspace():
+        return True
+    from importobot.keys.charmodel import text_fraction
+
+    word = m.group()[2:].strip().rstrip(")")
+    return len(word) >= 2 and text_fraction(word) >= 0.65
 
 
 _CALL_EXPR_RE = lazy_compile(
@@ -203,7 +221,13 @@ def is_code_expression(value: str) -> bool:
         v = v[1:-1].strip()
     # The value may run on past the call (``key=f(raw)).other()`` read from code).
     m = _CALL_EXPR_RE.match(v)
-    return m is not None and 2 * m.end() >= len(v)
+    if m is None or 2 * m.end() < len(v):
+        return False
+    # Code reads as words (``base64.b64encode(raw)``, ``f(seed)``); a random secret that
+    # happens to hold ``x(…)`` does not (measured in docs/filters.md).
+    from importobot.keys.charmodel import text_fraction
+
+    return text_fraction(v) >= 0.5
 
 
 def is_fernet_token(value: str) -> bool:
@@ -211,16 +235,95 @@ def is_fernet_token(value: str) -> bool:
     return is_token(value)
 
 
+#: A sops value's fields, whole or a piece a reader cut out of ``ENC[…]``: ``data:…,iv:…``,
+#: ``iv:…,tag:…``, ``AES256_GCM,data:…``, ``…,type:str]``.
+_SOPS_FIELDS_RE = lazy_compile(
+    r"""(?x)
+    (?:^|,)(?:data|iv|tag):[A-Za-z0-9+/]*={0,2},(?:data|iv|tag|type):
+    | ^(?:AES256_GCM|AES-256-GCM),(?:data|iv|tag):
+    | ^[A-Za-z0-9+/]*={0,2},(?:iv|tag):[A-Za-z0-9+/]*={0,2}(?:,|\]|$)
+    | ,type:(?:str|int|float|bool|bytes|comment)\]?$
+    """
+)
+#: Where a ciphertext envelope starts on a line; :func:`envelope_spans` finds its end.
+_ENVELOPE_RE = lazy_compile(
+    r"ENC\[|encrypted:|ENCRYPTED\||\$ANSIBLE_VAULT;|gAAAAA[A-Za-z0-9_-]{60,}={0,2}"
+    r"|-----BEGIN (?:AGE ENCRYPTED FILE|PGP MESSAGE)-----"
+)
+_B64_BODY_RE = lazy_compile(r"[A-Za-z0-9+/_=-]*")
+
+
 def is_ciphertext(value: str) -> bool:
-    """sops ``ENC[…]``, dotenvx ``encrypted:…``, ``ENCRYPTED|…``, age/PGP armor, Fernet tokens."""
+    """sops ``ENC[…]`` (or its fields cut apart: ``iv:…,tag:…``), dotenvx ``encrypted:…``,
+    ``ENCRYPTED|…``, age/PGP armor, Fernet tokens."""
     v = value.lstrip()
     if v.startswith(("ENC[", "encrypted:", "ENCRYPTED|", "enc:", "AQICAH", "$ANSIBLE_VAULT;")):
+        return True
+    if "ENC[AES256_GCM," in v or _SOPS_FIELDS_RE.search(v) is not None:
         return True
     if "-----BEGIN AGE ENCRYPTED FILE-----" in v or "-----BEGIN PGP MESSAGE-----" in v:
         return True
     if "-----BEGIN ENCRYPTED PRIVATE KEY-----" in v:
         return True
     return is_fernet_token(v)
+
+
+def envelope_spans(line: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of the ciphertext envelopes on one line: a sops ``ENC[…]``
+    (to its ``]``), a dotenvx ``encrypted:`` value, ``ENCRYPTED|…``, an armor line, a
+    Fernet token. A value a reader cut out of one of them is never a candidate, whatever
+    the reader made of it (a sops ``iv:`` field is 32 random bytes). Linear in the line:
+    each envelope's end is searched from its start, and the next one after that end."""
+    spans: list[tuple[int, int]] = []
+    if not _may_hold_envelope(line):
+        return spans
+    pos = 0
+    n = len(line)
+    while pos < n:
+        m = _ENVELOPE_RE.search(line, pos)
+        if m is None:
+            break
+        start = m.start()
+        text = m.group()
+        if text == "ENC[":
+            close = line.find("]", m.end())
+            end = n if close < 0 else close + 1
+        elif text.startswith(("gAAAAA", "-----")):
+            end = m.end() if text.startswith("gAAAAA") else n
+            if text.startswith("gAAAAA") and not is_fernet_token(text):
+                pos = m.end()
+                continue
+        else:
+            body = _B64_BODY_RE.match(line, m.end())
+            end = body.end() if body is not None else m.end()
+            if text != "encrypted:":
+                end = n  # ``ENCRYPTED|…`` and vault headers run to the end of the line
+        spans.append((start, end))
+        pos = max(end, m.end())
+    return spans
+
+
+def _may_hold_envelope(line: str) -> bool:
+    return any(
+        mark in line
+        for mark in ("ENC[", "ncrypted:", "NCRYPTED|", "gAAAAA", "$ANSIBLE_VAULT", "-----BEGIN")
+    )
+
+
+def in_spans(spans: list[tuple[int, int]], offset: int) -> bool:
+    """``offset`` lies in one of ``spans`` (from :func:`envelope_spans`: in order, apart)."""
+    if not spans:
+        return False
+    at = bisect_right(spans, (offset, spans[-1][1] + 1)) - 1  # the last span starting here
+    return at >= 0 and spans[at][0] <= offset < spans[at][1]
+
+
+def in_envelope(line: str, offset: int) -> bool:
+    """The character at ``offset`` (0-based) of ``line`` lies inside a ciphertext envelope.
+
+    A scan of many values on one line computes :func:`envelope_spans` once and asks
+    :func:`in_spans` for each value (``importobot/scan/rules/files.py``)."""
+    return in_spans(envelope_spans(line), offset)
 
 
 def is_jwt(value: str) -> bool:
@@ -266,6 +369,9 @@ def is_our_wrapped_key(value: str) -> bool:
     return is_wrapped_key(value)
 
 
+_PERCENT_VAR_RE = lazy_compile(r"%[A-Za-z_][\w.-]+%(?:[/\\]|$)")
+
+
 def is_path_or_url(value: str) -> bool:
     """A file path or URL in a key-named variable (``JWT_SECRET_KEY=%kernel.dir%/jwt.pem``).
 
@@ -274,8 +380,10 @@ def is_path_or_url(value: str) -> bool:
     """
     if "://" in value:
         return True
-    if value.startswith(("./", "../", "~/", "%", "file:", "C:\\")):
+    if value.startswith(("./", "../", "~/", "file:", "C:\\")):
         return True
+    if _PERCENT_VAR_RE.match(value):
+        return True  # ``%kernel.project_dir%/…``, ``%APPDATA%\…``
     return (
         "/" in value
         and re.search(r"\.(?:pem|key|p12|pfx|der|crt|json|txt|asc|gpg|jks|pub)$", value) is not None

@@ -22,6 +22,7 @@ from fnmatch import fnmatchcase, translate
 from importobot._lazyre import lazy_compile
 from importobot._record import replace
 from importobot.dotenv import split_lines
+from importobot.scan.filters import envelope_spans, in_spans
 from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
@@ -236,6 +237,8 @@ class _FileScan:
         self.findings: list[Finding] = []
         self._seen: set[tuple[int, str]] = set()
         self._pragma_cache: dict[tuple[int, bool], set[str] | None] = {}
+        #: Ciphertext envelopes of each line that gave a candidate, found once per line.
+        self._envelopes: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
     def add(
         self,
@@ -313,6 +316,12 @@ class _FileScan:
     ) -> None:
         if any(h in c.value for h in PEM_HINTS):
             return  # private-key blocks are found by _pem(), never as candidates (D10)
+        where = (c.line, len(line_text))
+        spans = self._envelopes.get(where)
+        if spans is None:
+            spans = self._envelopes[where] = envelope_spans(line_text)
+        if spans and in_spans(spans, c.column - 1):
+            return  # cut out of a ciphertext envelope (a sops ``iv:`` field): never a key
         is_env = env or c.env or self.env_file
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'")
         if m is None:
