@@ -534,6 +534,14 @@ def _binary_new_path(line: bytes) -> bytes | None:
 _BLOB_CHUNK = 16 * 1024 * 1024
 
 
+def _cat_file(cwd: str, mode: str, oids: Sequence[str]) -> bytes:
+    """The answer of ``git cat-file <mode>`` (``--batch`` or ``--batch-check``) for ``oids``."""
+    code, out, err = run_git(["cat-file", mode], cwd, "".join(f"{o}\n" for o in oids).encode())
+    if code != 0:
+        raise GitError(f"git cat-file failed: {_first_line(err)}")
+    return out
+
+
 def iter_blobs(cwd: str, oids: Sequence[str], max_size: int) -> Iterator[tuple[str, bytes]]:
     """``(oid, bytes)`` of the blobs ``oids`` of at most ``max_size`` bytes (larger ones are
     never read): one ``git cat-file --batch-check``, then ``--batch`` calls of at most
@@ -541,10 +549,7 @@ def iter_blobs(cwd: str, oids: Sequence[str], max_size: int) -> Iterator[tuple[s
     wanted = [o for o in dict.fromkeys(oids) if o.strip("0") and o.isalnum() and o.isascii()]
     if not wanted:
         return
-    query = "".join(f"{o}\n" for o in wanted).encode()
-    code, out, err = run_git(["cat-file", "--batch-check"], cwd, query)
-    if code != 0:
-        raise GitError(f"git cat-file failed: {_first_line(err)}")
+    out = _cat_file(cwd, "--batch-check", wanted)
     chunks: list[list[str]] = [[]]
     total = 0
     for row in out.splitlines():
@@ -562,10 +567,7 @@ def iter_blobs(cwd: str, oids: Sequence[str], max_size: int) -> Iterator[tuple[s
     for chunk in chunks:
         if not chunk:
             continue
-        query = "".join(f"{o}\n" for o in chunk).encode()
-        code, out, err = run_git(["cat-file", "--batch"], cwd, query)
-        if code != 0:
-            raise GitError(f"git cat-file failed: {_first_line(err)}")
+        out = _cat_file(cwd, "--batch", chunk)
         pos = 0
         for oid in chunk:
             end = out.find(b"\n", pos)
