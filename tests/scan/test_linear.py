@@ -151,6 +151,7 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
         ),
     ),
     "code-unclosed-brackets": ("keys.js", _repeat("const KEYS = ", lambda: f'[("{_key()}", ')),
+    "code-minified-line": ("app.min.js", _repeat("var key=1", lambda: f',a="{_key()}"')),
     "code-items-no-name": ("notes.txt", _repeat("secret\n", lambda: f'f(x, "{_key()}")\n')),
 }
 

@@ -43,6 +43,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 
 from importobot._lazyre import lazy_compile
+from importobot.scan.filters import is_key_name
 from importobot.scan.readers.base import Candidate
 
 __all__ = ["read_code"]
@@ -353,10 +354,6 @@ def _resolve(data: bytes, pos: int, brackets: _Brackets) -> tuple[str, bool] | N
     return (item_of, False) if item_of is not None else None
 
 
-def _column(data: bytes, line_start: int, pos: int) -> int:
-    return len(data[line_start:pos].decode("utf-8", errors="replace")) + 1
-
-
 def _opens_value(data: bytes, line_start: int, named: bool) -> bool:
     """The line before ``line_start`` leaves a value to the next line (``name =``,
     a triple quote, ``<<EOF``, ``<tag>``): only then is a bare line a value of its own.
@@ -405,6 +402,7 @@ def read_code(
     if not near:
         return
     brackets = _Brackets(data)
+    line: list[int] | None = None  # [line start, comment column, counted to, its column]
     total = len(near)
     j = 0
     for idx, start, end in lines:
@@ -435,9 +433,18 @@ def read_code(
             if found is None:
                 continue
             name, keyed = found
-            line_text = data[start:end].decode("utf-8", errors="replace")
-            col = _column(data, start, vs)
-            comment = _COMMENT_START_RE.search(line_text)
+            if not keyed and not is_key_name(name):
+                continue  # named, but not a key's name: nothing more to judge
+            if line is None or line[0] != start:
+                # Once per line: a long line holding many values is not decoded per value.
+                text = data[start:end].decode("utf-8", errors="replace")
+                cm = _COMMENT_START_RE.search(text)
+                line = [start, cm.start() if cm is not None else len(text), start, 1]
+            # Columns in code points, counted on from the previous value of the line.
+            line[3] += len(data[line[2] : vs].decode("utf-8", errors="replace"))
+            line[2] = vs
+            col = line[3]
+            comment = line[1] < col - 1
             quote = m.group("q").decode() if group == "v" else ""
             yield Candidate(
                 name,
@@ -445,6 +452,6 @@ def read_code(
                 idx + 1,
                 col,
                 quote,
-                comment is not None and comment.start() < col - 1,
+                comment,
                 keyed=keyed,
             )

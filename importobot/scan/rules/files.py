@@ -609,11 +609,13 @@ def _scan_text(
             c = Candidate(c.name, c.value, lineno, c.column, c.quote, c.commented, c.env, c.via)
             scan.candidate(c, line_text=line_text, prev_text=prev_text)
     # Values code hands to configuration and keys (call arguments, list items, blocks…).
+    texts: tuple[int, str, str] = (0, "", "")
     for c in read_code(raw_data, value_lines, _keyed_value, _CONTEXT_WORDS):
         if _in_ranges(c.line, pem_ranges):
             continue
-        line_text, prev_text = _line_texts(raw_data, value_lines, c.line - 1)
-        scan.candidate(c, line_text=line_text, prev_text=prev_text)
+        if texts[0] != c.line:  # decoded once per line, not per value
+            texts = (c.line, *_line_texts(raw_data, value_lines, c.line - 1))
+        scan.candidate(c, line_text=texts[1], prev_text=texts[2])
     return scan.findings
 
 
