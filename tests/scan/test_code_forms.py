@@ -279,6 +279,7 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     ),
     ("odd-hex-neutral", "settings.py", 'BUILD = "{x}"\n'),
     ("odd-hex-weak", "settings.py", 'SECRET_KEY = "{zeros}"\n'),
+    (".env-uri-params", ".env", "APP_URI=pkcs11:token=a;object=b;secret_key={k}\n"),
     (".envrc-neutral-short", ".envrc", "export A=1; export SECRET_KEY=changeme\n"),
     # calls that do not read configuration, and an identifier
     ("non-config-call", "app.py", 'translate("SECRET_KEY", "{k}")\n'),

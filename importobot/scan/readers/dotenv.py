@@ -13,7 +13,10 @@ __all__ = ["looks_like_dotenv", "read_dotenv"]
 _ASSIGN_LINE_RE = lazy_compile(r"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*=")
 #: ``;`` before another assignment: several shell statements on one line
 #: (``export A=1; export KEY=…``, common in ``.envrc``).
-_NEXT_STATEMENT_RE = lazy_compile(r"[ \t]*;[ \t]*(?=(?:export[ \t]+)?[A-Za-z_]\w*=)")
+#: A ``;`` with no blank after it stays in the value (``uri;param=x`` is one value).
+_NEXT_STATEMENT_RE = lazy_compile(
+    r"[ \t]*;(?:[ \t]*(?=export[ \t]+[A-Za-z_]\w*=)|[ \t]+(?=[A-Za-z_]\w*=))"
+)
 
 
 def read_dotenv(text: str) -> Iterator[Candidate]:
