@@ -193,6 +193,19 @@ def _embedded(value: str) -> Match | None:
     return None
 
 
+def _odd_hex(value: str) -> Match | None:
+    """Hex of odd length (33 or more digits) under a key name: an opaque secret.
+
+    Hex of odd length decodes to no bytes, yet a secret generator that emits hex
+    digits (``openssl rand -hex`` cut by hand, a 65-digit value) leaves one, and the
+    digits before the last are judged as key bytes (D4)."""
+    if len(value) < 33 or len(value) % 2 == 0 or _HEX_RE.match(value) is None:
+        return None
+    if weakness(bytes.fromhex(value[:-1])) not in (None, "published"):
+        return None
+    return Match("opaque", len(value), fingerprint_opaque(value))
+
+
 def _is_pgp_fingerprint(name: str, value: str) -> bool:
     """A 40-hex OpenPGP fingerprint under ``GPG_KEY``-style names, or spelled upper-case."""
     if len(value) != 40 or _HEX_RE.match(value) is None:
@@ -207,12 +220,15 @@ def recognize(
     *,
     env_style: bool = False,
     literal: bool = False,
+    keyed: bool = False,
 ) -> Match | None:
     """Decide whether ``value`` under ``name`` is committed key material (D8, D9).
 
     ``env_style``: the value sits in an env-style context (IOB101), where a 32-byte
     value counts whatever its name unless the name says hash or ID.
     ``literal``: the value was single-quoted, so ``$…`` in it is text, not a reference.
+    ``keyed``: the code around the value says key whatever the name (the argument of a
+    key constructor such as ``Fernet(b"…")``): judged as under a key name.
     """
     v = value.strip()
     if len(v) < _MIN_LEN:
@@ -226,8 +242,8 @@ def recognize(
         reason = None
     if reason is not None and reason != "path-or-url":
         return None
-    key_named = False
-    if name:
+    key_named = keyed
+    if name and not keyed:
         if is_identifier_name(name):
             return None
         key_named = is_key_name(name)
@@ -237,11 +253,15 @@ def recognize(
     if key_named and _is_pgp_fingerprint(name or "", v):
         return None
     found = key_shape(v)
+    if found is None and key_named:
+        found = _odd_hex(v)
+        if found is None:
+            return _embedded(v)
     if found is None:
-        return _embedded(v) if key_named else None
+        return None
     if found.key_type == "pem-private-key":
         return found
-    if key_named and name and is_credential_name(name):
+    if key_named and not keyed and name and is_credential_name(name):
         # A service credential: only an exact key size spelled as a key counts.
         exact = found.key_type != "opaque" and found.key_bytes in KEY_SIZES
         return found if exact else None

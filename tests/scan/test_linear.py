@@ -69,6 +69,21 @@ def _utf16(build: Callable[[int], bytes]) -> Callable[[int], bytes]:
     return wrapped
 
 
+def _repeat(head: str, unit: Callable[[], str]) -> Callable[[int], bytes]:
+    """``head`` then fresh ``unit()`` texts up to ``size`` bytes (each with its own key)."""
+
+    def build(size: int) -> bytes:
+        parts = [head]
+        total = len(head)
+        while total < size:
+            part = unit()
+            parts.append(part)
+            total += len(part)
+        return "".join(parts).encode()
+
+    return build
+
+
 CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     # The line reader: every `=` in a bare value started a new value to the line's end.
     "nested-assignments-txt": ("notes.txt", _lines("secret_key=", "xY9=")),
@@ -122,6 +137,22 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
         "id.txt",
         _one_line("", "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: 1\n=AbCd\n"),
     ),
+    # Values code puts in calls, lists, blocks and heredocs (readers/code.py): each key
+    # reads a bounded window before it; brackets are read once, in one forward pass.
+    "code-list-items": ("keys.py", _repeat("KEYS = [\n", lambda: f'    "{_key()}",\n')),
+    "code-call-over-lines": (
+        "settings.py",
+        _repeat("", lambda: f'S = env(\n    "SECRET_KEY",\n    default="{_key()}",\n)\n'),
+    ),
+    "code-terraform-heredoc": (
+        "main.tf",
+        _repeat(
+            "", lambda: f'variable "encryption_key" {{\n  default = <<EOF\n{_key()}\nEOF\n}}\n'
+        ),
+    ),
+    "code-unclosed-brackets": ("keys.js", _repeat("const KEYS = ", lambda: f'[("{_key()}", ')),
+    "code-minified-line": ("app.min.js", _repeat("var key=1", lambda: f',a="{_key()}"')),
+    "code-items-no-name": ("notes.txt", _repeat("secret\n", lambda: f'f(x, "{_key()}")\n')),
 }
 
 

@@ -27,6 +27,9 @@ class Candidate(Record):
     env: bool = False
     #: Text to show instead of the format's own name when it is not obvious.
     via: str | None = None
+    #: True when the syntax around the value says key whatever the name: the argument
+    #: of a key constructor (``Fernet(b"…")``, ``AESGCM(…)``).
+    keyed: bool = False
 
     def __repr__(self) -> str:
         # The value may be a key: never show it.

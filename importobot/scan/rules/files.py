@@ -25,6 +25,7 @@ from importobot.dotenv import split_lines
 from importobot.scan.filters import envelope_spans, in_spans
 from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
+from importobot.scan.readers.code import read_code
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
 from importobot.scan.readers.pem import BEGIN_RE as PEM_BEGIN_RE
@@ -84,6 +85,22 @@ _HOT_WORDS: tuple[bytes, ...] = (
 )
 _HOT_WORDS_STR = tuple(w.decode() for w in _HOT_WORDS)
 _PEM_HINTS_BYTES = tuple(h.encode() for h in PEM_HINTS)
+#: Key constructors: their argument is a key whatever the file calls it (readers/code.py).
+_KEY_CALL_WORDS: tuple[bytes, ...] = (
+    b"fernet",
+    b"credentialmanager",
+    b"aesgcm",
+    b"aesccm",
+    b"aessiv",
+    b"aesocb",
+    b"chacha20poly1305",
+    b"aes128gcm",
+    b"aes256gcm",
+    b"aes.new",
+)
+#: YAML blocks whose entries are environment variables (D8: a 32-byte value there is a
+#: key whatever its name), so a YAML file holding one needs no key-ish word.
+_YAML_ENV_MARKERS: tuple[bytes, ...] = (b"environment:", b"env:")
 _YAML_EXT = (".yml", ".yaml")
 _DOCKERFILE_RE = lazy_compile(r"(?i)^(?:dockerfile|containerfile)(?:[._-].*)?$|\.dockerfile$")
 _CODE_EXT = frozenset(
@@ -323,7 +340,7 @@ class _FileScan:
         if spans and in_spans(spans, c.column - 1):
             return  # cut out of a ciphertext envelope (a sops ``iv:`` field): never a key
         is_env = env or c.env or self.env_file
-        m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'")
+        m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
         if m is None:
             return
         self.add(
@@ -463,9 +480,11 @@ def _needs_text(path: str, name: str, data: bytes, env_globs: tuple[str, ...]) -
     if len(data) <= _KEY_LINES_MAX and names_a_secret(path):
         return True
     low = data.lower()
-    if any(w in low for w in _HOT_WORDS):
+    if any(w in low for w in _HOT_WORDS) or any(w in low for w in _KEY_CALL_WORDS):
         return True
-    if b"kind:" in data and _suffix(name) in _YAML_EXT:
+    if _suffix(name) in _YAML_EXT and (
+        b"kind:" in data or any(w in data for w in _YAML_ENV_MARKERS)
+    ):
         return True
     # Extension-less or unusual names may be env files under another name (sniffed).
     return _suffix(name) not in _CODE_EXT and len(data) <= _STRUCTURED_MAX and b"=" in data
@@ -582,13 +601,39 @@ def _scan_text(
 
     # Any other text: read only the lines holding a key-ish word.
     raw_data = data if data is not None else text.encode("utf-8", errors="replace")
-    for lineno, line_text, prev_text, spots in _hot_lines(raw_data):
+    value_lines = _value_lines(raw_data)
+    for lineno, line_text, prev_text, spots in _hot_lines(raw_data, value_lines):
         if _in_ranges(lineno, pem_ranges):
             continue
         for c in read_lines([line_text], [0], hot={0: spots}, window_filter=_window_has_value):
             c = Candidate(c.name, c.value, lineno, c.column, c.quote, c.commented, c.env, c.via)
             scan.candidate(c, line_text=line_text, prev_text=prev_text)
+    # Values code hands to configuration and keys (call arguments, list items, blocks…).
+    texts: tuple[int, str, str] = (0, "", "")
+    for c in read_code(raw_data, value_lines, _keyed_value, _CONTEXT_WORDS):
+        if _in_ranges(c.line, pem_ranges):
+            continue
+        if texts[0] != c.line:  # decoded once per line, not per value
+            texts = (c.line, *_line_texts(raw_data, value_lines, c.line - 1))
+        scan.candidate(c, line_text=texts[1], prev_text=texts[2])
     return scan.findings
+
+
+def _keyed_value(value: str) -> bool:
+    """Would ``value`` be key material under a key name? (Only such values are named.)"""
+    return recognize(None, value, keyed=True) is not None
+
+
+def _line_texts(data: bytes, value_lines: list[tuple[int, int, int]], idx: int) -> tuple[str, str]:
+    """The text of value line ``idx`` and of the line before it (for pragmas)."""
+    at = bisect_left(value_lines, (idx,))
+    _, start, end = value_lines[at]
+    prev = ""
+    if start > 0:
+        pstart = data.rfind(b"\n", 0, start - 1) + 1
+        prev = data[pstart : start - 1].decode("utf-8", errors="replace")
+    line = data[start:end].decode("utf-8", errors="replace")
+    return line.removesuffix("\r"), prev.removesuffix("\r")
 
 
 _LONG_RUN_RE = lazy_compile(r"[A-Za-z0-9+/_=-]{40,}")
@@ -654,6 +699,9 @@ _HOT_WORD_RE = lazy_compile(
     rb"key|secret|passphrase|salt|cipher|crypt|pepper|hmac|signing|-----begin"
 )
 _GATE_BYTES_RE = lazy_compile(_GATE.encode())
+#: Words a key's name or constructor holds, in lower case (readers/code.py reads the
+#: code before a value only when one comes shortly before it).
+_CONTEXT_WORDS = tuple(w for w in _HOT_WORDS if w.isalpha()) + _KEY_CALL_WORDS
 
 #: Byte classes for :func:`_value_lines`: base64/hex characters; non-space characters.
 _B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_=-"
@@ -733,7 +781,9 @@ def _window_has_value(window: str) -> bool:
     return _has_value_line(window.encode("utf-8", errors="replace"))
 
 
-def _hot_lines(data: bytes) -> Iterator[tuple[int, str, str, list[int]]]:
+def _hot_lines(
+    data: bytes, value_lines: list[tuple[int, int, int]] | None = None
+) -> Iterator[tuple[int, str, str, list[int]]]:
     """(line number, line, previous line, hot offsets) for lines holding a key-ish word.
 
     Works on bytes: only the lines :func:`_value_lines` finds are looked at; of those,
@@ -742,7 +792,7 @@ def _hot_lines(data: bytes) -> Iterator[tuple[int, str, str, list[int]]]:
     """
     hot = _HOT_WORD_RE.search
     gate = _GATE_BYTES_RE.search
-    for idx, start, end in _value_lines(data):
+    for idx, start, end in _value_lines(data) if value_lines is None else value_lines:
         raw = data[start:end]
         if hot(raw.lower()) is None or gate(raw) is None:
             continue

@@ -1,0 +1,457 @@
+"""Values where code puts them: call arguments and defaults, indexed assignments, key
+constructors and decoders, list items, XML element text, blocks, heredocs, multi-line
+strings and continuation lines (issue 16).
+
+The line reader (:mod:`importobot.scan.readers.lines`) names a value by the
+``name = value`` in front of it. This reader starts from the other end: it finds the
+values a line holds that could be keys (quoted strings, XML element text, a line that
+is one bare token), judges each on its own first, and only for one that is key-shaped
+reads the code in front of it for the name it is given:
+
+* the argument or default of a call that reads or sets configuration —
+  ``env("NAME", "…")``, ``env("NAME", default="…")`` (over several lines too),
+  ``os.environ.get``/``os.getenv``/``os.environ.setdefault``, ``ENV.fetch``,
+  ``System.getProperty``/``setProperty``, ``monkeypatch.setenv``, ``config``: the
+  first argument is the name;
+* a fallback after an environment read: ``process.env.NAME || "…"``, ``?? "…"``,
+  ``os.environ["NAME"] or "…"``;
+* an indexed assignment: ``os.environ["NAME"] = "…"``, ``ENV["NAME"] = "…"``;
+* the argument of a key constructor (``Fernet(b"…")``, ``CredentialManager("…")``,
+  ``AESGCM``, ``ChaCha20Poly1305``, ``SecretKeySpec``, ``createCipheriv``'s key, …):
+  key context whatever the variable is called;
+* the argument of a decoder assigned to a name (``KEY = base64.b64decode("…")``,
+  ``bytes.fromhex``, ``Buffer.from``, ``Convert.FromBase64String``, Go ``[]byte``,
+  Rust ``Key::from_slice``): the target is the name;
+* an item of a list, tuple or array under a name (``KEYS = ["…", "…"]``,
+  ``{"keys": […]}``), over several lines too;
+* XML element text (``<encryptionKey>…</encryptionKey>``) and ``<add key="NAME"
+  value="…"/>``;
+* a value whose own name says nothing (``default``, ``value``) inside a named block:
+  Terraform ``variable "encryption_key" { default = "…" }``, heredocs included;
+* ``name = \"\"\"`` multi-line strings (TOML, Python) and ``name =`` followed by the
+  value on the next line (INI continuation).
+
+Work stays linear: values are found by one regex pass over the lines that can hold a
+key at all; the code in front of a key-shaped value is read in a window of bounded
+size; the enclosing brackets come from one forward pass that reads each bracket once.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+
+from importobot._lazyre import lazy_compile
+from importobot.scan.filters import is_key_name
+from importobot.scan.readers.base import Candidate
+
+__all__ = ["read_code"]
+
+#: How far before a value the code naming it is read (bytes).
+_WINDOW = 512
+#: How far before a value most heads are looked for (a name, a separator, a callee).
+_SHORT = 192
+#: How far back the opening bracket of a list or block may be (bytes).
+_BLOCK_REACH = 4096
+#: Brackets kept open at most (deeper ones drop the outermost).
+_MAX_DEPTH = 256
+
+# A value worth judging: a quoted string without blanks; XML element text; a line that
+# is one bare token (a heredoc, an INI continuation, a multi-line string's content).
+_VALUE_RE = lazy_compile(
+    rb"""(?m)(?P<q>["'`])(?P<v>[^\s"'`]{16,4096})(?P=q)
+    |>(?P<x>[^\s<>"'`]{16,4096})<
+    |^[ \t]*(?P<b>[^\s"'`<>,;=]{16,4096}={0,2})[ \t]*[,;]?\r?$""",
+    re.X,
+)
+_PREFIX_RE = lazy_compile(rb"(?<![\w$])[bBrRuU]{1,2}\Z")
+
+_IDENT = r"[A-Za-z_$][\w$]*"
+_PATH = rf"{_IDENT}(?:(?:\.|::|->){_IDENT})*"
+_QNAME = r"""(?P<nq>["'])(?P<name>[^"'\\\r\n]{1,128})(?P=nq)"""
+
+# Each head ends where a value starts (``\Z`` at the window's end).
+_CALL_RE = lazy_compile(
+    rf"""(?<![\w$.])(?P<callee>{_PATH})\s*\(\s*{_QNAME}\s*,\s*
+    (?:(?P<kw>[A-Za-z_]\w*)\s*[=:]\s*)?\Z""",
+    re.X,
+)
+_FALLBACK_RE = lazy_compile(
+    rf"""(?:(?<![\w$.])(?:process|import\.meta|Deno)\.env\.(?P<attr>[A-Za-z_]\w*)
+    |(?<![\w$])(?:{_PATH})\s*\[\s*{_QNAME}\s*\]
+    |(?<![\w$.])(?P<gcallee>{_PATH})\s*\(\s*(?P<gq>["'])(?P<gname>[^"'\\\r\n]{{1,128}})(?P=gq)\s*\))
+    \s*(?:\|\||\?\?|\bor\b|\?:)\s*\Z""",
+    re.X,
+)
+_INDEX_RE = lazy_compile(
+    rf"""(?<![\w$])(?P<target>{_PATH})\s*\[\s*{_QNAME}\s*\]\s*(?:=(?![=>])|\|\|=|\?\?=)\s*\Z""",
+    re.X,
+)
+_CTOR_RE = lazy_compile(
+    r"""(?<![\w$])(?P<ctor>(?:[A-Za-z_$][\w$]*(?:\.|::))*
+    (?:MultiFernet|Fernet|CredentialManager|AESGCM|AESCCM|AESSIV|AESOCB3|AESGCMSIV
+      |X?ChaCha20Poly1305|SecretBox|Aes(?:128|256)Gcm(?:Siv)?|SecretKeySpec|AES\.new))
+    (?:::new(?:_from_slice)?)?\s*\(\s*(?:(?:key|secret|secret_key)\s*[=:]\s*)?\Z
+    |(?<![\w$])(?P<cipheriv>createCipheriv|createDecipheriv)\s*\(\s*
+    (?:"[^"\r\n]{1,40}"|'[^'\r\n]{1,40}')\s*,\s*\Z""",
+    re.X,
+)
+_DECODER = (
+    r"(?:(?:[A-Za-z_$][\w$]*(?:\(\s*\))?(?:\.|::))*"
+    r"(?:b64decode|urlsafe_b64decode|standard_b64decode|b32decode|fromhex|unhexlify"
+    r"|a2b_base64|a2b_hex|FromBase64String|FromHexString|DecodeString|decodeBase64"
+    r"|decodeHex|parseHexBinary|base64_decode|hex2bin|atob|from_slice|from_hex|decode"
+    r"|from|getBytes)|\[\]byte)"
+)
+_DECODER_RE = lazy_compile(
+    rf"""(?<![\w$.])(?P<target>{_PATH})[ \t]*(?::[ \t]*[^=\r\n]{{1,40}}?[ \t]*)?
+    (?::=|=(?![=>]))\s*(?:await\s+|new\s+|&)?{_DECODER}\s*\(\s*\Z""",
+    re.X,
+)
+_LIST_RE = lazy_compile(
+    rf"""(?<![\w$.\-])(?P<q>["']?)(?P<name>{_PATH})(?P=q)[ \t]*
+    (?::[ \t]*[\w\[\]<>.]{{1,40}}[ \t]*)?(?:=>|:=|=|:)\s*
+    (?:new\s+[\w.<>]*\s*(?:\[\s*\])?\s*|(?:list|set|tuple|frozenset|Arrays\.asList|List\.of
+    |Set\.of|listOf|setOf|arrayOf|array|vec!)\s*)?[\[({{]\s*\Z""",
+    re.X,
+)
+_APPSETTING_RE = lazy_compile(
+    r"""(?:key|name)\s*=\s*(?P<nq>["'])(?P<name>[^"'\r\n]{1,128})(?P=nq)\s+value\s*=\s*\Z"""
+)
+_XML_OPEN_RE = lazy_compile(r"<(?P<name>[A-Za-z_][\w.:\-]{0,127})(?:\s[^<>]{0,256})?>\s*\Z")
+_TRIPLE_RE = lazy_compile(
+    rf"""(?<![\w$.\-])(?P<q>["']?)(?P<name>{_PATH})(?P=q)[ \t]*(?:=|:)[ \t]*[bBrRuU]?
+    (?:\"\"\"|''')[ \t]*\\?\r?\n\s*\Z""",
+    re.X,
+)
+_HEREDOC_RE = lazy_compile(
+    rf"""(?<![\w$.\-])(?P<q>["']?)(?P<name>{_PATH})(?P=q)[ \t]*(?:=|:)[ \t]*
+    <<[-~]?[ \t]*(?P<tq>["']?)[A-Za-z_]\w*(?P=tq)[ \t]*\r?\n\s*\Z""",
+    re.X,
+)
+_ASSIGN_RE = lazy_compile(
+    rf"""(?<![\w$.\-@/])(?P<q>["']?)(?P<name>{_PATH})(?P=q)[ \t]*
+    (?:=>|:=|==?|(?<!:):(?![:/]))\s*\Z""",
+    re.X,
+)
+#: The name of a block, before its ``{``: ``variable "encryption_key" {``, ``key = {``.
+_BLOCK_NAME_RE = lazy_compile(
+    rf"""(?:(?P<nq>["'])(?P<qname>[^"'\\\r\n]{{1,128}})(?P=nq)|(?P<name>{_PATH}))
+    [ \t]*(?:=[ \t]*)?\{{\Z""",
+    re.X,
+)
+_BRACKET_RE = lazy_compile(rb"[\[\](){}]")
+#: A line that leaves its value to the next: ``name =``, ``= """``, ``<<EOF``, ``<tag>``.
+_OPENER_LINE_RE = lazy_compile(
+    rf"""[ \t]*(?P<q>["']?){_PATH}(?P=q)[ \t]*[=:][ \t]*\\?\r?
+    |.*(?:"{{3}}|'{{3}})[ \t]*\\?\r?
+    |.*<<[-~]?[ \t]*["']?[A-Za-z_]\w*["']?[ \t]*\r?
+    |.*<[A-Za-z_][\w.:\-]*(?:\s[^<>]*)?>[ \t]*\r?""",
+    re.X,
+)
+_COMMENT_START_RE = lazy_compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*|<!--)")
+
+#: Calls whose first argument names a setting, whatever the receiver.
+_CONFIG_CALLS = frozenset(
+    "env getenv get_env setenv putenv env_var envvar getproperty setproperty setdefault"
+    " getordefault config setting get_setting getenvordefault".split()
+)
+#: Calls that read a setting when the receiver is an environment or a configuration.
+_CONFIG_GETTERS = frozenset("get fetch pop get_or getvalue getstring lookup str int".split())
+_CONFIG_RECEIVERS = frozenset(
+    "environ env os config settings properties props conf cfg configuration process"
+    " dotenv system".split()
+)
+#: Names that say nothing of the value: the enclosing block names it.
+_GENERIC_NAMES = frozenset("default value val fallback defaultvalue defval initial".split())
+
+
+def _is_config_call(callee: str) -> bool:
+    parts = [p for p in re.split(r"\.|::|->", callee.lower()) if p]
+    if not parts:
+        return False
+    last = parts[-1]
+    if last in _CONFIG_CALLS:
+        return True
+    return (
+        last in _CONFIG_GETTERS and len(parts) > 1 and parts[-2].lstrip("$") in (_CONFIG_RECEIVERS)
+    )
+
+
+def _generic(name: str) -> bool:
+    return name.replace("_", "").lower() in _GENERIC_NAMES
+
+
+class _Brackets:
+    """Open brackets before a position, from one forward pass (each bracket read once)."""
+
+    __slots__ = ("_at", "_data", "_stack")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._at = 0
+        self._stack: list[tuple[int, int]] = []  # (offset, opening byte)
+
+    def innermost(self, pos: int, openers: bytes = b"[({") -> int:
+        """Offset of the innermost bracket open at ``pos`` (one of ``openers``), or -1."""
+        if pos > self._at:
+            stack = self._stack
+            for m in _BRACKET_RE.finditer(self._data, self._at, pos):
+                c = self._data[m.start()]
+                if c in b"[({":
+                    stack.append((m.start(), c))
+                    if len(stack) > _MAX_DEPTH:
+                        del stack[0]
+                elif stack:
+                    stack.pop()
+            self._at = pos
+        elif pos < self._at:
+            return -1  # asked out of order: no answer rather than a wrong one
+        if not self._stack:
+            return -1
+        offset, c = self._stack[-1]
+        if c not in openers or pos - offset > _BLOCK_REACH:
+            return -1
+        return offset
+
+
+def _window(data: bytes, lo: int, hi: int) -> str:
+    return data[max(lo, hi - _WINDOW) : hi].decode("utf-8", errors="replace")
+
+
+def _word_before(text: str, end: int) -> tuple[str, int]:
+    """The identifier ending at ``end`` (blanks skipped) and where it starts."""
+    j = end
+    while j > 0 and text[j - 1] in " \t\r\n":
+        j -= 1
+    k = j
+    while k > 0 and (text[k - 1].isalnum() or text[k - 1] in "_$!"):
+        k -= 1
+    return text[k:j], k
+
+
+#: Words before ``[``/``(`` that make a list: an assignment's separator or a constructor.
+_LIST_CALLS = frozenset(
+    "list set tuple frozenset aslist of listof setof arrayof array vec!".split()
+)
+_CTOR_WORDS = ("fernet", "credentialmanager", "aes", "chacha20", "secretbox", "secretkeyspec")
+_DECODER_WORDS = ("decode", "fromhex", "unhexlify", "a2b_", "from", "byte", "atob", "hex2bin")
+
+
+def _list_head(text: str) -> str | None:
+    """The name of the list (or tuple, array) whose bracket ends ``text``."""
+    word, k = _word_before(text, len(text) - 1)
+    before = text[:k].rstrip()[-1:]
+    if word and word.lower() not in _LIST_CALLS and before != "]":
+        return None  # a call's bracket (``compute(``), not a list's
+    if not word and text[:k].rstrip()[-1:] not in ("=", ":", ">", "["):
+        return None
+    found = _LIST_RE.search(text)
+    return found.group("name") if found is not None else None
+
+
+def _head(data: bytes, pos: int) -> tuple[str, str, bool] | None:
+    """(kind, name, keyed) of the code that gives the value at ``pos`` its meaning.
+
+    Dispatched on the last character before the value, and each pattern is tried only
+    when a cheap test of the text before it allows (a search anchored at the end tries
+    every start: kept for the few values that can match)."""
+    text = _window(data, 0, pos)
+    tail = text.rstrip()
+    last = tail[-1:]
+    short = text[-_SHORT:]  # every head but a call's fits in this; less to search
+    low = short.lower()
+    found: re.Match[str] | None
+    if last in ",=:(":
+        paren = text.rfind("(")
+        word, k = _word_before(text, paren) if paren >= 0 else ("", 0)
+        word = word.lower()
+        if word in _CONFIG_CALLS or word in _CONFIG_GETTERS:
+            found = _CALL_RE.search(text, max(0, k - _SHORT))
+            if found is not None:
+                kw = found.group("kw")
+                if _is_config_call(found.group("callee")) and (kw is None or _generic(kw)):
+                    return "call", found.group("name"), False
+                if kw is None:
+                    return None  # another call's argument: not a setting
+    if last == ",":
+        if "cipheriv" not in low:
+            return None
+        found = _CTOR_RE.search(short)
+        return ("ctor", found.group("cipheriv") + "()", True) if found is not None else None
+    if tail.endswith(("||", "??", " or", "?:")):
+        found = _FALLBACK_RE.search(short)
+        gcallee = found.group("gcallee") if found is not None else None
+        if found is not None and (gcallee is None or _is_config_call(gcallee)):
+            name = found.group("attr") or found.group("name") or found.group("gname")
+            return "fallback", name, False
+    if last == "=":
+        if tail[:-1].rstrip().endswith("]"):
+            found = _INDEX_RE.search(short)
+            if found is not None:
+                return "index", found.group("name"), False
+        if "value" in low:
+            found = _APPSETTING_RE.search(short)
+            if found is not None:
+                return "setting", found.group("name"), False
+    if last in "=(" and any(w in low for w in _CTOR_WORDS):
+        found = _CTOR_RE.search(short)
+        if found is not None and found.group("ctor"):
+            return "ctor", found.group("ctor") + "()", True
+    if last == "(" and any(w in low for w in _DECODER_WORDS) and "=" in short:
+        found = _DECODER_RE.search(short)
+        if found is not None:
+            return "decoder", found.group("target"), False
+    if last in "[({":
+        name = _list_head(tail)
+        return ("list", name, False) if name is not None else None
+    if last == ">":
+        found = _XML_OPEN_RE.search(text)
+        return ("xml", found.group("name"), False) if found is not None else None
+    if '"""' in short or "'''" in short:
+        found = _TRIPLE_RE.search(short)
+        if found is not None:
+            return "string", found.group("name"), False
+    if "<<" in short:
+        found = _HEREDOC_RE.search(short)
+        if found is not None:
+            return "heredoc", found.group("name"), False
+    if last in "=:>":
+        found = _ASSIGN_RE.search(short)
+        if found is not None:
+            return "assign", found.group("name"), False
+    return None
+
+
+def _block_name(data: bytes, opener: int) -> str | None:
+    m = _BLOCK_NAME_RE.search(_window(data, 0, opener + 1)[-_SHORT:])
+    if m is None:
+        return None
+    return m.group("qname") or m.group("name")
+
+
+def _resolve(data: bytes, pos: int, brackets: _Brackets) -> tuple[str, bool] | None:
+    """(name, keyed) for a key-shaped value at ``pos``, or ``None`` when nothing names it."""
+    head = _head(data, pos)
+    if head is None and data[max(0, pos - _WINDOW) : pos].rstrip()[-1:] not in b",[({":
+        return None  # neither named nor an item: nothing says what it is
+    if head is not None:
+        kind, name, keyed = head
+        if not _generic(name):
+            return name, keyed
+        # ``default = "…"`` inside ``variable "encryption_key" { … }``: the block's name.
+        opener = brackets.innermost(pos, b"{")
+        if opener < 0:
+            return None
+        block = _block_name(data, opener)
+        return (block, False) if block is not None and not _generic(block) else None
+    # An item of a list or an argument list: the name in front of the bracket.
+    opener = brackets.innermost(pos)
+    if opener < 0:
+        return None
+    item_of = _list_head(_window(data, 0, opener + 1)[-_SHORT:])
+    return (item_of, False) if item_of is not None else None
+
+
+def _opens_value(data: bytes, line_start: int, named: bool) -> bool:
+    """The line before ``line_start`` leaves a value to the next line (``name =``,
+    a triple quote, ``<<EOF``, ``<tag>``): only then is a bare line a value of its own.
+    ``named``: that line holds a key-ish word (a heredoc's may be further out)."""
+    if line_start < 2:
+        return False
+    lo = max(0, line_start - 1 - _WINDOW)
+    prev_start = data.rfind(b"\n", lo, line_start - 1) + 1
+    if prev_start == 0 and lo > 0:
+        return False  # a line longer than the window opens nothing
+    if not named and data.find(b"<<", prev_start, line_start) < 0:
+        return False
+    prev = data[prev_start : line_start - 1].decode("utf-8", errors="replace")
+    return _OPENER_LINE_RE.fullmatch(prev) is not None
+
+
+def _positions(low: bytes, words: tuple[bytes, ...]) -> list[int]:
+    """Sorted offsets of ``words`` in ``low`` (one C-level search per word)."""
+    out: list[int] = []
+    for word in words:
+        at = low.find(word)
+        while at >= 0:
+            out.append(at)
+            at = low.find(word, at + 1)
+    out.sort()
+    return out
+
+
+def read_code(
+    data: bytes,
+    lines: Iterable[tuple[int, int, int]],
+    judge: Callable[[str], bool],
+    words: tuple[bytes, ...],
+) -> Iterator[Candidate]:
+    """Key-shaped values in ``data`` named by the code around them.
+
+    ``lines`` are (0-based index, start, end offset) of the lines that can hold a key,
+    in order; ``judge(value)`` says whether a value would be key material in key
+    context; ``words`` are the lower-case words a key's name or constructor holds
+    (``key``, ``secret``, ``fernet``…). A line is read only when such a word comes at
+    most a block's reach before its end, and a value is named only when it is judged
+    key material: only then is the code around it read. Candidates carry the name the
+    code gives (``keyed`` for a key constructor's argument).
+    """
+    near = _positions(data.lower(), words)
+    if not near:
+        return
+    brackets = _Brackets(data)
+    line: list[int] | None = None  # [line start, comment column, counted to, its column]
+    total = len(near)
+    j = 0
+    for idx, start, end in lines:
+        while j < total and near[j] < end:
+            j += 1
+        if j == 0 or start - near[j - 1] > _BLOCK_REACH:
+            continue  # no key-ish word shortly before: nothing here can be named a key
+        for m in _VALUE_RE.finditer(data, start, end):
+            group = "v" if m.start("v") >= 0 else "x" if m.start("x") >= 0 else "b"
+            vs, ve = m.span(group)
+            if group == "b":
+                at = bisect_left(near, start) - 1
+                named = at >= 0 and near[at] >= data.rfind(b"\n", 0, max(0, start - 1)) + 1
+                if not _opens_value(data, start, named):
+                    continue
+            try:
+                value = data[vs:ve].decode("ascii")
+            except UnicodeDecodeError:
+                continue
+            if not judge(value):
+                continue
+            pos = m.start() if group == "v" else vs
+            if group == "v":
+                p = _PREFIX_RE.search(data, max(start, pos - 2), pos)
+                if p is not None:
+                    pos = p.start()
+            found = _resolve(data, pos, brackets)
+            if found is None:
+                continue
+            name, keyed = found
+            if not keyed and not is_key_name(name):
+                continue  # named, but not a key's name: nothing more to judge
+            if line is None or line[0] != start:
+                # Once per line: a long line holding many values is not decoded per value.
+                text = data[start:end].decode("utf-8", errors="replace")
+                cm = _COMMENT_START_RE.search(text)
+                line = [start, cm.start() if cm is not None else len(text), start, 1]
+            # Columns in code points, counted on from the previous value of the line.
+            line[3] += len(data[line[2] : vs].decode("utf-8", errors="replace"))
+            line[2] = vs
+            col = line[3]
+            comment = line[1] < col - 1
+            quote = m.group("q").decode() if group == "v" else ""
+            yield Candidate(
+                name,
+                value,
+                idx + 1,
+                col,
+                quote,
+                comment,
+                keyed=keyed,
+            )

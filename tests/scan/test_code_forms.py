@@ -1,0 +1,336 @@
+"""Values where code puts them (issue 16, item 1): one row per form, caught and not caught.
+
+Each row is a file as code writes it, with a generated key put where the form puts a
+value (``{k}``: standard base64 of 32 bytes, ``{u}``: URL-safe base64 (a Fernet key),
+``{h}``: hex of 32 bytes, ``{o}``: an opaque random token of 54 characters, ``{x}``:
+65 random hex digits). A caught row names the rule and the variable the finding must
+carry and is found at the key's line and column; a row expecting ``None`` must give no
+finding at all (the same forms with placeholders, names that do not say key, calls that
+do not read configuration).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+import pytest
+
+from importobot.scan.rules.files import scan_file
+
+from .conftest import all_spellings
+
+
+def _values() -> dict[str, str]:
+    raw = secrets.token_bytes(32)
+    return {
+        "k": base64.b64encode(raw).decode(),
+        "u": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "h": secrets.token_hex(32),
+        "o": secrets.token_urlsafe(40),
+        "x": secrets.token_hex(33)[:65],
+    }
+
+
+CAUGHT: list[tuple[str, str, str, str, str]] = [
+    # -- the argument or default of a call that reads or sets configuration
+    (
+        "env-positional-php",
+        "config/broadcasting.php",
+        "'secret' => env('PUSHER_APP_SECRET', '{k}'),\n",
+        "IOB102",
+        "PUSHER_APP_SECRET",
+    ),
+    (
+        "env-default-keyword",
+        "settings.py",
+        'SECRET_KEY = env("DJANGO_SECRET_KEY", default="{o}")\n',
+        "IOB102",
+        "DJANGO_SECRET_KEY",
+    ),
+    (
+        "env-default-over-lines",
+        "settings.py",
+        'SECRET_KEY = env(\n    "DJANGO_SECRET_KEY",\n    default="{o}",\n)\n',
+        "IOB102",
+        "DJANGO_SECRET_KEY",
+    ),
+    (
+        "environ-get",
+        "settings.py",
+        'APP = os.environ.get("APP_SECRET", "{o}")\n',
+        "IOB102",
+        "APP_SECRET",
+    ),
+    (
+        "environ-get-over-lines",
+        "settings.py",
+        'FERNET = os.environ.get(\n    "FERNET_KEY",\n    "{u}",\n)\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    ("getenv", "app.py", 'k = os.getenv("FERNET_KEY", "{u}")\n', "IOB102", "FERNET_KEY"),
+    (
+        "environ-setdefault",
+        "conftest.py",
+        'os.environ.setdefault("FERNET_KEY", "{u}")\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    (
+        "process-env-or",
+        "server.js",
+        'const secret = process.env.SESSION_SECRET || "{o}";\n',
+        "IOB102",
+        "SESSION_SECRET",
+    ),
+    (
+        "process-env-nullish",
+        "server.ts",
+        'const k = process.env["ENCRYPTION_KEY"] ?? "{k}";\n',
+        "IOB102",
+        "ENCRYPTION_KEY",
+    ),
+    (
+        "env-fetch-ruby",
+        "config/initializers/secrets.rb",
+        'base = ENV.fetch("SECRET_KEY_BASE", "{h}")\n',
+        "IOB102",
+        "SECRET_KEY_BASE",
+    ),
+    (
+        "system-getproperty",
+        "App.java",
+        'String k = System.getProperty("app.encryptionKey", "{k}");\n',
+        "IOB102",
+        "app.encryptionKey",
+    ),
+    (
+        "system-setproperty",
+        "AppTest.java",
+        'System.setProperty("app.encryptionKey", "{k}");\n',
+        "IOB102",
+        "app.encryptionKey",
+    ),
+    (
+        "monkeypatch-setenv",
+        "tests/test_app.py",
+        '    monkeypatch.setenv("IMPORTOBOT_ENCRYPTION_KEY", "{u}")\n',
+        "IOB102",
+        "IMPORTOBOT_ENCRYPTION_KEY",
+    ),
+    # -- an indexed or attribute assignment
+    (
+        "environ-index",
+        "conftest.py",
+        'os.environ["FERNET_KEY"] = "{u}"\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    (
+        "env-index-ruby",
+        "spec/spec_helper.rb",
+        'ENV["FERNET_KEY"] = "{u}"\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    (
+        "process-env-attribute",
+        "setup.js",
+        'process.env.FERNET_KEY = "{u}";\n',
+        "IOB102",
+        "process.env.FERNET_KEY",
+    ),
+    # -- the argument of a key constructor, whatever the variable is called
+    ("fernet-ctor", "app.py", 'f = Fernet(b"{u}")\n', "IOB102", "Fernet()"),
+    (
+        "credential-manager",
+        "app.py",
+        'cm = CredentialManager("{u}")\n',
+        "IOB102",
+        "CredentialManager()",
+    ),
+    ("aesgcm", "crypto.py", 'aead = AESGCM(b"{h}")\n', "IOB102", "AESGCM()"),
+    # -- a decoder's argument assigned to a key-named target
+    ("b64decode", "keys.py", 'SECRET_KEY = base64.b64decode("{k}")\n', "IOB102", "SECRET_KEY"),
+    ("fromhex", "keys.py", 'enc_key = bytes.fromhex("{h}")\n', "IOB102", "enc_key"),
+    (
+        "buffer-from",
+        "keys.js",
+        'const encryptionKey = Buffer.from("{k}", "base64");\n',
+        "IOB102",
+        "encryptionKey",
+    ),
+    (
+        "convert-frombase64",
+        "Keys.cs",
+        'var encryptionKey = Convert.FromBase64String("{k}");\n',
+        "IOB102",
+        "encryptionKey",
+    ),
+    ("go-byte-slice", "keys.go", 'var encryptionKey = []byte("{o}")\n', "IOB102", "encryptionKey"),
+    ("rust-from-slice", "keys.rs", 'let key = Key::from_slice(b"{o}");\n', "IOB102", "key"),
+    # -- lists, XML, blocks, heredocs, multi-line strings, continuations
+    ("list-one-line", "keys.py", 'KEYS = ["{u}", "{k}"]\n', "IOB102", "KEYS"),
+    ("list-over-lines", "keys.py", 'KEYS = [\n    "{u}",\n    "{k}",\n]\n', "IOB102", "KEYS"),
+    ("json-keys-array", "keys.json", '{{"keys": [\n  "{k}"\n]}}\n', "IOB102", "keys"),
+    (
+        "xml-element",
+        "web.config",
+        "<appSettings>\n  <encryptionKey>{k}</encryptionKey>\n</appSettings>\n",
+        "IOB102",
+        "encryptionKey",
+    ),
+    (
+        "xml-element-over-lines",
+        "config.xml",
+        "<config>\n  <encryptionKey>\n    {k}\n  </encryptionKey>\n</config>\n",
+        "IOB102",
+        "encryptionKey",
+    ),
+    (
+        "xml-add-key-value",
+        "App.config",
+        '<appSettings>\n  <add key="EncryptionKey" value="{k}" />\n</appSettings>\n',
+        "IOB102",
+        "EncryptionKey",
+    ),
+    (
+        "terraform-default",
+        "variables.tf",
+        'variable "encryption_key" {{\n  type    = string\n  default = "{k}"\n}}\n',
+        "IOB102",
+        "encryption_key",
+    ),
+    (
+        "terraform-heredoc",
+        "variables.tf",
+        'variable "encryption_key" {{\n  default = <<EOF\n{k}\nEOF\n}}\n',
+        "IOB102",
+        "encryption_key",
+    ),
+    ("toml-multiline", "config.toml", 'secret_key = """\n{k}\n"""\n', "IOB102", "secret_key"),
+    ("yaml-folded", "app.yaml", "app:\n  secret_key: >-\n    {k}\n", "IOB102", "secret_key"),
+    ("yaml-literal", "app.yaml", "app:\n  secret_key: |\n    {k}\n", "IOB102", "secret_key"),
+    ("ini-continuation", "app.ini", "[app]\nsecret_key =\n    {k}\n", "IOB102", "secret_key"),
+    (".envrc-statements", ".envrc", "export A=1; export FERNET_KEY={u}\n", "IOB101", "FERNET_KEY"),
+    (
+        ".envrc-statements-quoted",
+        ".envrc",
+        'export A="x"; export FERNET_KEY="{u}"; export B=2\n',
+        "IOB101",
+        "FERNET_KEY",
+    ),
+    # -- a 32-byte value under a neutral name in env blocks (D8)
+    (
+        "compose-neutral",
+        "docker-compose.yml",
+        'services:\n  web:\n    environment:\n      APP_VALUE: "{k}"\n',
+        "IOB101",
+        "APP_VALUE",
+    ),
+    (
+        "actions-neutral",
+        ".github/workflows/ci.yml",
+        "env:\n  APP_VALUE: {u}\njobs:\n  t:\n    runs-on: x\n",
+        "IOB101",
+        "APP_VALUE",
+    ),
+    # -- hex of odd length under a secret name: an opaque secret
+    ("odd-hex", "settings.py", 'SECRET_KEY = "{x}"\n', "IOB102", "SECRET_KEY"),
+]
+
+_COMPOSE = "services:\n  w:\n    environment:\n      "
+
+NOT_CAUGHT: list[tuple[str, str, str]] = [
+    # placeholders in the same forms
+    (
+        "env-placeholder",
+        "app.php",
+        "'secret' => env('PUSHER_APP_SECRET', 'your-pusher-secret-here'),\n",
+    ),
+    (
+        "env-default-placeholder",
+        "settings.py",
+        'SECRET_KEY = env(\n    "DJANGO_SECRET_KEY",\n'
+        '    default="django-insecure-change-me-please",\n)\n',
+    ),
+    ("getenv-reference", "app.py", 'k = os.getenv("FERNET_KEY", "${{FERNET_KEY}}")\n'),
+    ("fernet-generated", "app.py", "f = Fernet(Fernet.generate_key())\n"),
+    ("list-placeholders", "keys.py", 'KEYS = [\n    "changeme-changeme-changeme",\n]\n'),
+    # names that do not say key
+    ("env-neutral-name", "app.php", "'name' => env('APP_NAME', '{k}'),\n"),
+    ("environ-index-id", "conftest.py", 'os.environ["REQUEST_ID"] = "{h}"\n'),
+    ("b64decode-neutral", "icons.py", 'ICON = base64.b64decode("{k}")\n'),
+    ("list-neutral", "hashes.py", 'HASHES = [\n    "{h}",\n    "{k}",\n]\n'),
+    ("xml-neutral", "pom.xml", "<project>\n  <checksum>{h}</checksum>\n</project>\n"),
+    ("terraform-neutral", "main.tf", 'variable "image_digest" {{\n  default = "{h}"\n}}\n'),
+    ("toml-neutral", "data.toml", 'blob = """\n{k}\n"""\n'),
+    ("ini-neutral", "app.ini", "[app]\nbuild =\n    {k}\n"),
+    (
+        "compose-hash-name",
+        "compose.yaml",
+        "services:\n  w:\n    environment:\n      IMAGE_SHA: {h}\n",
+    ),
+    (
+        "compose-16-bytes",
+        "compose.yaml",
+        "services:\n  w:\n    environment:\n      APP_VALUE: {h16}\n",
+    ),
+    ("odd-hex-neutral", "settings.py", 'BUILD = "{x}"\n'),
+    ("odd-hex-weak", "settings.py", 'SECRET_KEY = "{zeros}"\n'),
+    (".env-uri-params", ".env", "APP_URI=pkcs11:token=a;object=b;secret_key={k}\n"),
+    (".envrc-neutral-short", ".envrc", "export A=1; export SECRET_KEY=changeme\n"),
+    # calls that do not read configuration, and an identifier
+    ("non-config-call", "app.py", 'translate("SECRET_KEY", "{k}")\n'),
+    ("non-config-method", "cache.py", 'cache.set("session_key", "{k}")\n'),
+    ("non-config-call-kw", "app.py", 'log("SECRET_KEY", default="{k}")\n'),
+    ("identifier-in-env", "app.py", 'k = os.getenv("FERNET_KEY_ID", "{h}")\n'),
+]
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    extra = {"h16": secrets.token_hex(16), "zeros": "0" * 65}
+    return template.format(**values, **extra)
+
+
+def _where(text: str, value: str) -> tuple[int, int]:
+    before = text[: text.index(value)]
+    return before.count("\n") + 1, len(before.rsplit("\n", 1)[-1]) + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "template", "rule", "variable"),
+    [pytest.param(*row[1:], id=row[0]) for row in CAUGHT],
+)
+def test_form_is_caught(path: str, template: str, rule: str, variable: str) -> None:
+    values = _values()
+    text = _fill(template, values)
+    findings = scan_file(path, text.encode())
+    used = [v for v in values.values() if v in text]
+    assert findings, f"no finding in {path}"
+    for f in findings:
+        assert (f.rule, f.variable) == (rule, variable)
+        assert (f.line, f.column) in {_where(text, v) for v in used}
+        shown = f.message + (f.variable or "")
+        assert not any(v in shown for v in used)
+    assert {(f.line, f.column) for f in findings} == {_where(text, v) for v in used}
+
+
+@pytest.mark.parametrize(
+    ("path", "template"), [pytest.param(*row[1:], id=row[0]) for row in NOT_CAUGHT]
+)
+def test_form_is_not_caught(path: str, template: str) -> None:
+    text = _fill(template, _values())
+    found = [(f.rule, f.variable, f.line) for f in scan_file(path, text.encode())]
+    assert found == []
+
+
+def test_no_key_spelling_in_any_output() -> None:
+    raw = secrets.token_bytes(32)
+    key = base64.urlsafe_b64encode(raw).decode()
+    text = f'SECRET_KEY = env(\n    "DJANGO_SECRET_KEY",\n    default="{key}",\n)\n'
+    findings = scan_file("settings.py", text.encode())
+    assert len(findings) == 1
+    blob = repr(findings) + repr([f.to_dict() for f in findings])
+    assert not any(s in blob for s in all_spellings(raw))
