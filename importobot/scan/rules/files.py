@@ -184,6 +184,12 @@ def names_a_secret(path: str) -> bool:
     is named ``key(s)``/``secret(s)`` — and no word says public, hash or identifier
     (``public_keys.txt``, ``key_fingerprints.txt``, ``keys/SHA256SUMS``).
     """
+    low = path.lower()
+    if "key" not in low and "secret" not in low:
+        # Only a key file's base name can say it then (most paths: one cheap test).
+        name = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        if not name or name in (".", "..") or not is_key_file_name(name):
+            return False
     parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
     if not parts:
         return False
