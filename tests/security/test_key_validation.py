@@ -45,7 +45,9 @@ def _url_with_dash() -> bytes:
     while True:
         raw = new_raw()
         text = _url(raw)
-        if "-" in text or "_" in text:
+        # Past the first character, which "mixed alphabets" replaces by "+" (a key whose
+        # only URL-safe letter came first was then plain standard base64: a flaky row).
+        if "-" in text[1:] or "_" in text[1:]:
             return raw
 
 
