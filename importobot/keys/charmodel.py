@@ -111,8 +111,10 @@ def _walks(low: str) -> list[tuple[int, int]]:
 _WORD, _DIGITS, _OTHER, _NONASCII = 0, 1, 2, 3
 #: One segment: an upper-case run before a capitalised word (``HTTP`` of ``HTTPServer``),
 #: a (capitalised) lower-case word, an upper-case word, digits, non-ASCII, anything else.
+#: The last class is ASCII other than letters and digits, spelled as ranges: the negated
+#: form ``[^A-Za-z0-9\x80-\U0010ffff]`` took 2.7 ms to compile, 10 % of a hook's run.
 _SEGMENT_RE = lazy_compile(
-    r"([A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+)|([0-9]+)|([^\x00-\x7f]+)|([^A-Za-z0-9\x80-\U0010ffff]+)"
+    r"([A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+)|([0-9]+)|([^\x00-\x7f]+)|([\x00-/:-@\[-`{-\x7f]+)"
 )
 _KIND = {1: _WORD, 2: _DIGITS, 3: _NONASCII, 4: _OTHER}
 
