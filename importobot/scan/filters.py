@@ -182,7 +182,7 @@ def is_reference(value: str) -> bool:
         return True
     if _BACKTICK_RE.search(value) and " " in value:
         return True
-    if _URI_REF_RE.match(value):
+    if ":" in value and _URI_REF_RE.match(value):  # the test first: no compile when it fails
         return True
     if "(" in value and (_RUNTIME_RE.search(value) or is_code_expression(value)):
         return True
@@ -259,7 +259,7 @@ def is_ciphertext(value: str) -> bool:
     v = value.lstrip()
     if v.startswith(("ENC[", "encrypted:", "ENCRYPTED|", "enc:", "AQICAH", "$ANSIBLE_VAULT;")):
         return True
-    if "ENC[AES256_GCM," in v or _SOPS_FIELDS_RE.search(v) is not None:
+    if "ENC[AES256_GCM," in v or (":" in v and _SOPS_FIELDS_RE.search(v) is not None):
         return True
     if "-----BEGIN AGE ENCRYPTED FILE-----" in v or "-----BEGIN PGP MESSAGE-----" in v:
         return True
@@ -328,12 +328,12 @@ def in_envelope(line: str, offset: int) -> bool:
 
 def is_jwt(value: str) -> bool:
     """A JSON Web Token (three dot-separated base64url parts, header ``eyJ``)."""
-    return _JWT_RE.match(value) is not None
+    return value.startswith("eyJ") and _JWT_RE.match(value) is not None
 
 
 def is_password_hash(value: str) -> bool:
     """A PHC / crypt(3) string: ``$argon2id$…``, ``$2b$…`` (bcrypt), ``$6$…``."""
-    return _PHC_RE.match(value) is not None
+    return value.startswith("$") and _PHC_RE.match(value) is not None
 
 
 def is_prefixed_digest(value: str) -> bool:
