@@ -39,7 +39,6 @@ size; the enclosing brackets come from one forward pass that reads each bracket 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 
 from importobot._lazyre import lazy_compile
@@ -54,17 +53,55 @@ _WINDOW = 512
 _SHORT = 192
 #: How far back the opening bracket of a list or block may be (bytes).
 _BLOCK_REACH = 4096
+#: How far past a question a word is searched for at once (bytes).
+_LOOKAHEAD = 1 << 16
+#: Values whose judgement is kept (a bundle's repeated strings are judged once).
+_VERDICTS_MAX = 4096
 #: Brackets kept open at most (deeper ones drop the outermost).
 _MAX_DEPTH = 256
 
-# A value worth judging: a quoted string without blanks; XML element text; a line that
-# is one bare token (a heredoc, an INI continuation, a multi-line string's content).
+# A value worth judging: a quoted string without blanks; XML element text (searched
+# for along the line); a line that is one bare token (a heredoc, an INI continuation,
+# a multi-line string's content: tried once, at the line's start).
 _VALUE_RE = lazy_compile(
-    rb"""(?m)(?P<q>["'`])(?P<v>[^\s"'`]{16,4096})(?P=q)
-    |>(?P<x>[^\s<>"'`]{16,4096})<
-    |^[ \t]*(?P<b>[^\s"'`<>,;=]{16,4096}={0,2})[ \t]*[,;]?\r?$""",
+    rb"""(?P<q>["'`])(?P<v>[^\s"'`]{16,4096})(?P=q)
+    |>(?P<x>[^\s<>"'`]{16,4096})<""",
     re.X,
 )
+_BARE_RE = lazy_compile(rb"(?m)[ \t]*(?P<b>[^\s\"'`<>,;=]{16,4096}={0,2})[ \t]*[,;]?\r?$")
+#: A stretch this long with few quotes (a base64 data URI) is matched at its quotes
+#: only, not searched character by character.
+_SPARSE_MIN = 1 << 16
+#: "Few": at most one opener per 2**_SPARSE_SHIFT bytes.
+_SPARSE_SHIFT = 8
+_VALUE_OPENERS = (b'"', b"'", b"`", b">")
+
+
+def _value_matches(data: bytes, start: int, end: int) -> Iterator[re.Match[bytes]]:
+    """What ``_VALUE_RE.finditer(data, start, end)`` gives. Every match starts at a
+    quote or ``>``; in a long stretch holding few of them, the pattern is tried at
+    those only (one C-level count and search per opener, then one match per opener)."""
+    if end - start >= _SPARSE_MIN:
+        if sum(data.count(o, start, end) for o in _VALUE_OPENERS) <= (end - start) >> _SPARSE_SHIFT:
+            marks: list[int] = []
+            for opener in _VALUE_OPENERS:
+                at = data.find(opener, start, end)
+                while at >= 0:
+                    marks.append(at)
+                    at = data.find(opener, at + 1, end)
+            marks.sort()
+            done = start
+            for at in marks:
+                if at < done:
+                    continue  # inside the previous match, as finditer would skip it
+                m = _VALUE_RE.match(data, at, end)
+                if m is not None:
+                    done = m.end()
+                    yield m
+            return
+    yield from _VALUE_RE.finditer(data, start, end)
+
+
 _PREFIX_RE = lazy_compile(rb"(?<![\w$])[bBrRuU]{1,2}\Z")
 
 _IDENT = r"[A-Za-z_$][\w$]*"
@@ -370,16 +407,52 @@ def _opens_value(data: bytes, line_start: int, named: bool) -> bool:
     return _OPENER_LINE_RE.fullmatch(prev) is not None
 
 
-def _positions(low: bytes, words: tuple[bytes, ...]) -> list[int]:
-    """Sorted offsets of ``words`` in ``low`` (one C-level search per word)."""
-    out: list[int] = []
-    for word in words:
-        at = low.find(word)
-        while at >= 0:
-            out.append(at)
-            at = low.find(word, at + 1)
-    out.sort()
-    return out
+class _Words:
+    """Where the key-ish ``words`` occur in ``low`` (lower-cased bytes), found lazily.
+
+    :meth:`any_in` is asked with non-decreasing ``lo``. Per word it keeps the next
+    occurrence found, or how far the text is known to hold none, and searches again only
+    past that, at most :data:`_LOOKAHEAD` bytes beyond the question: the searches of one
+    word read the text about once, and a word the file lacks is not searched to its end
+    for the first line that asks.
+    """
+
+    def __init__(self, low: bytes, words: tuple[bytes, ...]) -> None:
+        self._low = low
+        self._words = words
+        self._at = [-1] * len(words)  # next occurrence found (valid while >= lo)
+        self._clear = [0] * len(words)  # no occurrence starts before this, from lo on
+        self._lo = 0
+
+    def any_in(self, lo: int, hi: int) -> bool:
+        """A word starts in ``[lo, hi)`` (``lo`` never below the previous call's)."""
+        lo = max(lo, self._lo)
+        self._lo = lo
+        low = self._low
+        found = self._at
+        clear = self._clear
+        for i, word in enumerate(self._words):
+            at = found[i]
+            if at < lo:
+                since = max(lo, clear[i])
+                if since >= hi:
+                    continue
+                end = min(len(low), hi + _LOOKAHEAD + len(word) - 1)
+                at = low.find(word, since, end)
+                if at < 0:
+                    found[i] = -1
+                    clear[i] = end - len(word) + 1
+                    continue
+                found[i] = clear[i] = at
+            if at < hi:
+                return True
+        return False
+
+    def on_line_before(self, data: bytes, start: int) -> bool:
+        """A word is on the line before the one starting at ``start`` (searched directly:
+        only bare-token lines ask)."""
+        prev = data.rfind(b"\n", 0, max(0, start - 1)) + 1
+        return any(self._low.find(word, prev, start) >= 0 for word in self._words)
 
 
 def read_code(
@@ -398,31 +471,35 @@ def read_code(
     key material: only then is the code around it read. Candidates carry the name the
     code gives (``keyed`` for a key constructor's argument).
     """
-    near = _positions(data.lower(), words)
-    if not near:
+    low = data.lower()
+    if not any(word in low for word in words):
         return
+    near = _Words(low, words)
     brackets = _Brackets(data)
+    verdicts: dict[str, bool] = {}  # a minified bundle repeats its strings
     line: list[int] | None = None  # [line start, comment column, counted to, its column]
-    total = len(near)
-    j = 0
     for idx, start, end in lines:
-        while j < total and near[j] < end:
-            j += 1
-        if j == 0 or start - near[j - 1] > _BLOCK_REACH:
-            continue  # no key-ish word shortly before: nothing here can be named a key
-        for m in _VALUE_RE.finditer(data, start, end):
-            group = "v" if m.start("v") >= 0 else "x" if m.start("x") >= 0 else "b"
+        bare = _BARE_RE.match(data, start, end)
+        near_word: bool | None = None  # asked once per line, and only of one with a value
+        for m in (bare,) if bare is not None else _value_matches(data, start, end):
+            if near_word is None:
+                near_word = near.any_in(start - _BLOCK_REACH, end)
+            if not near_word:
+                break  # no key-ish word shortly before: nothing here can be named a key
+            group = m.lastgroup or "b"
             vs, ve = m.span(group)
-            if group == "b":
-                at = bisect_left(near, start) - 1
-                named = at >= 0 and near[at] >= data.rfind(b"\n", 0, max(0, start - 1)) + 1
-                if not _opens_value(data, start, named):
-                    continue
+            if group == "b" and not _opens_value(data, start, near.on_line_before(data, start)):
+                continue
             try:
                 value = data[vs:ve].decode("ascii")
             except UnicodeDecodeError:
                 continue
-            if not judge(value):
+            verdict = verdicts.get(value)
+            if verdict is None:
+                if len(verdicts) >= _VERDICTS_MAX:
+                    verdicts.clear()
+                verdict = verdicts[value] = judge(value)
+            if not verdict:
                 continue
             pos = m.start() if group == "v" else vs
             if group == "v":

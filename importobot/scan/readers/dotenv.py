@@ -29,7 +29,7 @@ def read_dotenv(text: str) -> Iterator[Candidate]:
     for e in dotenv.parse(text):
         value, rest, rest_at = e.value, "", 0
         if e.end_line in (0, e.line) and "\n" not in value:
-            if not e.quote:
+            if not e.quote and ";" in value:
                 m = _NEXT_STATEMENT_RE.search(value)
                 if m is not None:
                     value, rest, rest_at = value[: m.start()], value[m.start() :], e.column - 1

@@ -18,6 +18,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase, translate
+from functools import lru_cache
 
 from importobot._lazyre import lazy_compile
 from importobot._record import replace
@@ -85,6 +86,19 @@ _HOT_WORDS: tuple[bytes, ...] = (
 )
 _HOT_WORDS_STR = tuple(w.decode() for w in _HOT_WORDS)
 _PEM_HINTS_BYTES = tuple(h.encode() for h in PEM_HINTS)
+
+
+_PEM_HINTS_NO_BEGIN = tuple(h for h in _PEM_HINTS_BYTES if b"BEGIN" not in h)
+
+
+def _may_hold_pem(data: bytes) -> bool:
+    """``data`` holds one of the PEM hints: a file without ``BEGIN`` is scanned once
+    more per hint without it (PuTTY's header), not once per hint."""
+    if b"BEGIN" in data:
+        return any(h in data for h in _PEM_HINTS_BYTES)
+    return any(h in data for h in _PEM_HINTS_NO_BEGIN)
+
+
 #: Key constructors: their argument is a key whatever the file calls it (readers/code.py).
 _KEY_CALL_WORDS: tuple[bytes, ...] = (
     b"fernet",
@@ -177,6 +191,7 @@ _NOT_SECRET_TOKENS = frozenset(
 )
 
 
+@lru_cache(maxsize=64)  # asked up to three times per file, by the prefilters and the scan
 def names_a_secret(path: str) -> bool:
     """True when a path says its content is a key or a secret (D10, issue 16): the base
     name is a key file's (:func:`is_key_file_name`) or one of its words is ``key``/``keys``
@@ -337,6 +352,11 @@ class _FileScan:
         prev_text: str = "",
         env: bool = False,
     ) -> None:
+        is_env = env or c.env or self.env_file
+        m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
+        if m is None:
+            return
+        # Asked only of a value that would be a finding (most candidates are not):
         if any(h in c.value for h in PEM_HINTS):
             return  # private-key blocks are found by _pem(), never as candidates (D10)
         where = (c.line, len(line_text))
@@ -345,10 +365,6 @@ class _FileScan:
             spans = self._envelopes[where] = envelope_spans(line_text)
         if spans and in_spans(spans, c.column - 1):
             return  # cut out of a ciphertext envelope (a sops ``iv:`` field): never a key
-        is_env = env or c.env or self.env_file
-        m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
-        if m is None:
-            return
         self.add(
             m,
             line=c.line,
@@ -503,7 +519,7 @@ def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...
     lines :func:`_value_lines` finds (the generic reader, and YAML outside Kubernetes
     manifests), and finds nothing when there are none.
     """
-    if data.startswith(b"\xef\xbb\xbf") or any(h in data for h in _PEM_HINTS_BYTES):
+    if data.startswith(b"\xef\xbb\xbf") or _may_hold_pem(data):
         return False
     if is_env_file(path, env_globs) or names_a_secret(path) or _DOCKERFILE_RE.search(name):
         return False
