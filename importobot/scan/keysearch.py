@@ -163,7 +163,21 @@ class KeyNeedles:
         raise TypeError("keys cannot be pickled")
 
     def findings(self, shown: str, data: bytes) -> list[Finding]:
-        """IOB204 at each place ``data`` (the file ``shown``) holds one of the keys."""
+        """IOB204 at each place ``data`` (the file ``shown``) holds one of the keys.
+
+        A file with a UTF-16 byte-order mark (PowerShell's ``.env``) is searched as the
+        scanner reads it, decoded, where the text spellings are; and as its bytes, where
+        the raw key would be."""
+        out = self._search(shown, data)
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            from importobot.scan.rules.files import text_bytes
+
+            decoded = text_bytes(data)
+            if decoded is not None:
+                out.extend(self._search(shown, decoded))
+        return out
+
+    def _search(self, shown: str, data: bytes) -> list[Finding]:
         out: list[Finding] = []
         for needle in self._needles:
             for start, end, kind in sorted(needle.hits(data)):

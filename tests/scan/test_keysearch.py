@@ -76,6 +76,18 @@ def test_every_spelling_is_found_at_its_line(form):
     assert not contains_key(repr(found), raw) and "the set-up key (env:X)" in found[0].message
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_searched_as_its_text(codec):
+    # PowerShell saves .env as UTF-16 with a BOM; the scanner decodes it, so does the search.
+    raw = _raw_with_both_signs()
+    bom = b"\xff\xfe" if codec == "utf-16-le" else b"\xfe\xff"
+    for form in ("std padded", "url bare", "hex upper", "laravel"):
+        text, kind = _forms(raw)[form]
+        data = bom + ("# notes\r\n" + text).encode(codec)
+        found = KeyNeedles([(raw, "the set-up key (env:X)")]).findings(".env", data)
+        assert [(f.line, f.key_type) for f in found] == [(2, kind)], form
+
+
 def test_raw_bytes_and_a_name_from_the_line():
     raw = new_raw()
     found = KeyNeedles([(raw, "k")]).findings("k.bin", b"\0\1" + raw)
