@@ -8,10 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
-
-yaml = pytest.importorskip("yaml")
-jsonschema = pytest.importorskip("jsonschema")
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "org-scan.md"

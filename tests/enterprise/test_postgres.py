@@ -8,45 +8,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from importobot.security import CredentialManager
 from importobot_enterprise.key_rotation import StoreError, StoreLockedError, rotate_store
-from tests.conftest import require_service
 from tests.enterprise.helpers import managers, only, plaintexts
 from tests.keygen import new_raw
-
-psycopg = pytest.importorskip("psycopg")
-
-DSN = os.environ.get("IMPORTOBOT_TEST_PG_DSN", "")
-
-
-def _reachable() -> bool:
-    if not DSN:
-        return False
-    try:
-        psycopg.connect(DSN, connect_timeout=5).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def pg_dsn() -> str:
-    require_service("PostgreSQL", _reachable(), "set IMPORTOBOT_TEST_PG_DSN (scripts/test does)")
-    return DSN
-
-
-@pytest.fixture
-def schema(pg_dsn: str) -> Iterator[str]:
-    name = f"rot_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def fill(

@@ -488,7 +488,7 @@ class Run:
 @pytest.fixture
 def pg_dsn() -> Iterator[str]:
     """A database of its own on the scripts/test server (the runbook's names, as written)."""
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
     from psycopg.conninfo import make_conninfo
 
     base = os.environ.get("IMPORTOBOT_TEST_PG_DSN", "")

@@ -18,47 +18,16 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from importobot.security import CredentialManager
-from tests.conftest import require_service
 from tests.enterprise.helpers import key_text, managers, only
 from tests.keygen import contains_key
 
-psycopg = pytest.importorskip("psycopg")
-
-DSN = os.environ.get("IMPORTOBOT_TEST_PG_DSN", "")
 SLOW = int(os.environ.get("IMPORTOBOT_SLOW_COUNT", "0") or 0)
-
-
-def _reachable() -> bool:
-    if not DSN:
-        return False
-    try:
-        psycopg.connect(DSN, connect_timeout=5).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def pg_dsn() -> str:
-    require_service("PostgreSQL", _reachable(), "set IMPORTOBOT_TEST_PG_DSN (scripts/test does)")
-    return DSN
-
-
-@pytest.fixture
-def schema(pg_dsn: str) -> Iterator[str]:
-    name = f"shard_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    yield name
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def ids(n: int) -> list[Decimal]:

@@ -237,9 +237,10 @@ def test_verify_trusts_the_target_key_alone(
 
 def test_verify_ignores_the_keyrings_previous_entry(tmp_path: Path) -> None:
     """The runbook's verification step for keyring users (real Secret Service)."""
+    import keyring
+
     from tests.conftest import require_service
 
-    keyring = pytest.importorskip("keyring")
     try:
         from keyring.backends import SecretService
 
