@@ -542,13 +542,18 @@ def _cat_file(cwd: str, mode: str, oids: Sequence[str]) -> bytes:
     return out
 
 
-def iter_blobs(cwd: str, oids: Sequence[str], max_size: int) -> Iterator[tuple[str, bytes]]:
+def iter_blobs(
+    cwd: str, oids: Sequence[str], max_size: int, *, deadline: float | None = None
+) -> Iterator[tuple[str, bytes]]:
     """``(oid, bytes)`` of the blobs ``oids`` of at most ``max_size`` bytes (larger ones are
     never read): one ``git cat-file --batch-check``, then ``--batch`` calls of at most
-    ``_BLOB_CHUNK`` bytes each, so memory stays bounded. Raises :class:`GitError`."""
+    ``_BLOB_CHUNK`` bytes each, so memory stays bounded. Raises :class:`GitError`, and
+    :class:`GitTimeout` before a call that would start past ``deadline`` (a
+    :func:`time.monotonic` value: a gate's time budget)."""
     wanted = [o for o in dict.fromkeys(oids) if o.strip("0") and o.isalnum() and o.isascii()]
     if not wanted:
         return
+    _check_deadline(deadline)
     out = _cat_file(cwd, "--batch-check", wanted)
     chunks: list[list[str]] = [[]]
     total = 0
@@ -567,6 +572,7 @@ def iter_blobs(cwd: str, oids: Sequence[str], max_size: int) -> Iterator[tuple[s
     for chunk in chunks:
         if not chunk:
             continue
+        _check_deadline(deadline)
         out = _cat_file(cwd, "--batch", chunk)
         pos = 0
         for oid in chunk:
@@ -622,6 +628,14 @@ def _check_revs(revs: Sequence[str]) -> list[str]:
 
 class GitTimeout(GitError):
     """git was stopped because the caller's time budget ran out."""
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None:
+        import time
+
+        if time.monotonic() > deadline:
+            raise GitTimeout("git cat-file not started: the time budget ran out")
 
 
 def iter_added(

@@ -230,6 +230,11 @@ def history_items(
     """
     from importobot.git import iter_added, iter_history
 
+    deadline = None
+    if timeout is not None:
+        import time
+
+        deadline = time.monotonic() + timeout
     binary: list[BinaryChange] = []
     if revs is not None:
         source = iter_added(
@@ -242,33 +247,36 @@ def history_items(
         data, real = _added_text(added)
         yield Item(path, path, data, commit=commit, lines=real)
     if binary:
-        yield from _decoded_binary(cwd, binary, commits)
+        yield from _decoded_binary(cwd, binary, commits, deadline)
 
 
 #: Binary changes larger than this are not read back for a text encoding git missed.
 _DECODE_MAX = 2 * 1024 * 1024
 
 
-def _decoded_binary(cwd: str, changes: list[BinaryChange], commits: set[str]) -> Iterator[Item]:
+def _decoded_binary(
+    cwd: str, changes: list[BinaryChange], commits: set[str], deadline: float | None = None
+) -> Iterator[Item]:
     """UTF-16 text that ``git log -p`` showed as binary: the lines each commit added, read
     from the blobs (:func:`importobot.scan.rules.files.text_bytes` decodes them). A line
     counts as added when the first parent's version has no such line. Only blobs whose
     change git showed as binary and of at most ``_DECODE_MAX`` bytes are read (``git
     cat-file`` batches of bounded size, :func:`importobot.git.iter_blobs`); only those
-    starting with a UTF-16 byte-order mark are kept."""
+    starting with a UTF-16 byte-order mark are kept. Past ``deadline`` (the gate's time
+    budget) no further batch is read: :class:`~importobot.git.GitTimeout`."""
     from importobot.git import iter_blobs
     from importobot.scan.rules.files import text_bytes
 
     boms = (b"\xff\xfe", b"\xfe\xff")
     blobs = {
         oid: data
-        for oid, data in iter_blobs(cwd, [c.new for c in changes], _DECODE_MAX)
+        for oid, data in iter_blobs(cwd, [c.new for c in changes], _DECODE_MAX, deadline=deadline)
         if data[:2] in boms
     }
     utf16 = [c for c in changes if c.new in blobs]
     if not utf16:
         return
-    blobs.update(iter_blobs(cwd, [c.old for c in utf16], _DECODE_MAX))
+    blobs.update(iter_blobs(cwd, [c.old for c in utf16], _DECODE_MAX, deadline=deadline))
     for change in utf16:
         text = text_bytes(blobs[change.new])
         if text is None:

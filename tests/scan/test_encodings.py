@@ -156,3 +156,45 @@ def test_history_reads_utf16_that_git_calls_binary(tmp_path, monkeypatch) -> Non
     ]
     assert found == [(".env", 2, "IOB101", fingerprint(raw), added)]
     assert not contains_key(result.output, raw)
+
+
+def test_reading_back_binary_changes_keeps_the_gates_time_budget(tmp_path, monkeypatch) -> None:
+    # A push of many binary files: the read-back of their blobs (to find UTF-16 text) is
+    # bounded by the same time budget as `git log`, checked before each cat-file batch.
+    import time
+
+    import importobot.git as git_mod
+    from importobot.git import GitTimeout, iter_blobs
+    from importobot.scan.sources import history_items
+    from tests.gitrepo import GIT_ENV, commit, git, init_repo
+
+    repo = init_repo(tmp_path / "repo")
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+    for i in range(3):
+        (repo / f"blob{i}.bin").write_bytes(b"\0\x01" + os.urandom(4096))
+    git(repo, "add", ".")
+    head = commit(repo, "binaries")
+    oids = git(repo, "ls-tree", "-r", "--format=%(objectname)", head).split()
+
+    # Past the deadline, no cat-file batch starts.
+    calls: list[str] = []
+    real_cat = git_mod._cat_file
+    monkeypatch.setattr(git_mod, "_cat_file", lambda *a: calls.append(a[1]) or real_cat(*a))
+    with pytest.raises(GitTimeout):
+        list(iter_blobs(str(repo), oids, 1 << 20, deadline=time.monotonic() - 1))
+    assert calls == []
+    assert len(list(iter_blobs(str(repo), oids, 1 << 20, deadline=time.monotonic() + 60))) == 3
+
+    # history_items hands its budget (the pre-push / pre-receive timeout) to the read-back.
+    seen: list[float | None] = []
+    real_iter = git_mod.iter_blobs
+
+    def spy(cwd, wanted, max_size, *, deadline=None):
+        seen.append(deadline)
+        return real_iter(cwd, wanted, max_size, deadline=deadline)
+
+    monkeypatch.setattr(git_mod, "iter_blobs", spy)
+    before = time.monotonic()
+    list(history_items(str(repo), None, (), set(), revs=[head], timeout=30.0))
+    assert seen and all(d is not None and before + 29 < d <= time.monotonic() + 30 for d in seen)
