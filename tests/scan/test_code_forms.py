@@ -173,6 +173,21 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     # -- lists, XML, blocks, heredocs, multi-line strings, continuations
     ("list-one-line", "keys.py", 'KEYS = ["{u}", "{k}"]\n', "IOB102", "KEYS"),
     ("list-over-lines", "keys.py", 'KEYS = [\n    "{u}",\n    "{k}",\n]\n', "IOB102", "KEYS"),
+    # Brackets inside strings before the value do not close or open the list.
+    (
+        "list-after-brackets-in-strings",
+        "keys.py",
+        'KEYS = [\n    "a)b]c}}",\n    \'x(y[\',\n    "{k}",\n]\n',
+        "IOB102",
+        "KEYS",
+    ),
+    (
+        "list-after-a-stray-closer",
+        "keys.js",
+        "const KEYS = [\n  f(a)),\n  '{u}',\n];\n",
+        "IOB102",
+        "KEYS",
+    ),
     ("json-keys-array", "keys.json", '{{"keys": [\n  "{k}"\n]}}\n', "IOB102", "keys"),
     (
         "xml-element",

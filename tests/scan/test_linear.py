@@ -152,6 +152,16 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     ),
     "code-unclosed-brackets": ("keys.js", _repeat("const KEYS = ", lambda: f'[("{_key()}", ')),
     "code-minified-line": ("app.min.js", _repeat("var key=1", lambda: f',a="{_key()}"')),
+    # A full bracket stack and closers of another kind, each searched the stack for.
+    "code-stray-closers": (
+        "keys.py",
+        _repeat("x = " + "[" * 300 + "\n", lambda: ")" * 60 + f'\nKEYS = ["a", "{_key()}"]\n'),
+    ),
+    # Brackets inside strings are skipped whole (a quote opening many of them).
+    "code-brackets-in-strings": (
+        "keys.py",
+        _repeat("KEYS = [\n", lambda: f'    "a)]}}(", \'[{{\', "{_key()}",\n'),
+    ),
     "code-items-no-name": ("notes.txt", _repeat("secret\n", lambda: f'f(x, "{_key()}")\n')),
 }
 

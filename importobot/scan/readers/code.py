@@ -178,7 +178,11 @@ _BLOCK_NAME_RE = lazy_compile(
     [ \t]*(?:=[ \t]*)?\{{\Z""",
     re.X,
 )
-_BRACKET_RE = lazy_compile(rb"[\[\](){}]")
+#: A bracket, or a one-line quoted string read whole (its brackets are not code's).
+_BRACKET_RE = lazy_compile(
+    rb"""[\[\](){}]|"(?:[^"\\\r\n]|\\.){0,4096}"|'(?:[^'\\\r\n]|\\.){0,4096}'"""
+)
+_CLOSES = {ord(")"): ord("("), ord("]"): ord("["), ord("}"): ord("{")}
 #: A line that leaves its value to the next: ``name =``, ``= """``, ``<<EOF``, ``<tag>``.
 _OPENER_LINE_RE = lazy_compile(
     rf"""[ \t]*(?P<q>["']?){_PATH}(?P=q)[ \t]*[=:][ \t]*\\?\r?
@@ -221,27 +225,43 @@ def _generic(name: str) -> bool:
 
 
 class _Brackets:
-    """Open brackets before a position, from one forward pass (each bracket read once)."""
+    """Open brackets before a position, from one forward pass (each bracket read once).
 
-    __slots__ = ("_at", "_data", "_stack")
+    Quoted strings on one line are skipped whole; a closer closes the innermost open
+    bracket of its kind (and any left open inside it), a stray one nothing. Comments are
+    not told apart (``#`` and ``//`` also start URLs and selectors)."""
+
+    __slots__ = ("_at", "_data", "_kinds", "_stack")
 
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._at = 0
         self._stack: list[tuple[int, int]] = []  # (offset, opening byte)
+        self._kinds = dict.fromkeys(b"[({", 0)  # how many of each opener the stack holds
 
     def innermost(self, pos: int, openers: bytes = b"[({") -> int:
         """Offset of the innermost bracket open at ``pos`` (one of ``openers``), or -1."""
         if pos > self._at:
             stack = self._stack
+            kinds = self._kinds
             for m in _BRACKET_RE.finditer(self._data, self._at, pos):
                 c = self._data[m.start()]
                 if c in b"[({":
                     stack.append((m.start(), c))
+                    kinds[c] += 1
                     if len(stack) > _MAX_DEPTH:
-                        del stack[0]
-                elif stack:
-                    stack.pop()
+                        kinds[stack.pop(0)[1]] -= 1
+                    continue
+                opener = _CLOSES.get(c)
+                if opener is None or not kinds[opener]:
+                    continue  # a string (skipped whole), or a stray closer: closes nothing
+                # Close the innermost bracket of the closer's kind (and any left open in
+                # it): each entry is removed once, so the work stays linear.
+                while True:
+                    _, top = stack.pop()
+                    kinds[top] -= 1
+                    if top == opener:
+                        break
             self._at = pos
         elif pos < self._at:
             return -1  # asked out of order: no answer rather than a wrong one
