@@ -315,8 +315,11 @@ def test_vault_edited_and_foreign(openbao: OpenBao, transit: tuple[Any, WrappedK
     other = TransitKEK(openbao.uri(), openbao.env())
     other.create()
     foreign = other.wrap(raw)
+    # An edited fingerprint: its last digit changed (to "0" it was the same 1 time in 16).
+    fp = foreign.fingerprint
+    edited = fp[:-1] + ("1" if fp[-1] == "0" else "0")
     for bad in (
-        WrappedKey(wk.uri, wk.version, foreign.fingerprint[:-1] + "0", wk.mechanism, wk.payload),
+        WrappedKey(wk.uri, wk.version, edited, wk.mechanism, wk.payload),
         WrappedKey(wk.uri, wk.version, wk.fingerprint, wk.mechanism, foreign.payload),
         WrappedKey(wk.uri, wk.version, wk.fingerprint, wk.mechanism, wk.payload[:-2]),
     ):
