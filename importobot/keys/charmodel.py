@@ -98,13 +98,21 @@ _PAIRS: list[frozenset[str]] = []
 _WALK_RE = lazy_compile(r"1{3,}")
 
 
-def _walks(low: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each keyboard walk of ≥ 4 keys (``qwer``, ``1qaz``) in ``low``."""
+def _walks(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each keyboard walk of ≥ 4 keys (``qwer``, ``1qaz``, any case)
+    and each alphabet run of ≥ 4 characters (``abcd``, ``WXYZ``, ``6789``, ``dcba``: a
+    character-set listing such as ``abc…zABC…Z0…9``) in ``text``. In a random base64 string
+    an alphabet run starts at a given place with probability about (2/64)³ = 3 × 10⁻⁵."""
     if not _PAIRS:
         _PAIRS.append(_adjacent_pairs())
     pairs = _PAIRS[0]
-    marks = "".join("1" if low[i : i + 2] in pairs else "0" for i in range(len(low) - 1))
-    return [(m.start(), m.end() + 1) for m in _WALK_RE.finditer(marks)]
+    low = text.lower()
+    walk = "".join("1" if low[i : i + 2] in pairs else "0" for i in range(len(low) - 1))
+    step = "".join(
+        "1" if abs(ord(a) - ord(b)) == 1 and a.isalnum() and b.isalnum() else "0"
+        for a, b in zip(text, text[1:], strict=False)
+    )
+    return [(m.start(), m.end() + 1) for marks in (walk, step) for m in _WALK_RE.finditer(marks)]
 
 
 # Segment kinds.
@@ -166,7 +174,7 @@ def text_fraction(text: str) -> float:
     segs = _segments(text)
     m = len(segs)
     walked = [False] * len(text)
-    for ws, we in _walks(text.lower()):
+    for ws, we in _walks(text):
         walked[ws:we] = [True] * (we - ws)
     explained = [False] * m
     # Words of three letters or more (or walks), and non-ASCII text.

@@ -8,6 +8,7 @@ on bad input: decoders return ``None`` and judges return a reason code.
 from __future__ import annotations
 
 import binascii
+import math
 import os
 
 from importobot._lazyre import lazy_compile
@@ -24,6 +25,7 @@ __all__ = [
     "strip_value",
     "weakness",
     "word_coverage",
+    "is_low_entropy_text",
     "is_readable_placeholder",
     "is_random_opaque",
 ]
@@ -291,6 +293,30 @@ def is_readable_placeholder(text: str) -> bool:
     return text_fraction(body) >= PLACEHOLDER_TEXT
 
 
+#: Shannon entropy of a value's characters, in bits per character, below which a value
+#: of :data:`LOW_ENTROPY_MIN_LEN` characters or more is too repetitive to be key material
+#: (``lcccccccX2kcccccccY2jccc…``: a crafted test value). Random 16-byte hex (32 characters)
+#: never went below 2.79 in 4 × 10⁵ draws, 16-byte base64 (22) below 3.33 in 2 × 10⁵.
+LOW_ENTROPY_BITS = 2.5
+LOW_ENTROPY_MIN_LEN = 22
+
+
+def char_entropy(text: str) -> float:
+    """Shannon entropy of the character frequencies of ``text``, in bits per character."""
+    n = len(text)
+    if n == 0:
+        return 0.0
+    counts: dict[str, int] = {}
+    for c in text:
+        counts[c] = counts.get(c, 0) + 1
+    return -sum(k / n * math.log2(k / n) for k in counts.values())
+
+
+def is_low_entropy_text(text: str) -> bool:
+    """A long value whose characters repeat too much to be a key (D4)."""
+    return len(text) >= LOW_ENTROPY_MIN_LEN and char_entropy(text) < LOW_ENTROPY_BITS
+
+
 def is_random_opaque(text: str) -> bool:
     """D4 for opaque strings: ≥ 3 character classes, ≥ max(8, len/4) distinct characters,
     not a regular expression, and the character model explains less than
@@ -347,7 +373,12 @@ def _key_shaped(text: str, *, opaque: bool, name: bool = False) -> str | None:
     which is base64 text too: base64 counts only with upper case, lower case and digits
     and few words (``S3_BUCKET_KMS_KEY_ARN`` decodes to random-looking bytes).
     """
-    if len(text) < 16 or any(c.isspace() for c in text) or is_readable_placeholder(text):
+    if (
+        len(text) < 16
+        or any(c.isspace() for c in text)
+        or is_readable_placeholder(text)
+        or is_low_entropy_text(text)
+    ):
         return None
     decoded = decode_key_text(text)
     if (

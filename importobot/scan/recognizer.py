@@ -24,6 +24,7 @@ from importobot.keys.material import (
     KEY_SIZES,
     decode_key_text,
     find_key_material,
+    is_low_entropy_text,
     is_random_opaque,
     is_readable_placeholder,
     weakness,
@@ -145,7 +146,7 @@ def key_shape(value: str) -> Match | None:
     if any(c.isspace() for c in v):
         return None
     is_hex = _HEX_RE.match(v) is not None
-    if is_readable_placeholder(v):
+    if is_readable_placeholder(v) or is_low_entropy_text(v):
         return None
     decoded = decode_key_text(v)
     if decoded is not None:

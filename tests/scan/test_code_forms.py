@@ -71,6 +71,81 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     ),
     ("getenv", "app.py", 'k = os.getenv("FERNET_KEY", "{u}")\n', "IOB102", "FERNET_KEY"),
     (
+        "program-here-document",
+        "conf.py",
+        'ENV = """\nSECRET_KEY={o}\n"""\n',
+        "IOB102",
+        "SECRET_KEY",
+    ),
+    (
+        "php-define",
+        "wp-config.php",
+        "define( 'AUTH_KEY', '{o}' );\n",
+        "IOB102",
+        "AUTH_KEY",
+    ),
+    (
+        "go-decode-two-results",
+        "main.go",
+        'key, _ := hex.DecodeString("{h}")\n',
+        "IOB102",
+        "key",
+    ),
+    (
+        "rust-turbofish",
+        "main.rs",
+        'let key = Key::<Aes256Gcm>::from_slice(b"{h}");\n',
+        "IOB102",
+        "key",
+    ),
+    ("makefile-conditional", "Makefile", "SECRET_KEY ?= {k}\n", "IOB102", "SECRET_KEY"),
+    (
+        "k8s-env-name-value",
+        "deploy.yaml",
+        "spec:\n  containers:\n    - name: app\n      env:\n        - name: SECRET_KEY\n"
+        "          value: {k}\n",
+        "IOB102",
+        "SECRET_KEY",
+    ),
+    (
+        "ecs-name-value-one-line",
+        "task.json",
+        '{{"environment": [{{"name": "FERNET_KEY", "value": "{u}"}}]}}\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    (
+        "ecs-name-value-over-lines",
+        "task.json",
+        '{{"environment": [\n  {{\n    "name": "FERNET_KEY",\n    "value": "{u}"\n  }}\n]}}\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    ("yaml-list-under-keys", "keys.yaml", "keys:\n  - {h}\n  - {k}\n", "IOB102", "keys"),
+    ("ruby-or-assign", "config.rb", "ENV['SECRET_KEY'] ||= '{k}'\n", "IOB102", "SECRET_KEY"),
+    (
+        "js-nullish-assign",
+        "cfg.js",
+        "process.env.SECRET_KEY ??= '{k}';\n",
+        "IOB102",
+        "process.env.SECRET_KEY",
+    ),
+    ("py-annotated", "settings.py", 'SECRET_KEY: str = "{k}"\n', "IOB102", "SECRET_KEY"),
+    (
+        "ts-annotated-field",
+        "svc.ts",
+        'private readonly secretKey: string | undefined = "{h}";\n',
+        "IOB102",
+        "secretKey",
+    ),
+    (
+        "strict-comparison-literal",
+        "app.js",
+        'if (secretKey === "{k}") {{\n',
+        "IOB102",
+        "secretKey",
+    ),
+    (
         "environ-setdefault",
         "conftest.py",
         'os.environ.setdefault("FERNET_KEY", "{u}")\n',
@@ -301,6 +376,57 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     ("non-config-method", "cache.py", 'cache.set("session_key", "{k}")\n'),
     ("non-config-call-kw", "app.py", 'log("SECRET_KEY", default="{k}")\n'),
     ("identifier-in-env", "app.py", 'k = os.getenv("FERNET_KEY_ID", "{h}")\n'),
+    # unquoted code in a program (a string there is quoted)
+    (
+        "program-bare-call",
+        "models.py",
+        "    translation_key = models.UUIDField(default=uuid.uuid4Qx9, editable=False)\n",
+    ),
+    (
+        "program-bare-ternary",
+        "app.js",
+        "a.test(e)?n.altKey=!0:c.test(e)?n.ctrlKey=!0:u.test(e)?n.metaKey=!0:s.test(e)?n.x=!0:l\n",
+    ),
+    (
+        "program-bare-arrow",
+        "app.js",
+        "const p={{has:(e,t)=>t in e,ownKeys:e=>Reflect.ownKeys(e).concat(Reflect.ownKeys(n))}}\n",
+    ),
+    # a name/value pair whose name is an identifier's
+    (
+        "name-value-identifier",
+        "task.json",
+        '{{"environment": [{{"name": "SIGNING_KEY_ID", "value": "{h}"}}]}}\n',
+    ),
+    # == compares too; a code sample in documentation reads like a program's code
+    (
+        "equality-of-identifiers",
+        "t.c",
+        "    assert(crypto_aead_xsalsa20poly1305_IETF_NSECBYTES =="
+        " crypto_aead_xsalsa20poly1305_ietf_NSECBYTES);\n",
+    ),
+    (
+        "doc-code-sample-rst",
+        "guide.rst",
+        "        decryptor = HPKE.new(sender_key=their_pub_key,\n",
+    ),
+    ("doc-code-sample-md", "README.md", "        decryptor = HPKE.new(sender_key=their_pub_key,\n"),
+    # ciphertext is what encryption made, not a key
+    ("ciphertext-name", "t.py", "ciphertext = '{h}'\n"),
+    ("encrypted-name", "t.js", "const encryptedValue = '{k}';\n"),
+    # comparisons in minified code: what follows === is code, not a value
+    (
+        "strict-comparison-code",
+        "dist/app.js",
+        "function f(t,e){{return t.focus.key===e.__keyQz&&t.focus.offset===o9&&"
+        "!a.canInsertTextAfterV()&&!l?a.markDirty():e}}\n",
+    ),
+    (
+        "strict-comparison-chain",
+        "dist/app.js",
+        "return e.keyOrCode===b&&!1===e.altKey&&!1===e.ctrlKey&&"
+        "!1===e.metaKey&&!1===e.shiftKey}}(r)\n",
+    ),
 ]
 
 

@@ -180,3 +180,16 @@ def test_minified_windows_without_values_are_skipped_not_shifted(
     fast, slow = _scan_both(monkeypatch, "dist/x.min.js", ";".join(parts).encode())
     assert len(fast) >= 1
     assert [(f.line, f.column) for f in fast] == [(f.line, f.column) for f in slow]
+
+
+def test_translations_are_kept_per_bytes_object_never_shared() -> None:
+    # The prefilter and the line finder share one file's translations; two files never do.
+    from importobot.scan.rules import files
+
+    a = b"x = 1\n" + b"A" * 40 + b"\n"
+    b = b"x = 1\n" + b"A b " * 20 + b"\n"
+    assert files._has_value_line(a)
+    assert not files._has_value_line(b)
+    assert [s for _, s, _ in files._value_lines(a)] == [6]
+    assert files._value_lines(b) == []
+    assert files._translated(a, files._B64_TABLE) == a.translate(files._B64_TABLE)

@@ -10,6 +10,8 @@ import base64
 import secrets
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importobot.scan import filters
 from importobot.scan.recognizer import recognize
@@ -108,6 +110,15 @@ CONTEXT_ROWS: list[tuple[str, str, str, bool]] = [
     ("CONTENT_HASH", S, True, False),  # unless the name says hash or ID
     ("DOTENV_PUBLIC_KEY", H, True, False),
     ("AWS_ACCESS_KEY_ID", hex_key(16), True, False),
+    ("ciphertext", H, False, False),  # what encryption made: data, not a key
+    ("cipher_text", K, False, False),
+    ("encryptedValue", K, False, False),
+    ("ENCRYPTED_SECRET", K, False, True),  # another word still names a key
+    ("decrypted_key", K, False, True),
+    ("CIPHER_KEY", K, False, True),
+    ("localKeyIdHex", hex_key(20), False, False),  # an identifier spelled out in hex
+    ("SIGNING_KEY_ID_B64", K, True, False),
+    ("SIGNING_KEY_HEX", hex_key(32), True, True),  # a key spelled out in hex still counts
     ("ANON_KEY", K, True, False),
     ("NEXT_PUBLIC_SECRET", K, True, False),
     ("JWT_SECRET_KEY_PATH", K, True, False),
@@ -160,3 +171,24 @@ def test_every_filter_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "filters.md").read_text()
     for name, _ in (*filters.CONTENT_FILTERS, *filters.CONTEXT_FILTERS):
         assert f"`{name}`" in doc, name
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            "KEY ID IDS KEYID UUID PUBLIC PUB PUBKEY PUBLISHABLE SITE SITEKEY ANON SUPABASE"
+            " PATH FILE NAME URL ARN SECRET SECRETS BACKEND FINGERPRINT THUMBPRINT FP NEXT"
+            " VITE REACT APP GATSBY EXPO NUXT HEX B64 FERNET AES ACCESS CLIENT PROJECT MOUNT"
+            " ROTATION VAULT X".split()
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_identifier_pretest_never_changes_the_answer(tokens: list[str]) -> None:
+    # The cheap test before the identifier pattern is a necessary condition only.
+    from importobot.scan.filters import _IDENTIFIER_RE, is_identifier_name, normalize_name
+
+    name = "_".join(tokens)
+    assert is_identifier_name(name) == (_IDENTIFIER_RE.search(normalize_name(name)) is not None)

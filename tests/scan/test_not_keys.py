@@ -18,8 +18,14 @@ import pytest
 from cryptography.fernet import Fernet
 
 from importobot.keys.charmodel import is_regex, text_fraction, word_bits
-from importobot.keys.material import OPAQUE_TEXT, is_random_opaque, is_readable_placeholder
-from importobot.scan.filters import envelope_spans, in_envelope, is_ciphertext
+from importobot.keys.material import (
+    OPAQUE_TEXT,
+    char_entropy,
+    is_low_entropy_text,
+    is_random_opaque,
+    is_readable_placeholder,
+)
+from importobot.scan.filters import envelope_spans, in_envelope, is_ciphertext, is_member_call
 from importobot.scan.recognizer import key_shape, recognize
 from importobot.scan.rules.files import scan_text
 
@@ -34,6 +40,12 @@ NOT_KEYS: list[tuple[str, str]] = [
     ("statement", "const discriminatorKey = model.schema.options.discriminatorKey"),
     ("call", "getEncryptionKeyFromEnvironment(config.settings)"),
     ("call", "crypto.createCipheriv(algorithm, secretKey, iv)"),
+    # Calls on member paths, as a reader's bare value ends them (at a space or a comma).
+    ("call", "CryptoLib.enc.Utf8.parse(jsonObj.iv)"),
+    ("call", "CryptoLib.Blowfish.decrypt(payload"),
+    ("call", "pki.pbe.generatePkcs5Key(passwd,"),
+    ("call", "opts.updateOnConflict.map((attr)"),
+    ("call", "OrmUtils_2.OrmUtils.uniqBy(dbFks,"),
     ("::class", "App\\Models\\User::class"),
     ("::class", "Illuminate\\Encryption\\EncryptionServiceProvider::class"),
     ("camelCase", "getEncryptionKeyFromEnvironment"),
@@ -90,6 +102,18 @@ NOT_KEYS: list[tuple[str, str]] = [
     ("keyboard", "asdfASDFasdfASDF1234qwerQWER5678"),
     ("digits", "12345678901234567890123456789012ab"),
     ("digits", "0000000000000000000000000000000000000000"),
+    # Character-set listings (a salt alphabet, base64's own alphabet in either order).
+    ("alphabet", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./"),
+    ("alphabet", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"),
+    ("alphabet", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+    ("alphabet", "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLK"),
+    # Repetitive test values that decode to key sizes or are long enough to be opaque.
+    ("repetitive", "mxxxxxxxQ2vxxxxxxxW5zxxxxxxxttKD"),
+    ("repetitive", "Zq7!zzzzzzzzzzzzzz#Yp3zzzzzzzzzzzzzzzzzz"),
+    ("repetitive", "ab12ab12ab12XYab12ab12ab12ab12ab12ab12ab"),
+    # Absolute paths of several names ending in a file extension.
+    ("absolute path", "/home/some_user/virt-images/rhel-6-2015-10-16.qcow2"),
+    ("absolute path", "/srv/www/k8s-prod_7/assets/vendor-3f9a2c.bundle.js"),
 ]
 
 
@@ -101,7 +125,12 @@ def test_not_key_material_under_key_names(kind: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [v for k, v in NOT_KEYS if k not in ("regex", "call", "statement")]
+    "value",
+    [
+        v
+        for k, v in NOT_KEYS
+        if k not in ("regex", "call", "statement", "repetitive", "absolute path")
+    ],
 )
 def test_text_is_explained_by_the_model(value: str) -> None:
     # Not only a filter that happens to match: the measured model itself calls it text.
@@ -156,6 +185,33 @@ def test_random_values_are_still_key_material() -> None:
         if recognize("SECRET_KEY", value) is None:
             missed.append(kind)
     assert missed == []
+
+
+def test_random_printable_secrets_are_not_member_calls() -> None:
+    # Random passwords hold "." and "(" (keys in base64 or hex never do): the member-call
+    # filter must not take them for code.
+    rng = random.Random(3)
+    taken = [
+        v
+        for v in (
+            _alphabet_string(rng, _PRINTABLE, rng.choice((32, 40, 50))) for _ in range(100_000)
+        )
+        if is_member_call(v)
+    ]
+    assert taken == []
+    assert is_member_call("CryptoLib.Blowfish.decrypt(payload")
+
+
+def test_random_keys_clear_the_repetition_floor() -> None:
+    # The floor sits below what random keys of the shortest key spellings reach: 16 bytes
+    # in hex (32 characters, the fewest symbols) and in unpadded base64 (22 characters).
+    rng = random.Random(2500)
+    for _ in range(20_000):
+        raw = rng.randbytes(16)
+        for spelling in (raw.hex(), base64.b64encode(raw).decode().rstrip("=")):
+            assert not is_low_entropy_text(spelling), spelling
+    assert is_low_entropy_text("mxxxxxxxQ2vxxxxxxxW5zxxxxxxxttKD")
+    assert char_entropy("abcd" * 8) == pytest.approx(2.0)
 
 
 def test_generated_fernet_keys_never_read_as_placeholders() -> None:

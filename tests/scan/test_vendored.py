@@ -212,3 +212,12 @@ def test_minified_bundles():
     assert not is_minified("src/app.js", b"const a = 1;\n" * 1000)
     # One long line among ordinary code is not a bundle.
     assert not is_minified("src/app.js", b"const a = 1;\n" * 1000 + long_line)
+    # A bundler's chunk: a short header and short lines beside long code lines.
+    chunk = b"/*! chunk 42 */\n" + b"\n".join([b"x();"] * 200) + b"\n" + (long_line + b"\n") * 3
+    assert len(chunk) < 2048 * (chunk.count(b"\n") + 1)  # the mean alone misses it
+    assert is_minified("static/assets/2290.entry.js", chunk)
+    # Long lines that are data (a data URI, base64), not code, do not make a bundle.
+    blob = b"A" * 9000
+    code = b"\n".join([b"x();"] * 200)
+    data_file = code + b'\nconst logo = "data:image/png;base64,' + blob + b'";\n' + b"\n" * 10
+    assert not is_minified("src/logo.js", data_file)

@@ -135,14 +135,15 @@ _CTOR_RE = lazy_compile(
     re.X,
 )
 _DECODER = (
-    r"(?:(?:[A-Za-z_$][\w$]*(?:\(\s*\))?(?:\.|::))*"
+    r"(?:(?:[A-Za-z_$][\w$]*(?:\(\s*\)|::<[\w:, ]{1,60}>)?(?:\.|::))*"
     r"(?:b64decode|urlsafe_b64decode|standard_b64decode|b32decode|fromhex|unhexlify"
     r"|a2b_base64|a2b_hex|FromBase64String|FromHexString|DecodeString|decodeBase64"
     r"|decodeHex|parseHexBinary|base64_decode|hex2bin|atob|from_slice|from_hex|decode"
     r"|from|getBytes)|\[\]byte)"
 )
 _DECODER_RE = lazy_compile(
-    rf"""(?<![\w$.])(?P<target>{_PATH})[ \t]*(?::[ \t]*[^=\r\n]{{1,40}}?[ \t]*)?
+    rf"""(?<![\w$.])(?P<target>{_PATH})(?:[ \t]*,[ \t]*[A-Za-z_]\w{{0,20}})?[ \t]*
+    (?::[ \t]*[^=\r\n]{{1,40}}?[ \t]*)?
     (?::=|=(?![=>]))\s*(?:await\s+|new\s+|&)?{_DECODER}\s*\(\s*\Z""",
     re.X,
 )
@@ -193,10 +194,11 @@ _OPENER_LINE_RE = lazy_compile(
 )
 _COMMENT_START_RE = lazy_compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*|<!--)")
 
-#: Calls whose first argument names a setting, whatever the receiver.
+#: Calls whose first argument names a setting, whatever the receiver (PHP's ``define``
+#: names a constant: ``define('AUTH_KEY', '…')`` in ``wp-config.php``).
 _CONFIG_CALLS = frozenset(
     "env getenv get_env setenv putenv env_var envvar getproperty setproperty setdefault"
-    " getordefault config setting get_setting getenvordefault".split()
+    " getordefault config setting get_setting getenvordefault define".split()
 )
 #: Calls that read a setting when the receiver is an environment or a configuration.
 _CONFIG_GETTERS = frozenset("get fetch pop get_or getvalue getstring lookup str int".split())
@@ -344,7 +346,10 @@ def _head(data: bytes, pos: int) -> tuple[str, str, bool] | None:
             name = found.group("attr") or found.group("name") or found.group("gname")
             return "fallback", name, False
     if last == "=":
-        if tail[:-1].rstrip().endswith("]"):
+        stem = tail[:-1].rstrip()
+        if stem.endswith(("||", "??")):  # ``ENV['NAME'] ||= "…"``
+            stem = stem[:-2].rstrip()
+        if stem.endswith("]"):
             found = _INDEX_RE.search(short)
             if found is not None:
                 return "index", found.group("name"), False

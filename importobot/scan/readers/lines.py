@@ -18,12 +18,19 @@ from importobot.scan.readers.base import Candidate
 
 __all__ = ["read_line", "read_lines"]
 
+# A type annotation may stand between the name and ``=`` (``SECRET_KEY: str = "…"``,
+# ``secretKey: string | undefined = "…"``; blanks around that ``=``, so a base64 value's
+# padding is never taken for it); ``||=`` and ``??=`` assign a default.
+# ``==`` and ``===`` compare: only a quoted literal after one is read (``token === "…"``),
+# never the code that follows it (``a.key===e.__key&&…``, ``A_NSECBYTES == a_NSECBYTES``).
 # The name is matched atomically (lookahead + backreference) and only at a word start,
 # so a long run of base64 cannot make the regex backtrack quadratically. The pattern
 # ends where the value starts; :func:`_assignments` finds where the value ends.
 _HEAD_RE = lazy_compile(
     r"""(?<![\w.\-$@/])(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
-    [ \t]*(?:=>|:=|==?|(?<!:):(?![:/]))[ \t]*
+    (?:[ \t]*:[ \t]*[A-Za-z_][\w.]*(?:\[[^\]=\r\n]{0,40}\])?
+       (?:[ \t]*\|[ \t]*[A-Za-z_][\w.]*)*[ \t]+(?==[ \t]))?
+    [ \t]*(?:=>|:=|\?\?=|\|\|=|\?=|===?(?=[ \t]*["'`])|=(?!=)|(?<!:):(?![:/]))[ \t]*
     (?:[bBrRuU]{1,2}(?=["']))?""",
     re.X,
 )

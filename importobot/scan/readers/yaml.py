@@ -145,7 +145,7 @@ def read_yaml_line(
     """
     line = lines[idx]
     im = _ITEM_RE.match(line)
-    if im is not None and "=" not in im.group("value"):
+    if im is not None and "=" not in im.group("value").rstrip("="):  # not ``- KEY=value``
         found = context.parents(idx) if context is not None else parents(lines, idx)
         if found:
             raw = im.group("value")

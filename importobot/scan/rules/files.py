@@ -26,6 +26,7 @@ from importobot.dotenv import split_lines
 from importobot.scan.filters import envelope_spans, in_spans
 from importobot.scan.finding import Finding, rule_info
 from importobot.scan.readers.base import Candidate
+from importobot.scan.readers.bytearray import may_hold_byte_array, read_byte_arrays
 from importobot.scan.readers.code import read_code
 from importobot.scan.readers.dotenv import looks_like_dotenv, read_dotenv
 from importobot.scan.readers.lines import read_line, read_lines
@@ -124,6 +125,13 @@ _CODE_EXT = frozenset(
     " .scala .vue .svelte .dart .ex .exs .erl .hs .ml .clj .groovy .ps1 .bat .cmd .mk"
     " .tmpl .tpl .j2 .jinja .erb .xsd .wsdl .plist .proto .graphql .map".split()
 )
+#: Programming languages, where a string is quoted: unquoted text is code.
+_PROGRAM_EXT = frozenset(
+    ".py .js .mjs .cjs .ts .tsx .jsx .go .rs .java .kt .rb .php .c .h .cc .cpp .hpp .cs"
+    " .swift .scala .vue .svelte .dart .ex .exs .erl .hs .ml .clj .groovy .lua .pl .r".split()
+)
+#: Documentation formats whose code samples are read like programs' text.
+_DOC_EXT = frozenset((".md", ".markdown", ".rst", ".adoc", ".asciidoc"))
 _PRAGMA_RE = lazy_compile(
     r"importobot:\s*ignore(?:\[(?P<codes>[A-Za-z0-9_, \-]+)\])?|pragma:\s*allowlist[ -]secret"
 )
@@ -351,10 +359,23 @@ class _FileScan:
         line_text: str,
         prev_text: str = "",
         env: bool = False,
+        program: bool = False,
     ) -> None:
         is_env = env or c.env or self.env_file
+        if c.name is not None and c.name.lower() in _PAIR_VALUE_FIELDS and not c.keyed:
+            paired = _pair_name(line_text, prev_text, c.column)
+            if paired is not None:
+                c = replace(c, name=paired)
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
         if m is None:
+            return
+        if (
+            program
+            and m.key_type == "opaque"
+            and not c.quote
+            and not c.commented
+            and _reads_as_code(c.value)
+        ):
             return
         # Asked only of a value that would be a finding (most candidates are not):
         if any(h in c.value for h in PEM_HINTS):
@@ -534,7 +555,10 @@ def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...
         len(data) > 4 * _STRUCTURED_MAX or (len(data) > _STRUCTURED_MAX and data.isascii())
     ):
         return False
-    return not _has_value_line(data)
+    if _has_value_line(data):
+        return False
+    # A key may be written as byte literals (read by _byte_arrays).
+    return not (suffix in _PROGRAM_EXT and may_hold_byte_array(data, suffix))
 
 
 def _scan_text(
@@ -622,6 +646,7 @@ def _scan_text(
         return scan.findings
 
     # Any other text: read only the lines holding a key-ish word.
+    program = suffix in _PROGRAM_EXT or suffix in _DOC_EXT
     raw_data = data if data is not None else text.encode("utf-8", errors="replace")
     value_lines = _value_lines(raw_data)
     for lineno, line_text, prev_text, spots in _hot_lines(raw_data, value_lines):
@@ -629,7 +654,7 @@ def _scan_text(
             continue
         for c in read_lines([line_text], [0], hot={0: spots}, window_filter=_window_has_value):
             c = Candidate(c.name, c.value, lineno, c.column, c.quote, c.commented, c.env, c.via)
-            scan.candidate(c, line_text=line_text, prev_text=prev_text)
+            scan.candidate(c, line_text=line_text, prev_text=prev_text, program=program)
     # Values code hands to configuration and keys (call arguments, list items, blocks…).
     texts: tuple[int, str, str] = (0, "", "")
     for c in read_code(raw_data, value_lines, _keyed_value, _CONTEXT_WORDS):
@@ -638,7 +663,84 @@ def _scan_text(
         if texts[0] != c.line:  # decoded once per line, not per value
             texts = (c.line, *_line_texts(raw_data, value_lines, c.line - 1))
         scan.candidate(c, line_text=texts[1], prev_text=texts[2])
+    if suffix in _PROGRAM_EXT and may_hold_byte_array(raw_data, suffix):
+        _byte_arrays(scan, raw_data)
     return scan.findings
+
+
+def _byte_arrays(scan: _FileScan, data: bytes) -> None:
+    """Keys written as arrays of byte literals under a key's name (``aes_key[32] = {0x2b,
+    …}``): D8's name lists and D4's key sizes and weakness, like any other spelling."""
+    from importobot.keys.fingerprint import fingerprint
+    from importobot.keys.material import KEY_SIZES, weakness
+    from importobot.scan.filters import is_identifier_name, is_key_name
+    from importobot.scan.recognizer import PUBLISHED_NOTE
+
+    line, counted = 1, 0
+    for name, raw, offset in read_byte_arrays(data):
+        if len(raw) not in KEY_SIZES or not is_key_name(name) or is_identifier_name(name):
+            continue
+        reason = weakness(raw)
+        if reason not in (None, "published"):
+            continue
+        line += data.count(b"\n", counted, offset)
+        counted = offset
+        start = data.rfind(b"\n", 0, offset) + 1
+        end = data.find(b"\n", offset)
+        text, prev = _texts_at(data, start, end if end >= 0 else len(data))
+        column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
+        note = PUBLISHED_NOTE if reason == "published" else None
+        match = Match("opaque", len(raw), fingerprint(raw), note, 0, "byte array")
+        scan.add(
+            match,
+            line=line,
+            column=column,
+            variable=name,
+            env=False,
+            line_text=text,
+            prev_text=prev,
+        )
+
+
+#: A name/value pair names its value by its name field: Kubernetes ``env:`` lists
+#: (``- name: SECRET_KEY`` then ``value: …``), ECS task definitions and Azure settings
+#: (``{"name": "SECRET_KEY", "value": "…"}``), on one line or the line before.
+_PAIR_VALUE_FIELDS = frozenset(("value", "val"))
+_PAIR_SAME_LINE_RE = lazy_compile(
+    r"""["']?(?:name|key)["']?[ \t]*[:=][ \t]*["']?(?P<name>[A-Za-z_][\w.\-]{0,127})["']?"""
+    r"""[ \t]*,[^{}]*\Z"""
+)
+_PAIR_LINE_BEFORE_RE = lazy_compile(
+    r"""[ \t]*(?:-[ \t]+|\{[ \t]*)?["']?(?:name|key)["']?[ \t]*[:=][ \t]*["']?"""
+    r"""(?P<name>[A-Za-z_][\w.\-]{0,127})["']?[ \t]*,?[ \t]*\Z"""
+)
+
+
+def _pair_name(line_text: str, prev_text: str, column: int) -> str | None:
+    """The name field of the name/value pair whose value starts at ``column``."""
+    before = line_text[: max(0, column - 1)]
+    head = before[-512:]
+    m = _PAIR_SAME_LINE_RE.search(head) if "name" in head or "key" in head else None
+    if m is not None:
+        return m.group("name")
+    if before.strip(" \t\"'{-").lower().rstrip(":= \t\"'") not in _PAIR_VALUE_FIELDS:
+        return None  # the value field is not the first thing on its line
+    m = _PAIR_LINE_BEFORE_RE.match(prev_text[-512:])
+    return m.group("name") if m is not None else None
+
+
+_CODE_PUNCT = frozenset("?:{}[]<>,;|")
+
+
+def _reads_as_code(value: str) -> bool:
+    """Unquoted text in a program that is code, not an opaque secret: it holds one of
+    ``? : { } [ ] < > , ; |``, an arrow ``=>``, or a member call (``.`` and ``(``:
+    ``models.UUIDField(default=…``, ``n.altKey=!0:c.test(e)?…``). Key spellings never
+    hold these, and Django's secret alphabet (``!@#$%^&*(-_=+)``) none of these
+    combinations, so an unquoted key in a here-document inside a program is still read."""
+    if not _CODE_PUNCT.isdisjoint(value) or "=>" in value:
+        return True
+    return "." in value and "(" in value
 
 
 def _keyed_value(value: str) -> bool:
@@ -646,16 +748,24 @@ def _keyed_value(value: str) -> bool:
     return recognize(None, value, keyed=True) is not None
 
 
+def _line_before(data: bytes, start: int) -> bytes:
+    """The line before the one starting at offset ``start`` (empty for the first)."""
+    if start <= 0:
+        return b""
+    return data[data.rfind(b"\n", 0, start - 1) + 1 : start - 1]
+
+
+def _texts_at(data: bytes, start: int, end: int) -> tuple[str, str]:
+    """The text of the line ``data[start:end]`` and of the line before it (for pragmas)."""
+    line = data[start:end].decode("utf-8", errors="replace")
+    prev = _line_before(data, start).decode("utf-8", errors="replace")
+    return line.removesuffix("\r"), prev.removesuffix("\r")
+
+
 def _line_texts(data: bytes, value_lines: list[tuple[int, int, int]], idx: int) -> tuple[str, str]:
     """The text of value line ``idx`` and of the line before it (for pragmas)."""
-    at = bisect_left(value_lines, (idx,))
-    _, start, end = value_lines[at]
-    prev = ""
-    if start > 0:
-        pstart = data.rfind(b"\n", 0, start - 1) + 1
-        prev = data[pstart : start - 1].decode("utf-8", errors="replace")
-    line = data[start:end].decode("utf-8", errors="replace")
-    return line.removesuffix("\r"), prev.removesuffix("\r")
+    _, start, end = value_lines[bisect_left(value_lines, (idx,))]
+    return _texts_at(data, start, end)
 
 
 _LONG_RUN_RE = lazy_compile(r"[A-Za-z0-9+/_=-]{40,}")
@@ -668,6 +778,7 @@ _GATE = (
     r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}"""
     r"""|(?<![\w-])(?=[\w-]*--[\w-])[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
+    r"""|^[ \t]*-[ \t]+["']?[^\s"'`]{16}"""  # a YAML list item (``keys:`` then ``- …``)
 )
 _GATE_RE = lazy_compile(_GATE)
 
@@ -739,6 +850,25 @@ _PRINTABLE_RE = lazy_compile(rb"[\x21-\x7e]")
 _BLOCK_LOOKBACK = 49
 
 
+#: The byte-class translations of the last file asked about, while the same bytes object
+#: is scanned: the prefilter (:func:`_has_value_line`) and the line finder
+#: (:func:`_value_lines`) read the same ones. Replaced as a whole, so a thread that
+#: races another only translates again, never reads another file's buffer.
+_LAST_TRANSLATED: tuple[bytes | None, dict[int, bytes]] = (None, {})
+
+
+def _translated(data: bytes, table: bytes) -> bytes:
+    """``data.translate(table)``, once per file."""
+    global _LAST_TRANSLATED
+    last = _LAST_TRANSLATED
+    if last[0] is not data:
+        last = _LAST_TRANSLATED = (data, {})
+    buf = last[1].get(id(table))
+    if buf is None:
+        buf = last[1][id(table)] = data.translate(table)
+    return buf
+
+
 def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int, int, int]]:
     r"""(0-based index, start, end offset) of each line that can hold a key value, in order.
 
@@ -753,8 +883,8 @@ def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int,
     rfind = data.rfind
     starts: set[int] = set()
     searches = [
-        (data.translate(_B64_TABLE), _B64_RUN),
-        (data.translate(_NONSPACE_TABLE), _NONSPACE_RUN),
+        (_translated(data, _B64_TABLE), _B64_RUN),
+        (_translated(data, _NONSPACE_TABLE), _NONSPACE_RUN),
     ]
     searches.extend((data, marker) for marker in _VALUE_MARKERS)
     for buf, pattern in searches:
@@ -793,7 +923,9 @@ def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int,
 
 def _has_value_line(data: bytes) -> bool:
     """True when :func:`_value_lines` would find a line (without locating it)."""
-    if _B64_RUN in data.translate(_B64_TABLE) or _NONSPACE_RUN in data.translate(_NONSPACE_TABLE):
+    if _B64_RUN in _translated(data, _B64_TABLE):
+        return True
+    if _NONSPACE_RUN in _translated(data, _NONSPACE_TABLE):
         return True
     return any(marker in data for marker in _VALUE_MARKERS)
 
@@ -806,7 +938,8 @@ def _window_has_value(window: str) -> bool:
 def _hot_lines(
     data: bytes, value_lines: list[tuple[int, int, int]] | None = None
 ) -> Iterator[tuple[int, str, str, list[int]]]:
-    """(line number, line, previous line, hot offsets) for lines holding a key-ish word.
+    """(line number, line, previous line, hot offsets) for lines holding a key-ish word
+    (or a ``value`` field below a line holding one: a name/value pair).
 
     Works on bytes: only the lines :func:`_value_lines` finds are looked at; of those,
     the ones holding a key-ish word (ASCII case-insensitive) and passing the gate are
@@ -816,15 +949,20 @@ def _hot_lines(
     gate = _GATE_BYTES_RE.search
     for idx, start, end in _value_lines(data) if value_lines is None else value_lines:
         raw = data[start:end]
-        if hot(raw.lower()) is None or gate(raw) is None:
+        low = raw.lower()
+        if hot(low) is None:
+            # The value field of a name/value pair: the name (a key's) is the line before.
+            if b"value" not in low:
+                continue
+            before = _line_before(data, start)
+            if not before or len(before) > 1024 or hot(before.lower()) is None:
+                continue
+        if gate(raw) is None:
             continue
         line = raw.decode("utf-8", errors="replace")
         if line.endswith("\r"):
             line = line[:-1]
-        prev = ""
-        if start > 0:
-            pstart = data.rfind(b"\n", 0, start - 1) + 1
-            prev = data[pstart : start - 1].decode("utf-8", errors="replace")
+        prev = _line_before(data, start).decode("utf-8", errors="replace")
         spots: list[int] = [0]
         if len(line) > 16384:
             lowline = line.lower()
