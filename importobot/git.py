@@ -251,8 +251,16 @@ def _spawn_small(
 
 
 def _first_line(err: bytes) -> str:
+    """git's first line of ``err``, without elapsed times (the same on every run)."""
     text = err.decode("utf-8", "replace").strip().splitlines()
-    return text[0] if text else "git failed"
+    if not text:
+        return "git failed"
+    line = text[0]
+    if " after " in line:
+        import re
+
+        line = re.sub(r" after \d+(?:ms| ms| milliseconds| seconds?| s)\b", "", line)
+    return line
 
 
 # ------------------------------------------------------------------------------ index

@@ -264,3 +264,37 @@ def test_git_runs_with_our_std_fds_closed(repo):
         [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "b'a\\n'" in proc.stdout, proc.stderr
+
+
+def test_clone_error_message_is_the_same_every_run(tmp_path):
+    """A failed clone's message goes into scan-repos reports, which must come out the same
+    bytes on every run: curl's elapsed time ("port 9 after 1 ms") is left out."""
+    import re
+
+    from importobot.git import CloneError, clone
+
+    messages = []
+    for i in range(3):
+        with pytest.raises(CloneError) as err:
+            clone("https://127.0.0.1:9/unreachable.git", str(tmp_path / f"c{i}"), timeout=60)
+        messages.append(str(err.value))
+    assert "127.0.0.1" in messages[0]
+    assert not re.search(r"after \d+ m?s", messages[0]), messages[0]
+    assert len(set(messages)) == 1
+
+
+def test_first_line_drops_elapsed_times():
+    from importobot.git import _first_line
+
+    err = (
+        b"fatal: unable to access 'https://h/x/': Failed to connect to h port 9 after 1 ms:"
+        b" Couldn't connect to server\nmore\n"
+    )
+    assert _first_line(err) == (
+        "fatal: unable to access 'https://h/x/': Failed to connect to h port 9:"
+        " Couldn't connect to server"
+    )
+    assert _first_line(b"Connection timed out after 10001 milliseconds\n") == (
+        "Connection timed out"
+    )
+    assert _first_line(b"") == "git failed"
