@@ -218,6 +218,30 @@ def is_reference(value: str) -> bool:
     return value.startswith("{{") and value.endswith("}}")
 
 
+#: A reference with a default written in (shell and compose ``${NAME:-default}``,
+#: ``${NAME-default}``, ``${NAME:=default}``; Spring ``${name:default}``). ``${NAME:?err}``
+#: and ``${NAME:+alternative}`` hold no default.
+#: A shell variable's name is a word (so ``${NAME-default}`` splits at its first ``-``);
+#: a Spring property's may hold ``.`` and ``-`` and takes its default after ``:``.
+_REF_DEFAULT_RE = lazy_compile(
+    r"\$\{(?:(?P<prop>[A-Za-z_][\w.\-]{0,127}):(?![?+=\-])|(?P<var>[A-Za-z_]\w{0,127})"
+    r"(?::-|:=|-|=))(?P<default>[^\s{}$]{16,4096})\}"
+)
+
+
+def reference_default(value: str) -> tuple[str, str, int] | None:
+    """``(variable, default, offset of the default in value)`` when ``value`` is one
+    reference holding a default of 16 characters or more: the default is committed text,
+    the value whenever the variable is unset, and is judged like any other value (a
+    reference without one is never a key: :func:`is_reference`)."""
+    if not value.startswith("${") or not value.endswith("}"):
+        return None
+    m = _REF_DEFAULT_RE.fullmatch(value)
+    if m is None:
+        return None
+    return m.group("prop") or m.group("var"), m.group("default"), m.start("default")
+
+
 def _is_command_substitution(value: str) -> bool:
     """``$(cmd args)``, or ``$(cmd)`` whose command reads as a word (``$(uuidgen)``): a
     random secret may hold ``$(`` and a letter (Django's alphabet has both), never a space."""

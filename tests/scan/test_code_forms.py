@@ -32,6 +32,8 @@ def _values() -> dict[str, str]:
     }
 
 
+_COMPOSE_HEAD = "services:\n  w:\n    environment:\n      "
+
 CAUGHT: list[tuple[str, str, str, str, str]] = [
     # -- the argument or default of a call that reads or sets configuration
     (
@@ -328,6 +330,80 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     ),
     # -- hex of odd length under a secret name: an opaque secret
     ("odd-hex", "settings.py", 'SECRET_KEY = "{x}"\n', "IOB102", "SECRET_KEY"),
+    # -- calls that set configuration: the name is the quoted argument before the value
+    ("express-app-set", "app.js", 'app.set("secretKey", "{k}");\n', "IOB102", "secretKey"),
+    (
+        "setattr-settings",
+        "conftest.py",
+        'setattr(settings, "SECRET_KEY", "{o}")\n',
+        "IOB102",
+        "SECRET_KEY",
+    ),
+    (
+        "configparser-set",
+        "setup_conf.py",
+        'config.set("session", "secret_key", "{h}")\n',
+        "IOB102",
+        "secret_key",
+    ),
+    (
+        "laravel-config-set",
+        "tests/TestCase.php",
+        "Config::set('app.key', '{k}');\n",
+        "IOB102",
+        "app.key",
+    ),
+    (
+        "php-ini-set",
+        "index.php",
+        "ini_set('session.hash_secret', '{h}');\n",
+        "IOB102",
+        "session.hash_secret",
+    ),
+    # -- a reference's default is committed text: judged under the setting's name
+    (
+        "compose-default",
+        "compose.yaml",
+        _COMPOSE_HEAD + "ENCRYPTION_KEY: ${{ENCRYPTION_KEY:-{h}}}\n",
+        "IOB101",
+        "ENCRYPTION_KEY",
+    ),
+    (
+        "compose-default-quoted",
+        "compose.yaml",
+        _COMPOSE_HEAD + 'SECRET_KEY_BASE: "${{SKB:-{k}}}"\n',
+        "IOB101",
+        "SECRET_KEY_BASE",
+    ),
+    (
+        "compose-default-named-by-variable",
+        "compose.yaml",
+        _COMPOSE_HEAD + "APP_VALUE: ${{APP_SECRET-{o}}}\n",
+        "IOB101",
+        "APP_SECRET",
+    ),
+    ("dotenv-default", ".env.example", "SECRET_KEY=${{SECRET_KEY:={h}}}\n", "IOB101", "SECRET_KEY"),
+    (
+        "spring-properties-default",
+        "src/main/resources/application.properties",
+        "jwt.secret=${{JWT_SECRET:{h}}}\n",
+        "IOB102",
+        "jwt.secret",
+    ),
+    (
+        "spring-yaml-default",
+        "src/main/resources/application.yml",
+        "app:\n  jwt:\n    secret: ${{JWT_SECRET:{k}}}\n",
+        "IOB102",
+        "secret",
+    ),
+    (
+        "spring-value-annotation",
+        "src/main/java/C.java",
+        '    @Value("${{jwt.signing-key:{k}}}")\n    private String key;\n',
+        "IOB102",
+        "jwt.signing-key",
+    ),
 ]
 
 _COMPOSE = "services:\n  w:\n    environment:\n      "
@@ -376,6 +452,25 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     ("non-config-method", "cache.py", 'cache.set("session_key", "{k}")\n'),
     ("non-config-call-kw", "app.py", 'log("SECRET_KEY", default="{k}")\n'),
     ("identifier-in-env", "app.py", 'k = os.getenv("FERNET_KEY_ID", "{h}")\n'),
+    # setters of what is not configuration, and settings that are not keys
+    ("map-put", "Cache.java", 'sessions.put("session_key", "{k}");\n'),
+    ("setattr-object", "t.py", 'setattr(user, "api_secret", "{o}")\n'),
+    ("config-set-neutral", "app.js", 'app.set("etag", "{k}");\n'),
+    # references: no default, a placeholder or zeros as the default, neutral names
+    (
+        "compose-default-placeholder",
+        "compose.yaml",
+        _COMPOSE_HEAD
+        + "MERCURE_JWT_KEY: ${{CADDY_MERCURE_JWT_SECRET:-!ChangeThisMercureHubJWTSecretKey!}}\n",
+    ),
+    ("compose-default-zeros", "compose.yaml", _COMPOSE_HEAD + "ENCRYPTION_KEY: ${{EK:-{z64}}}\n"),
+    (
+        "compose-error-not-default",
+        "compose.yaml",
+        _COMPOSE_HEAD + "SECRET_KEY: ${{SECRET_KEY:?{h}}}\n",
+    ),
+    ("compose-default-neutral", "compose.yaml", _COMPOSE_HEAD + "IMAGE: ${{IMAGE_DIGEST:-{h}}}\n"),
+    ("spring-default-neutral", "application.properties", "build.sha=${{BUILD_SHA:{h}}}\n"),
     # unquoted code in a program (a string there is quoted)
     (
         "program-bare-call",
@@ -431,7 +526,7 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    extra = {"h16": secrets.token_hex(16), "zeros": "0" * 65}
+    extra = {"h16": secrets.token_hex(16), "zeros": "0" * 65, "z64": "0" * 64}
     return template.format(**values, **extra)
 
 

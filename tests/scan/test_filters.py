@@ -192,3 +192,29 @@ def test_identifier_pretest_never_changes_the_answer(tokens: list[str]) -> None:
 
     name = "_".join(tokens)
     assert is_identifier_name(name) == (_IDENTIFIER_RE.search(normalize_name(name)) is not None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("${KEY:-" + "a1" * 10 + "}", ("KEY", "a1" * 10, 7)),
+        ("${KEY:=" + "a1" * 10 + "}", ("KEY", "a1" * 10, 7)),
+        ("${KEY-" + "a-1" * 8 + "}", ("KEY", "a-1" * 8, 6)),
+        ("${KEY=" + "a1" * 10 + "}", ("KEY", "a1" * 10, 6)),
+        ("${my-app.jwt-secret:" + "a-1" * 8 + "}", ("my-app.jwt-secret", "a-1" * 8, 20)),
+        ("${KEY:" + "a:1" * 8 + "}", ("KEY", "a:1" * 8, 6)),
+        ("${KEY:?" + "a1" * 10 + "}", None),  # an error message, not a default
+        ("${KEY:+" + "a1" * 10 + "}", None),  # an alternative, not a default
+        ("${KEY:-short}", None),
+        ("${KEY}", None),
+        ("x${KEY:-" + "a1" * 10 + "}", None),  # not one reference
+        ("${A:-" + "a1" * 10 + "}${B}", None),
+        ("${KEY:-${OTHER:-" + "a1" * 10 + "}}", None),
+    ],
+)
+def test_reference_default(value: str, expected: tuple[str, str, int] | None) -> None:
+    from importobot.scan.filters import reference_default
+
+    assert reference_default(value) == expected
+    if expected is not None:
+        assert value[expected[2] :].startswith(expected[1])

@@ -163,6 +163,23 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
         _repeat("KEYS = [\n", lambda: f'    "a)]}}(", \'[{{\', "{_key()}",\n'),
     ),
     "code-items-no-name": ("notes.txt", _repeat("secret\n", lambda: f'f(x, "{_key()}")\n')),
+    # Setter calls read back to their callee; references name their own default.
+    "code-setter-calls": (
+        "app.js",
+        _repeat("", lambda: f'config.set("session", "secret_key", "{_key()}");\n'),
+    ),
+    "code-setter-one-line": (
+        "app.min.js",
+        _repeat("var x=1", lambda: f';app.set(a.b.c,"secretKey","{_key()}")'),
+    ),
+    "reference-defaults-yaml": (
+        "compose.yaml",
+        _repeat("x:\n", lambda: f"  SECRET_KEY: ${{SECRET_KEY:-{_key()}}}\n"),
+    ),
+    "reference-defaults-java": (
+        "C.java",
+        _repeat("", lambda: f'@Value("${{jwt.secret:{_key()}}}") String s;\n'),
+    ),
 }
 
 

@@ -42,7 +42,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from importobot._lazyre import lazy_compile
-from importobot.scan.filters import is_key_name
+from importobot.scan.filters import is_key_name, reference_default
 from importobot.scan.readers.base import Candidate
 
 __all__ = ["read_code"]
@@ -206,6 +206,17 @@ _CONFIG_RECEIVERS = frozenset(
     "environ env os config settings properties props conf cfg configuration process"
     " dotenv system".split()
 )
+#: Calls that set a setting when the receiver is a configuration (or an application's
+#: settings: Express ``app.set("secretKey", …)``, Laravel ``Config::set('app.key', …)``,
+#: configparser ``config.set("section", "secret_key", …)``); ``setattr(settings, "NAME",
+#: …)`` and PHP's ``ini_set``. The name is the quoted argument just before the value.
+_CONFIG_SETTERS = frozenset("set put setvalue setstring set_option setattr ini_set".split())
+_SETTER_RECEIVERS = _CONFIG_RECEIVERS | frozenset(("app", "application", "parser"))
+_ARG = r"""(?:"[^"\\\r\n]{1,128}"|'[^'\\\r\n]{1,128}'|[A-Za-z_$][\w$.]{0,128})"""
+_SETTER_RE = lazy_compile(
+    rf"""(?<![\w$.])(?P<callee>{_PATH})\s*\(\s*(?:(?P<first>{_ARG})\s*,\s*)?{_QNAME}\s*,\s*\Z""",
+    re.X,
+)
 #: Names that say nothing of the value: the enclosing block names it.
 _GENERIC_NAMES = frozenset("default value val fallback defaultvalue defval initial".split())
 
@@ -220,6 +231,18 @@ def _is_config_call(callee: str) -> bool:
     return (
         last in _CONFIG_GETTERS and len(parts) > 1 and parts[-2].lstrip("$") in (_CONFIG_RECEIVERS)
     )
+
+
+def _is_config_setter(callee: str, first: str | None) -> bool:
+    parts = [p for p in re.split(r"\.|::|->", callee.lower()) if p]
+    if not parts or parts[-1] not in _CONFIG_SETTERS:
+        return False
+    if parts[-1] == "setattr":  # ``setattr(settings, "SECRET_KEY", …)``
+        target = (first or "").lower().rsplit(".", 1)[-1]
+        return target in _SETTER_RECEIVERS
+    if parts[-1] == "ini_set":
+        return first is None
+    return len(parts) > 1 and parts[-2].lstrip("$") in _SETTER_RECEIVERS
 
 
 def _generic(name: str) -> bool:
@@ -334,6 +357,10 @@ def _head(data: bytes, pos: int) -> tuple[str, str, bool] | None:
                     return "call", found.group("name"), False
                 if kw is None:
                     return None  # another call's argument: not a setting
+        if word in _CONFIG_SETTERS and last == ",":
+            found = _SETTER_RE.search(text, max(0, k - _SHORT))
+            if found is not None and _is_config_setter(found.group("callee"), found.group("first")):
+                return "call", found.group("name"), False
     if last == ",":
         if "cipheriv" not in low:
             return None
@@ -533,7 +560,11 @@ def read_code(
                     pos = p.start()
             found = _resolve(data, pos, brackets)
             if found is None:
-                continue
+                # A reference names its own default (``@Value("${jwt.secret:…}")``).
+                ref = reference_default(value) if value[:2] == "${" else None
+                if ref is None:
+                    continue
+                found = (ref[0], False)
             name, keyed = found
             if not keyed and not is_key_name(name):
                 continue  # named, but not a key's name: nothing more to judge

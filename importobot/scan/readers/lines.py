@@ -23,11 +23,13 @@ __all__ = ["read_line", "read_lines"]
 # padding is never taken for it); ``||=`` and ``??=`` assign a default.
 # ``==`` and ``===`` compare: only a quoted literal after one is read (``token === "…"``),
 # never the code that follows it (``a.key===e.__key&&…``, ``A_NSECBYTES == a_NSECBYTES``).
+# ``${NAME:-default}`` refers to NAME, it does not assign it (the reference's default
+# is judged as the value of the setting around it).
 # The name is matched atomically (lookahead + backreference) and only at a word start,
 # so a long run of base64 cannot make the regex backtrack quadratically. The pattern
 # ends where the value starts; :func:`_assignments` finds where the value ends.
 _HEAD_RE = lazy_compile(
-    r"""(?<![\w.\-$@/])(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
+    r"""(?<![\w.\-$@/])(?<!\$\{)(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
     (?:[ \t]*:[ \t]*[A-Za-z_][\w.]*(?:\[[^\]=\r\n]{0,40}\])?
        (?:[ \t]*\|[ \t]*[A-Za-z_][\w.]*)*[ \t]+(?==[ \t]))?
     [ \t]*(?:=>|:=|\?\?=|\|\|=|\?=|===?(?=[ \t]*["'`])|=(?!=)|(?<!:):(?![:/]))[ \t]*

@@ -362,6 +362,8 @@ class _FileScan:
         program: bool = False,
     ) -> None:
         is_env = env or c.env or self.env_file
+        if "${" in c.value:
+            c = _reference_default(c)
         if c.name is not None and c.name.lower() in _PAIR_VALUE_FIELDS and not c.keyed:
             paired = _pair_name(line_text, prev_text, c.column)
             if paired is not None:
@@ -639,6 +641,8 @@ def _scan_text(
                 if is_yaml and not c.env:
                     # Env context (compose environment:, Actions env:) is looked up only
                     # for a value that would be a key there.
+                    if "${" in c.value:
+                        c = _reference_default(c)
                     if recognize(c.name, c.value, env_style=True, literal=c.quote == "'") is None:
                         continue
                     c = replace(c, env=context.is_env_context(idx))
@@ -702,6 +706,20 @@ def _byte_arrays(scan: _FileScan, data: bytes) -> None:
         )
 
 
+def _reference_default(c: Candidate) -> Candidate:
+    """The default written into ``c``'s value when the value is one reference holding one
+    (otherwise ``c``): named by the setting when its name says key, else by the
+    variable referred to (``MERCURE_JWT_KEY: ${CADDY_MERCURE_JWT_SECRET:-…}``)."""
+    from importobot.scan.filters import is_key_name, reference_default
+
+    ref = reference_default(c.value)
+    if ref is None:
+        return c
+    var, default, offset = ref
+    name = c.name if c.name is not None and is_key_name(c.name) else var
+    return replace(c, name=name, value=default, column=c.column + offset)
+
+
 #: A name/value pair names its value by its name field: Kubernetes ``env:`` lists
 #: (``- name: SECRET_KEY`` then ``value: …``), ECS task definitions and Azure settings
 #: (``{"name": "SECRET_KEY", "value": "…"}``), on one line or the line before.
@@ -744,7 +762,14 @@ def _reads_as_code(value: str) -> bool:
 
 
 def _keyed_value(value: str) -> bool:
-    """Would ``value`` be key material under a key name? (Only such values are named.)"""
+    """Would ``value`` (or the default a reference in it holds) be key material under a
+    key name? (Only such values are named.)"""
+    if value.startswith("${"):
+        from importobot.scan.filters import reference_default
+
+        ref = reference_default(value)
+        if ref is not None:
+            value = ref[1]
     return recognize(None, value, keyed=True) is not None
 
 
