@@ -360,6 +360,33 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
         "IOB102",
         "session.hash_secret",
     ),
+    # -- a Kubernetes env list in a manifest: the value under the name field's name
+    (
+        "k8s-env-list",
+        "deploy/pod.yaml",
+        "spec:\n  containers:\n  - env:\n    - name: SECRET_KEY\n      value: {o}\n",
+        "IOB102",
+        "SECRET_KEY",
+    ),
+    (
+        "k8s-env-list-quoted",
+        "deploy/pod.yaml",
+        'spec:\n  containers:\n  - env:\n    - name: FERNET_KEY\n      value: "{u}"\n',
+        "IOB102",
+        "FERNET_KEY",
+    ),
+    # -- directives that set a variable by name and value
+    ("csh-setenv", "env.csh", "setenv SECRET_KEY {o}\n", "IOB102", "SECRET_KEY"),
+    ("apache-setenv", ".htaccess", "SetEnv APP_SECRET {h}\n", "IOB102", "APP_SECRET"),
+    ("fish-set-export", "config.fish", "set -gx SECRET_KEY '{o}'\n", "IOB102", "SECRET_KEY"),
+    (
+        "nginx-fastcgi-param",
+        "nginx/site.conf",
+        "location / {{\n    fastcgi_param APP_SECRET {h};\n}}\n",
+        "IOB102",
+        "APP_SECRET",
+    ),
+    ("uwsgi-env", "uwsgi.ini", "[uwsgi]\nenv = SECRET_KEY={o}\n", "IOB102", "SECRET_KEY"),
     # -- a reference's default is committed text: judged under the setting's name
     (
         "compose-default",
@@ -456,6 +483,14 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     ("map-put", "Cache.java", 'sessions.put("session_key", "{k}");\n'),
     ("setattr-object", "t.py", 'setattr(user, "api_secret", "{o}")\n'),
     ("config-set-neutral", "app.js", 'app.set("etag", "{k}");\n'),
+    # directives with names that do not say key, or no value
+    ("apache-setenv-neutral", ".htaccess", "SetEnv APP_BUILD {h}\n"),
+    (
+        "nginx-param-variable",
+        "site.conf",
+        "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n",
+    ),
+    ("k8s-env-list-neutral", "pod.yaml", "env:\n- name: IMAGE_DIGEST\n  value: {h}\n"),
     # references: no default, a placeholder or zeros as the default, neutral names
     (
         "compose-default-placeholder",

@@ -370,6 +370,7 @@ _OLD_GATE = (
     r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
     r"""|^[ \t]*-[ \t]+["']?[^\s"'`]{16}"""  # YAML list items, read since (not a speed-up)
+    r"""|(?i:setenv|_param|set[ \t]+-\w*x\w*)[ \t]+\w+[ \t]+["']?[^\s"']{16}"""  # directives
 )
 
 

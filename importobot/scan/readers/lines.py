@@ -44,8 +44,15 @@ _QUOTED_RE = {
 }
 #: A bare value runs up to the first of these characters.
 _BARE_STOP_RE = lazy_compile(r"[\s'\"`,;]")
+#: A directive that sets a variable by name and value, blank-separated: Dockerfile
+#: ``ENV``/``ARG``, csh ``setenv``, Apache ``SetEnv``, fish ``set -x``/``-gx``/``--export``,
+#: nginx ``fastcgi_param``/``uwsgi_param``/``scgi_param`` (its ``;`` is not the value's).
+_DIRECTIVE_WORDS = r"""ENV|ARG|(?i:setenv)|set[ \t]+(?:-[A-Za-z]*x[A-Za-z]*|--export)
+    |(?:fastcgi|uwsgi|scgi)_param"""
 _DOCKER_RE = lazy_compile(
-    r"[ \t]*(?:ENV|ARG)[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+(?P<value>[^=\s].*)$"
+    rf"""[ \t]*(?P<kw>{_DIRECTIVE_WORDS})[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+
+    (?P<value>[^=\s].*?)[ \t]*;?[ \t]*$""",
+    re.X,
 )
 _DOCKER_ENV_RE = lazy_compile(r"[ \t]*(?:ENV|ARG)[ \t]")
 _FLAG_RE = lazy_compile(
@@ -122,7 +129,7 @@ def _assignments(text: str) -> Iterator[tuple[str, int, int, int]]:
                 continue
             run_start, run_end = vs, end
             budget = _NESTED_FACTOR * (end - vs) + _NESTED_FLOOR
-            pos = vs + 1
+            pos = vs  # a nested assignment may start the value (``env = NAME=…``)
         if not nested and pending is not None:
             yield pending  # the search has left the run: its innermost assignment
             pending = None
@@ -148,11 +155,11 @@ def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candi
     seen: set[int] = set()
     dm = _DOCKER_RE.match(text)
     if dm is not None:
-        value, quote, off = _unquote(dm.group("value").rstrip())
+        value, quote, off = _unquote(dm.group("value"))
         start = dm.start("value") + off
         seen.add(start)
         yield Candidate(
-            dm.group("name"), value, lineno, base_column + start + 1, quote, False, env=True
+            dm.group("name"), value, lineno, base_column + start + 1, quote, False, env=docker_env
         )
     for fm in _FLAG_RE.finditer(text):
         value, quote, off = _unquote(fm.group("value"))

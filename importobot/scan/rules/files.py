@@ -362,12 +362,7 @@ class _FileScan:
         program: bool = False,
     ) -> None:
         is_env = env or c.env or self.env_file
-        if "${" in c.value:
-            c = _reference_default(c)
-        if c.name is not None and c.name.lower() in _PAIR_VALUE_FIELDS and not c.keyed:
-            paired = _pair_name(line_text, prev_text, c.column)
-            if paired is not None:
-                c = replace(c, name=paired)
+        c = _as_read(c, line_text, prev_text)
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
         if m is None:
             return
@@ -641,8 +636,7 @@ def _scan_text(
                 if is_yaml and not c.env:
                     # Env context (compose environment:, Actions env:) is looked up only
                     # for a value that would be a key there.
-                    if "${" in c.value:
-                        c = _reference_default(c)
+                    c = _as_read(c, lines[c.line - 1], prev)
                     if recognize(c.name, c.value, env_style=True, literal=c.quote == "'") is None:
                         continue
                     c = replace(c, env=context.is_env_context(idx))
@@ -704,6 +698,18 @@ def _byte_arrays(scan: _FileScan, data: bytes) -> None:
             line_text=text,
             prev_text=prev,
         )
+
+
+def _as_read(c: Candidate, line_text: str, prev_text: str) -> Candidate:
+    """``c`` as it is judged: a reference's default in place of the reference, and the
+    value field of a name/value pair under the pair's name (idempotent)."""
+    if "${" in c.value:
+        c = _reference_default(c)
+    if c.name is not None and c.name.lower() in _PAIR_VALUE_FIELDS and not c.keyed:
+        paired = _pair_name(line_text, prev_text, c.column)
+        if paired is not None:
+            c = replace(c, name=paired)
+    return c
 
 
 def _reference_default(c: Candidate) -> Candidate:
@@ -804,6 +810,8 @@ _GATE = (
     r"""|(?<![\w-])(?=[\w-]*--[\w-])[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
     r"""|^[ \t]*-[ \t]+["']?[^\s"'`]{16}"""  # a YAML list item (``keys:`` then ``- …``)
+    # ``setenv NAME …``, ``SetEnv``, fish ``set -x NAME …``, nginx ``fastcgi_param NAME …``
+    r"""|(?i:setenv|_param|set[ \t]+-\w*x\w*)[ \t]+\w+[ \t]+["']?[^\s"']{16}"""
 )
 _GATE_RE = lazy_compile(_GATE)
 
