@@ -60,14 +60,23 @@ def normalize_name(name: str) -> str:
     return "_".join(t for t in _SPLIT_RE.split(name.upper()) if t)
 
 
-_KEY_WORDS = ("SECRET", "PASSPHRASE", "CIPHER", "CRYPT")
-_KEY_TOKENS = frozenset({"SALT", "PEPPER", "HMAC", "KEYS", "SIGNING", "AESKEY", "MASTERKEY"})
+#: A name is a key's when a token ends in KEY or it holds one of the strong words; an
+#: algorithm's word (weak) makes it one unless a token says what the algorithm made.
+_STRONG_WORDS = ("SECRET", "PASSPHRASE")
+_STRONG_TOKENS = frozenset({"SALT", "PEPPER", "KEYS", "AESKEY", "MASTERKEY"})
+_WEAK_WORDS = ("CIPHER", "CRYPT")
+_WEAK_TOKENS = frozenset({"HMAC", "SIGNING"})
+_PRODUCT_TOKENS = frozenset(
+    "SIG SIGS SIGNATURE SIGNATURES SIGNED DIGEST DIGESTS HASH MAC TAG INPUT OUTPUT"
+    " MESSAGE MSG PAYLOAD RESULT VECTOR VECTORS".split()
+)
 
 #: Identifier / public names (D8): never key context. An identifier keeps its kind under
 #: a spelling suffix (``localKeyIdHex``, ``KEY_ID_B64``).
 _IDENTIFIER_RE = lazy_compile(
     r"""(?x)
-    (?:^|_)(?:KEY_?ID|KEY_?IDS|ACCESS_KEY_ID|CLIENT_ID|APP_ID|PROJECT_ID|ID|IDS|UUID)
+    (?:^|_)(?:KEY_?ID|KEY_?IDS|ACCESS_KEY_ID|CLIENT_ID|APP_ID|PROJECT_ID|ID|IDS|UUID
+             |KEY_?IDENTIFIERS?)
            (?:_(?:HEX|B64|BASE64|BYTES|STR|STRING|TEXT|RAW))?$
     | (?:^|_)(?:PUBLIC|PUB|PUBKEY|PUBLISHABLE|PUBLIC_KEY)(?:_|$)
     | (?:^|_)SITE_?KEY$
@@ -123,13 +132,16 @@ def is_key_name(name: str) -> bool:
     if "CIPHER" in norm or "CRYPTED" in norm:
         # What encryption made is data, not a key: ``ciphertext``, ``encrypted``.
         words = _DATA_RE.sub("_", "_" + norm + "_")
-    for word in _KEY_WORDS:
-        if word in words:
-            return True
-    for token in norm.split("_"):
-        if token.endswith("KEY") or token in _KEY_TOKENS:
-            return True
-    return False
+    tokens = norm.split("_")
+    if any(t.endswith("KEY") or t in _STRONG_TOKENS for t in tokens) or any(
+        w in words for w in _STRONG_WORDS
+    ):
+        return True
+    if not any(w in words for w in _WEAK_WORDS) and not any(t in _WEAK_TOKENS for t in tokens):
+        return False
+    # Only an algorithm's word (HMAC, SIGNING, CIPHER, CRYPT): what it made is data
+    # (``hmac_sig``, ``expected_signature_hmac_sha512``, ``signing_input``).
+    return not any(t in _PRODUCT_TOKENS for t in tokens)
 
 
 #: What a name must hold for :data:`_IDENTIFIER_RE` to match it (tested first: the
@@ -173,7 +185,12 @@ _URI_REF_RE = lazy_compile(
     ref\+[a-z0-9]+|arn|kms):"""
 )
 _JWT_RE = lazy_compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-_PHC_RE = lazy_compile(r"^\$(?:argon2(?:id|i|d)|2[abxy]?|scrypt|pbkdf2[\w-]*|[156])\$")
+#: A PHC or crypt(3) string: ``$id$`` (``argon2id``, ``2b``, ``6``, ``y`` yescrypt, ``7``,
+#: ``P`` phpass, ``apr1``, ``pbkdf2-sha256``…), then its fields in the crypt alphabet
+#: (``./`` base64, ``$`` between fields, ``=`` and ``,`` in PHC parameters). No base64 or
+#: hex key holds ``$``; a random secret in Django's alphabet takes this shape with a
+#: probability below 10⁻⁷ (``$``, an id, ``$``, then 40+ of its 50 characters only).
+_PHC_RE = lazy_compile(r"\$[A-Za-z0-9][A-Za-z0-9-]{0,15}\$[\w./$=,+-]{8,}")
 _PREFIXED_DIGEST_RE = lazy_compile(
     r"^(?:(?:sha(?:1|224|256|384|512)|sha3-\d+)[:\-]|(?:md5|blake2b?|h1|zh):)", re.IGNORECASE
 )
@@ -403,13 +420,38 @@ def in_envelope(line: str, offset: int) -> bool:
 
 
 def is_jwt(value: str) -> bool:
-    """A JSON Web Token (three dot-separated base64url parts, header ``eyJ``)."""
-    return value.startswith("eyJ") and _JWT_RE.match(value) is not None
+    """A JSON Web Token (three dot-separated base64url parts, header ``eyJ``), or a part
+    of one: base64url that decodes to the start of a JSON object (a JWS header or
+    payload, a JWT's signing input cut over lines). A random key starts with ``eyJ`` once
+    in 2.6 × 10⁵ and its next bytes would not read as a JSON member."""
+    if not value.startswith("eyJ"):
+        return False
+    if _JWT_RE.match(value) is not None:
+        return True
+    return _json_object_start(value.split(".", 1)[0])
+
+
+def _json_object_start(part: str) -> bool:
+    """``part`` (base64url, possibly cut) decodes to ``{"name":`` and more."""
+    import base64
+    import binascii
+
+    head = part[:64]
+    head = head[: len(head) - len(head) % 4]
+    try:
+        text = base64.urlsafe_b64decode(head.replace("+", "-").replace("/", "_"))
+    except (binascii.Error, ValueError):
+        return False
+    return _JSON_MEMBER_RE.match(text) is not None
+
+
+_JSON_MEMBER_RE = lazy_compile(rb'\{\s*"[\w.:-]{1,32}"\s*:\s*["{\[\dtfn-]')
 
 
 def is_password_hash(value: str) -> bool:
-    """A PHC / crypt(3) string: ``$argon2id$…``, ``$2b$…`` (bcrypt), ``$6$…``."""
-    return value.startswith("$") and _PHC_RE.match(value) is not None
+    """A PHC / crypt(3) string: ``$argon2id$…``, ``$2b$…`` (bcrypt), ``$6$…``, ``$y$…``
+    (yescrypt), ``$P$…`` (phpass)."""
+    return value.startswith("$") and _PHC_RE.fullmatch(value) is not None
 
 
 def is_prefixed_digest(value: str) -> bool:

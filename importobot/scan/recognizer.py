@@ -232,6 +232,8 @@ def recognize(
     key constructor such as ``Fernet(b"…")``): judged as under a key name.
     """
     v = value.strip()
+    if v.endswith(_LINE_END_ESCAPES) and "\\x" not in v:
+        v = _without_line_end_escapes(v)
     if len(v) < _MIN_LEN:
         return None
     if len(v) < _OPAQUE_MIN and "\\" not in v and _B64_RUN_RE.search(v) is None:
@@ -275,6 +277,18 @@ def recognize(
     if context_filter(v) is not None:
         return None
     return found
+
+
+#: Escaped line ends a program writes after a value (``"SECRET_KEY=…\\n"``, an HTTP
+#: header's ``\\r\\n``): not the value's. A bytes literal spelled in ``\\x`` escapes
+#: keeps them (``\\n`` is then a byte of the key).
+_LINE_END_ESCAPES = ("\\n", "\\r", "\\t")
+
+
+def _without_line_end_escapes(v: str) -> str:
+    while v.endswith(_LINE_END_ESCAPES) and not v.endswith("\\\\" + v[-1]):
+        v = v[:-2]
+    return v
 
 
 def recognize_key_file(text: str) -> Match | None:

@@ -483,6 +483,17 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     ("map-put", "Cache.java", 'sessions.put("session_key", "{k}");\n'),
     ("setattr-object", "t.py", 'setattr(user, "api_secret", "{o}")\n'),
     ("config-set-neutral", "app.js", 'app.set("etag", "{k}");\n'),
+    # unquoted member paths and calls in a program are code
+    (
+        "program-member-path",
+        "hpke.py",
+        "MLKEM768X25519PrivateKey = rust_openssl.hpke.MLKEM768X25519PrivateKey\n",
+    ),
+    (
+        "program-named-call",
+        "test_ecc.py",
+        '        key = _import_rfc5915_der(unhexlify(data_hex), None, "1.2.840.10045")\n',
+    ),
     # directives with names that do not say key, or no value
     ("apache-setenv-neutral", ".htaccess", "SetEnv APP_BUILD {h}\n"),
     (

@@ -218,3 +218,32 @@ def test_reference_default(value: str, expected: tuple[str, str, int] | None) ->
     assert reference_default(value) == expected
     if expected is not None:
         assert value[expected[2] :].startswith(expected[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("HMAC_KEY", True),
+        ("hmac_secret", True),
+        ("HMAC", True),
+        ("HMAC_SHA256", True),
+        ("SIGNING_KEY", True),
+        ("signatureKey", True),
+        ("SECRET_HASH", True),  # a strong word keeps it a key's name
+        ("hmac_sig", False),
+        ("expected_signature_hmac_sha512", False),
+        ("signing_input", False),
+        ("HMAC_DIGEST", False),
+        ("cipher_tag", False),
+        ("ENCRYPTION_RESULT", False),
+    ],
+)
+def test_what_an_algorithm_made_is_not_a_key_name(name: str, expected: bool) -> None:
+    assert filters.is_key_name(name) is expected
+
+
+@pytest.mark.parametrize(
+    "name", ["key_identifier", "authorityKeyIdentifier", "SUBJECT_KEY_IDENTIFIER", "keyIdentifiers"]
+)
+def test_key_identifiers_are_identifiers(name: str) -> None:
+    assert filters.is_identifier_name(name)

@@ -31,6 +31,30 @@ from importobot.scan.rules.files import scan_text
 
 from .worktime import assert_linear
 
+
+def _crypt(rng: random.Random, head: str, salt: int, digest: int) -> str:
+    alphabet = "./" + string.ascii_letters + string.digits
+    draw = "".join(rng.choice(alphabet) for _ in range(salt + digest))
+    return f"{head}{draw[:salt]}${draw[salt:]}"
+
+
+_RNG = random.Random(1607)
+_CRYPT_HASHES = [
+    _crypt(_RNG, "$y$j9T$", 22, 43),
+    _crypt(_RNG, "$6$rounds=5000$", 16, 86),
+    _crypt(_RNG, "$apr1$", 8, 22),
+    _crypt(_RNG, "$argon2id$v=19$m=65536,t=3,p=4$", 22, 43),
+    "$P$B" + _crypt(_RNG, "", 8, 22).replace("$", ""),
+]
+_JWS_PARTS = [
+    base64.urlsafe_b64encode(b'{"alg":"HS256","kid":"018c0ae5-4d9b-471b-bfd6-eef314bc7037"}')
+    .decode()
+    .rstrip("=")[:65],
+    base64.urlsafe_b64encode(b'{"sub":"1234567890","name":"Alice","iat":1516239022}')
+    .decode()
+    .rstrip("="),
+]
+
 NOT_KEYS: list[tuple[str, str]] = [
     # Identifiers and expressions.
     ("member path", "model.schema.options.discriminatorKey"),
@@ -111,6 +135,10 @@ NOT_KEYS: list[tuple[str, str]] = [
     ("repetitive", "mxxxxxxxQ2vxxxxxxxW5zxxxxxxxttKD"),
     ("repetitive", "Zq7!zzzzzzzzzzzzzz#Yp3zzzzzzzzzzzzzzzzzz"),
     ("repetitive", "ab12ab12ab12XYab12ab12ab12ab12ab12ab12ab"),
+    # crypt(3) and PHC hash strings (yescrypt, phpass, sha512-crypt, Apache MD5, argon2),
+    # and base64url JSON: a JWS header or payload, alone or cut where a line ends.
+    *(("crypt hash", v) for v in _CRYPT_HASHES),
+    *(("jws part", v) for v in _JWS_PARTS),
     # Absolute paths of several names ending in a file extension.
     ("absolute path", "/home/some_user/virt-images/rhel-6-2015-10-16.qcow2"),
     ("absolute path", "/srv/www/k8s-prod_7/assets/vendor-3f9a2c.bundle.js"),
@@ -129,7 +157,16 @@ def test_not_key_material_under_key_names(kind: str, value: str) -> None:
     [
         v
         for k, v in NOT_KEYS
-        if k not in ("regex", "call", "statement", "repetitive", "absolute path")
+        if k
+        not in (
+            "regex",
+            "call",
+            "statement",
+            "repetitive",
+            "absolute path",
+            "crypt hash",
+            "jws part",
+        )
     ],
 )
 def test_text_is_explained_by_the_model(value: str) -> None:
@@ -330,3 +367,41 @@ def test_many_values_on_one_line_with_envelopes_are_linear() -> None:
         return lambda: scan_text("bundle.min.js", text)
 
     assert_linear(make, what="values beside envelopes on one line")
+
+
+def test_random_keys_starting_like_json_are_still_keys() -> None:
+    # A key whose base64 happens to start with "eyJ" is not JSON past those letters.
+    rng = random.Random(16)
+    for _ in range(2000):
+        raw = b'{"' + bytes([0x40 | rng.randrange(64)]) + rng.randbytes(29)
+        spelling = base64.urlsafe_b64encode(raw).decode()
+        assert spelling.startswith("eyJ")
+        assert recognize("SECRET_KEY", spelling) is not None
+
+
+def test_escaped_line_end_after_a_key_is_not_the_key_s() -> None:
+    rng = random.Random(17)
+    raw = rng.randbytes(32)
+    key = base64.b64encode(raw).decode()
+    plain = recognize("SECRET_KEY", key)
+    assert plain is not None and plain.key_bytes == 32
+    for end in ("\\n", "\\r\\n", "\\n\\n", "\\t"):
+        m = recognize("SECRET_KEY", key + end)
+        assert m is not None and (m.key_type, m.fingerprint) == (plain.key_type, plain.fingerprint)
+    # In a bytes literal of \x escapes, a trailing \n is a byte of the key.
+    escaped = "".join(f"\\x{b:02x}" for b in raw[:31]) + "\\n"
+    m = recognize("SECRET_KEY", escaped)
+    assert m is not None and m.key_bytes == 32
+
+
+def test_random_django_secrets_are_not_crypt_hashes() -> None:
+    from importobot.scan.filters import is_password_hash
+
+    rng = random.Random(18)
+    taken = [
+        v
+        for v in (_alphabet_string(rng, _DJANGO, 50) for _ in range(100_000))
+        if is_password_hash(v)
+    ]
+    assert taken == []
+    assert all(is_password_hash(v) for v in _CRYPT_HASHES)

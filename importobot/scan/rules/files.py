@@ -764,7 +764,17 @@ def _reads_as_code(value: str) -> bool:
     combinations, so an unquoted key in a here-document inside a program is still read."""
     if not _CODE_PUNCT.isdisjoint(value) or "=>" in value:
         return True
-    return "." in value and "(" in value
+    if "." in value and "(" in value:
+        return True
+    return _CODE_WORDS_RE.fullmatch(value) is not None
+
+
+#: A member path (``rust_openssl.hpke.MLKEM768X25519PrivateKey``) or a call of a named
+#: function (``_import_rfc5915_der(unhexlify(data_hex)``): no base64 or hex key holds
+#: ``.`` or ``(``, and Django's alphabet has no ``.``.
+_CODE_WORDS_RE = lazy_compile(
+    r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+|[A-Za-z_$][\w$]{2,}\([\w$().]*"
+)
 
 
 def _keyed_value(value: str) -> bool:
