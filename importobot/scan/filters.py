@@ -111,9 +111,13 @@ def is_credential_name(name: str) -> bool:
     return _CREDENTIAL_RE.search(normalize_name(name)) is not None
 
 
-#: Tokens naming what encryption produced (ciphertext), which the ``*CIPHER*`` and
-#: ``*CRYPT*`` words would otherwise take for a key's name.
-_DATA_RE = lazy_compile(r"(?<=_)(?:CIPHER_?TEXTS?|(?:EN)?CRYPTED|ENCIPHERED|CIPHERED)(?=_)")
+#: Tokens naming what encryption produced (ciphertext), or the algorithms a connection
+#: may use (``ciphers``, ``cipher_suites``), which the ``*CIPHER*`` and ``*CRYPT*`` words
+#: would otherwise take for a key's name.
+_DATA_RE = lazy_compile(
+    r"(?<=_)(?:CIPHER_?TEXTS?|(?:EN)?CRYPTED|ENCIPHERED|CIPHERED"
+    r"|CIPHERS|CIPHER_?SUITES?|CIPHER_?LISTS?|CIPHER_?SPEC)(?=_)"
+)
 
 
 def is_key_name(name: str) -> bool:
@@ -448,6 +452,21 @@ def _json_object_start(part: str) -> bool:
 _JSON_MEMBER_RE = lazy_compile(rb'\{\s*"[\w.:-]{1,32}"\s*:\s*["{\[\dtfn-]')
 
 
+#: An OpenSSL cipher string: three items or more joined by ``:``, each a name (after an
+#: optional ``!``, ``+`` or ``-``), one of them excluded with ``!``
+#: (``DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:!MD5``). No base64, hex or Django-alphabet
+#: key holds ``:``; a random printable secret keeps to these characters and this shape
+#: with a probability below 10⁻⁶.
+_CIPHER_LIST_RE = lazy_compile(r"[!+\-]?[A-Za-z][\w\-+@=.]*(?::[!+\-]?[A-Za-z][\w\-+@=.]*){2,}")
+
+
+def is_cipher_list(value: str) -> bool:
+    """An OpenSSL cipher string (``HIGH:!aNULL:!MD5``): algorithm names, not a key."""
+    if ":!" not in value and not value.startswith("!"):
+        return False
+    return _CIPHER_LIST_RE.fullmatch(value) is not None
+
+
 def is_password_hash(value: str) -> bool:
     """A PHC / crypt(3) string: ``$argon2id$…``, ``$2b$…`` (bcrypt), ``$6$…``, ``$y$…``
     (yescrypt), ``$P$…`` (phpass)."""
@@ -544,6 +563,7 @@ CONTENT_FILTERS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("ciphertext", is_ciphertext),
     ("jwt", is_jwt),
     ("password-hash", is_password_hash),
+    ("cipher-list", is_cipher_list),
     ("prefixed-digest", is_prefixed_digest),
     ("public-key", is_public_key),
     ("data-uri", is_data_uri),

@@ -65,7 +65,18 @@ __all__ = ["MINIFIED_MEAN_LINE", "VendorJudge", "is_minified", "vendored_note"]
 #: A JavaScript file whose lines average more than this many bytes is a minified bundle.
 MINIFIED_MEAN_LINE = 2048
 _MINIFIED_MIN_SIZE = 4096
-_MIN_SUFFIXES = (".min.js", ".min.mjs", ".min.cjs", ".min.css")
+#: Minified bundles, and the source maps a bundler writes beside its output (``app.js.map``:
+#: the sources again, as JSON strings).
+_MIN_SUFFIXES = (
+    ".min.js",
+    ".min.mjs",
+    ".min.cjs",
+    ".min.css",
+    ".js.map",
+    ".mjs.map",
+    ".cjs.map",
+    ".css.map",
+)
 _JS_SUFFIXES = (".js", ".mjs", ".cjs")
 #: Directory names that can start a package-manager tree (a cheap first test per path).
 _TREE_NAMES = frozenset(("node_modules", "bower_components", "vendor", ".venv", "site-packages"))

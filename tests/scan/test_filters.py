@@ -236,6 +236,10 @@ def test_reference_default(value: str, expected: tuple[str, str, int] | None) ->
         ("HMAC_DIGEST", False),
         ("cipher_tag", False),
         ("ENCRYPTION_RESULT", False),
+        ("ciphers", False),
+        ("cipherSuites", False),
+        ("SSL_CIPHER_LIST", False),
+        ("CIPHER_KEY", True),
     ],
 )
 def test_what_an_algorithm_made_is_not_a_key_name(name: str, expected: bool) -> None:

@@ -16,7 +16,7 @@ from importobot.hooks import block_keys
 from importobot.keys.age import AgePolicy
 from importobot.keys.fingerprint import fingerprint
 from importobot.report import FORMATS, render
-from importobot.scan.filters import is_identifier_name
+from importobot.scan.filters import is_hash_or_id_name, is_identifier_name
 from importobot.scan.finding import ScanResult
 from importobot.scan.recognizer import shown_name
 from importobot.scan.rules.files import scan_file
@@ -33,10 +33,11 @@ def _b64_name(raw: bytes) -> str:
 
 
 def _name_raw() -> bytes:
-    """Random name bytes whose base64 name is not on the identifier list by chance
-    (a random ``…_FP_…`` token would make it no key context)."""
+    """Random name bytes whose base64 name is not on the identifier or hash lists by
+    chance (a random ``…_FP_…`` token would make it no key context, and ``…sha…`` or
+    ``…_rev…`` a hash's name, which a neutral name in an env file then is: about 1 in 300)."""
     raw = new_raw()
-    while is_identifier_name(_b64_name(raw) + "_SECRET"):
+    while is_identifier_name(_b64_name(raw) + "_SECRET") or is_hash_or_id_name(_b64_name(raw)):
         raw = new_raw()
     return raw
 

@@ -196,9 +196,14 @@ def test_scan_is_linear(case: str) -> None:
 
 # -- the reader's answers did not change --------------------------------------------------
 
+# The head as the reader spells it today (``==``/``===`` only before a quoted literal,
+# ``?=``, ``||=``, ``??=``, type annotations, no head inside ``${``); what is compared is
+# the loop around it.
 _OLD_ASSIGN_RE = re.compile(
-    r"""(?<![\w.\-$@/])(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
-    [ \t]*(?:=>|:=|==?|(?<!:):(?![:/]))[ \t]*
+    r"""(?<![\w.\-$@/])(?<!\$\{)(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
+    (?:[ \t]*:[ \t]*[A-Za-z_][\w.]*(?:\[[^\]=\r\n]{0,40}\])?
+       (?:[ \t]*\|[ \t]*[A-Za-z_][\w.]*)*[ \t]+(?==[ \t]))?
+    [ \t]*(?:=>|:=|\?\?=|\|\|=|\?=|===?(?=[ \t]*["'`])|=(?!=)|(?<!:):(?![:/]))[ \t]*
     (?:[bBrRuU]{1,2}(?=["']))?
     (?P<value>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s'"`,;]+)""",
     re.X,
@@ -229,7 +234,8 @@ def _old_assignments(text: str) -> list[tuple[str, str, int]]:
         if m is None:
             break
         raw = m.group("value")
-        pos = m.start("value") + 1 if raw[:1] not in "'\"`" else m.end()
+        # A nested assignment may start a bare value (``env = NAME=…``).
+        pos = m.start("value") if raw[:1] not in "'\"`" else m.end()
         if len(raw) < 16:
             continue
         value, _quote, off = _old_unquote(raw)
@@ -238,7 +244,8 @@ def _old_assignments(text: str) -> list[tuple[str, str, int]]:
 
 
 _ALPHABET = st.sampled_from(
-    list("aZ_9.-=:>,;'\"`\\ $@/(){}[]bB") + ["xY9=", "key", RUN[:20], "=>", ":=", " = "]
+    list("aZ_9.-=:>,;'\"`\\ $@/(){}[]bB|?")
+    + ["xY9=", "key", RUN[:20], "=>", ":=", " = ", "==", "${", ": str "]
 )
 
 

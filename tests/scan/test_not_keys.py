@@ -90,6 +90,9 @@ NOT_KEYS: list[tuple[str, str]] = [
     ("cipher suites", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"),
     ("cipher suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_CHACHA20"),
     ("cipher suites", "HIGH:!aNULL:!MD5:!RC4:!3DES:!CAMELLIA:!PSK:!SRP"),
+    # OpenSSL cipher strings (the cipher-list filter, not the model).
+    ("cipher string", "DEFAULT:!aNULL:!eNULL:!LOW:!EXPORT:!SSLv2:!MD5"),
+    ("cipher string", "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS"),
     # Readable text in many languages, joined by - _ or nothing, with or without digits.
     ("German", "mein-geheimer-schluessel-1234567890"),
     ("German", "MeinGeheimerSchluessel1234567890"),
@@ -166,6 +169,7 @@ def test_not_key_material_under_key_names(kind: str, value: str) -> None:
             "absolute path",
             "crypt hash",
             "jws part",
+            "cipher string",
         )
     ],
 )
@@ -405,3 +409,15 @@ def test_random_django_secrets_are_not_crypt_hashes() -> None:
     ]
     assert taken == []
     assert all(is_password_hash(v) for v in _CRYPT_HASHES)
+
+
+def test_random_printable_secrets_are_not_cipher_lists() -> None:
+    from importobot.scan.filters import is_cipher_list
+
+    rng = random.Random(19)
+    taken = [
+        v
+        for v in (_alphabet_string(rng, _PRINTABLE, rng.choice((32, 40))) for _ in range(100_000))
+        if is_cipher_list(v)
+    ]
+    assert taken == []

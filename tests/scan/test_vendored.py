@@ -207,6 +207,9 @@ def test_judge_follows_no_symbolic_link(tmp_path):
 def test_minified_bundles():
     long_line = b"var a=1;" * 1024  # 8 KiB, no newline
     assert is_minified("dist/app.min.js", b"x")
+    assert is_minified("dist/app.js.map", b'{"version":3}')
+    assert is_minified("dist/site.css.map", b'{"version":3}')
+    assert not is_minified("src/geo.map", b"x")  # a map that is not a source map
     assert is_minified("dist/app.js", long_line)
     assert not is_minified("dist/app.py", long_line)
     assert not is_minified("src/app.js", b"const a = 1;\n" * 1000)

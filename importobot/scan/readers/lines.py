@@ -120,7 +120,7 @@ def _assignments(text: str) -> Iterator[tuple[str, int, int, int]]:
         elif run_start < vs < run_end:
             end = run_end  # inside the same run of bare characters: the same end
             nested = True
-            pos = vs + 1
+            pos = vs
         else:
             stop = _BARE_STOP_RE.search(text, vs)
             end = stop.start() if stop is not None else n
