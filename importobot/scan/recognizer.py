@@ -145,6 +145,12 @@ def key_shape(value: str) -> Match | None:
         return Match("opaque", len(raw_literal), fingerprint(raw_literal), note, 0, "bytes literal")
     if any(c.isspace() for c in v):
         return None
+    if v[:2] in ("0x", "0X") and len(v) % 2 == 0 and len(v) >= 34 and _HEX_RE.match(v[2:]):
+        # ``0x`` hex (an Ethereum private key, a C literal): the digits after the prefix.
+        found = key_shape(v[2:])
+        if found is None or found.key_type != "hex" or found.key_bytes not in KEY_SIZES:
+            return None  # of a key's size only: not a 20-byte address
+        return Match(found.key_type, found.key_bytes, found.fingerprint, found.note, 2)
     is_hex = _HEX_RE.match(v) is not None
     if is_readable_placeholder(v) or is_low_entropy_text(v):
         return None
@@ -272,6 +278,8 @@ def recognize(
         return found
     if not env_style or found.key_bytes != 32 or found.key_type == "opaque":
         return None
+    if v[:2] in ("0x", "0X"):
+        return None  # ``0x`` + 64 hex under a neutral name: as often a Keccak hash (a role id)
     if name and is_hash_or_id_name(name):
         return None
     if context_filter(v) is not None:

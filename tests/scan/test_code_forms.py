@@ -330,6 +330,9 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     ),
     # -- hex of odd length under a secret name: an opaque secret
     ("odd-hex", "settings.py", 'SECRET_KEY = "{x}"\n', "IOB102", "SECRET_KEY"),
+    # -- 0x-prefixed hex (an Ethereum private key in .env or a Hardhat config)
+    ("0x-hex-env", ".env", "DEPLOYER_PRIVATE_KEY=0x{h}\n", "IOB101", "DEPLOYER_PRIVATE_KEY"),
+    ("0x-hex-js", "hardhat.config.js", 'const PRIVATE_KEY = "0x{h}";\n', "IOB102", "PRIVATE_KEY"),
     # -- calls that set configuration: the name is the quoted argument before the value
     ("express-app-set", "app.js", 'app.set("secretKey", "{k}");\n', "IOB102", "secretKey"),
     (
@@ -494,6 +497,9 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
         "test_ecc.py",
         '        key = _import_rfc5915_der(unhexlify(data_hex), None, "1.2.840.10045")\n',
     ),
+    # 0x-prefixed hex under neutral names (a Keccak role id) or of an address's size
+    ("0x-hex-neutral-env", ".env", "MINTER_ROLE=0x{h}\n"),
+    ("0x-address", ".env", "SIGNER_KEY=0x{h20}\n"),
     # directives with names that do not say key, or no value
     ("apache-setenv-neutral", ".htaccess", "SetEnv APP_BUILD {h}\n"),
     (
@@ -572,7 +578,12 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    extra = {"h16": secrets.token_hex(16), "zeros": "0" * 65, "z64": "0" * 64}
+    extra = {
+        "h16": secrets.token_hex(16),
+        "zeros": "0" * 65,
+        "z64": "0" * 64,
+        "h20": secrets.token_hex(20),
+    }
     return template.format(**values, **extra)
 
 
