@@ -66,6 +66,9 @@ _STRONG_WORDS = ("SECRET", "PASSPHRASE")
 _STRONG_TOKENS = frozenset({"SALT", "PEPPER", "KEYS", "AESKEY", "MASTERKEY"})
 _WEAK_WORDS = ("CIPHER", "CRYPT")
 _WEAK_TOKENS = frozenset({"HMAC", "SIGNING"})
+#: A name ending in one of these names a digest or signature of what the words before
+#: it name, whatever they are (``SECRET_HASH``, ``API_SECRET_SIGNATURE``).
+_DIGEST_LAST = frozenset("HASH HASHED DIGEST CHECKSUM SIG SIGNATURE MAC".split())
 _PRODUCT_TOKENS = frozenset(
     "SIG SIGS SIGNATURE SIGNATURES SIGNED DIGEST DIGESTS HASH MAC TAG INPUT OUTPUT"
     " MESSAGE MSG PAYLOAD RESULT VECTOR VECTORS".split()
@@ -137,6 +140,8 @@ def is_key_name(name: str) -> bool:
         # What encryption made is data, not a key: ``ciphertext``, ``encrypted``.
         words = _DATA_RE.sub("_", "_" + norm + "_")
     tokens = norm.split("_")
+    if tokens[-1] in _DIGEST_LAST:
+        return False  # ``SECRET_HASH``, ``SIGNING_KEY_DIGEST``: a digest of a secret
     if any(t.endswith("KEY") or t in _STRONG_TOKENS for t in tokens) or any(
         w in words for w in _STRONG_WORDS
     ):

@@ -229,7 +229,11 @@ def test_reference_default(value: str, expected: tuple[str, str, int] | None) ->
         ("HMAC_SHA256", True),
         ("SIGNING_KEY", True),
         ("signatureKey", True),
-        ("SECRET_HASH", True),  # a strong word keeps it a key's name
+        ("SECRET_HASH", False),  # a digest of a secret (Cognito's SECRET_HASH)
+        ("SIGNING_KEY_DIGEST", False),
+        ("apiSecretSignature", False),
+        ("HASH_SECRET", True),
+        ("HASH_KEY", True),
         ("hmac_sig", False),
         ("expected_signature_hmac_sha512", False),
         ("signing_input", False),
