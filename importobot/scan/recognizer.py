@@ -36,6 +36,7 @@ from importobot.scan.filters import (
     is_hash_or_id_name,
     is_identifier_name,
     is_key_name,
+    is_public_key,
 )
 
 __all__ = [
@@ -144,7 +145,7 @@ def key_shape(value: str) -> Match | None:
         note = PUBLISHED_NOTE if weakness(raw_literal) == "published" else None
         return Match("opaque", len(raw_literal), fingerprint(raw_literal), note, 0, "bytes literal")
     if any(c.isspace() for c in v):
-        return None
+        return _spaced_opaque(v)
     if v[:2] in ("0x", "0X") and len(v) % 2 == 0 and len(v) >= 34 and _HEX_RE.match(v[2:]):
         # ``0x`` hex (an Ethereum private key, a C literal): the digits after the prefix.
         found = key_shape(v[2:])
@@ -179,6 +180,43 @@ def key_shape(value: str) -> Match | None:
     if len(v) >= 32 and is_random_opaque(v):
         return Match("opaque", len(v), fingerprint_opaque(v))
     return None
+
+
+#: A random secret drawn from an alphabet holding the space (WordPress's salts: 64 of
+#: 94 printable characters, about one blank in 94): 40 to 256 characters, single blanks,
+#: at most one per 12 characters (prose has one every five or six), random without them.
+_SPACED_MIN = 40
+_SPACED_MAX = 256
+_SPACED_RATIO = 12
+_SPACED_RE = lazy_compile(r"[!-\[\]-~ ]+")
+#: Pieces between blanks this long or longer must not read as text (share explained).
+_SPACED_PIECE = 4
+_SPACED_WORDY = 0.8
+
+
+def _spaced_opaque(v: str) -> Match | None:
+    """An opaque secret holding a few single blanks (a WordPress salt), else ``None``."""
+    if not _SPACED_MIN <= len(v) <= _SPACED_MAX or "  " in v:
+        return None
+    blanks = v.count(" ")
+    if blanks * _SPACED_RATIO > len(v) or not _SPACED_RE.fullmatch(v):
+        return None  # printable ASCII and blanks only, no escapes (``\x00``)
+    if not is_random_opaque(v.replace(" ", "")):
+        return None
+    from importobot.keys.charmodel import text_fraction
+
+    # Each piece is random too: a readable word or a host name among them makes it a
+    # line of text (``example.org ssh-ed25519 AAAA…``, a known_hosts entry).
+    # So is a line whose rest, from a blank on, is a public key (known_hosts, authorized_keys).
+    pieces = v.split(" ")
+    if any(len(p) >= _SPACED_PIECE and text_fraction(p) >= _SPACED_WORDY for p in pieces):
+        return None
+    at = v.find(" ")
+    while at >= 0:
+        if is_public_key(v[at + 1 :]):
+            return None
+        at = v.find(" ", at + 1)
+    return Match("opaque", len(v), fingerprint_opaque(v))
 
 
 def _embedded(value: str) -> Match | None:

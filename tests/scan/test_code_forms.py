@@ -29,7 +29,23 @@ def _values() -> dict[str, str]:
         "h": secrets.token_hex(32),
         "o": secrets.token_urlsafe(40),
         "x": secrets.token_hex(33)[:65],
+        "w": _salt(),
     }
+
+
+#: WordPress's salt alphabet (wp_generate_password with special characters), less the
+#: quotes the rows put around it.
+_SALT_ALPHABET = (
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_ []{}<>~+=,.;:/?|"
+)
+
+
+def _salt() -> str:
+    """A 64-character salt holding one blank or more (about half of them do)."""
+    while True:
+        salt = "".join(secrets.choice(_SALT_ALPHABET) for _ in range(64))
+        if " " in salt.strip() and "  " not in salt and salt == salt.strip():
+            return salt
 
 
 _COMPOSE_HEAD = "services:\n  w:\n    environment:\n      "
@@ -330,6 +346,9 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     ),
     # -- hex of odd length under a secret name: an opaque secret
     ("odd-hex", "settings.py", 'SECRET_KEY = "{x}"\n', "IOB102", "SECRET_KEY"),
+    # -- a salt drawn from an alphabet holding the blank (Bedrock's .env for WordPress)
+    ("salt-with-blanks-env", ".env", "AUTH_KEY='{w}'\n", "IOB101", "AUTH_KEY"),
+    ("salt-with-blanks-envrc", ".envrc", "export NONCE_SALT='{w}'\n", "IOB101", "NONCE_SALT"),
     # -- 0x-prefixed hex (an Ethereum private key in .env or a Hardhat config)
     ("0x-hex-env", ".env", "DEPLOYER_PRIVATE_KEY=0x{h}\n", "IOB101", "DEPLOYER_PRIVATE_KEY"),
     ("0x-hex-js", "hardhat.config.js", 'const PRIVATE_KEY = "0x{h}";\n', "IOB102", "PRIVATE_KEY"),
@@ -500,6 +519,20 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     # 0x-prefixed hex under neutral names (a Keccak role id) or of an address's size
     ("0x-hex-neutral-env", ".env", "MINTER_ROLE=0x{h}\n"),
     ("0x-address", ".env", "SIGNER_KEY=0x{h20}\n"),
+    # text with a few blanks under key names: a known_hosts line, a sentence, a format
+    (
+        "known-hosts-line",
+        "defaults/main.yml",
+        "example_org_ed25519_key: >\n  example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIzl"
+        "nSq5ESxLgW0avvPk3j7zLV59hcAPkxrMNdnZMKP2\n",
+    ),
+    ("sentence-key", ".env", "SECRET_KEY='Replace this with a long random string, please!'\n"),
+    ("format-key", "app.py", 'CACHE_KEY_FORMAT = "%Y-%m-%d %H:%M:%S.%f %z/{{user_id}}/v2"\n'),
+    (
+        "salt-double-blank",
+        ".env",
+        "AUTH_KEY='Xq7#mP2!  vL9@kR4$ nT6^wB8& yH3*cF5( jD1)gS0-zA'\n",
+    ),
     # directives with names that do not say key, or no value
     ("apache-setenv-neutral", ".htaccess", "SetEnv APP_BUILD {h}\n"),
     (
