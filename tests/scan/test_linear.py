@@ -163,6 +163,15 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
         _repeat("KEYS = [\n", lambda: f'    "a)]}}(", \'[{{\', "{_key()}",\n'),
     ),
     "code-items-no-name": ("notes.txt", _repeat("secret\n", lambda: f'f(x, "{_key()}")\n')),
+    # Directives: a flag word of many x's, blanks before the end of a value.
+    "directive-flag-of-xs": ("config.fish", _one_line("set -", "x", " secret_key")),
+    "directive-flag-of-xs-txt": ("notes.txt", _one_line("secret set -", "x", " k")),
+    "directive-trailing-blanks": (".htaccess", _one_line("SetEnv APP_SECRET v", " ", "x")),
+    "directive-semicolons": ("site.conf", _one_line("fastcgi_param SECRET v", " ;", "x")),
+    # References with defaults: a long name, a long default.
+    "reference-long-name": (".env", _one_line("SECRET_KEY=${", "A-", "}")),
+    "cipher-list-items": (".env", _one_line("SECRET_KEY=!a", ":!a", "$")),
+    "crypt-hash-fields": (".env", _one_line("SECRET_KEY=$y$", "a$", " ")),
     # Setter calls read back to their callee; references name their own default.
     "code-setter-calls": (
         "app.js",
@@ -377,7 +386,7 @@ _OLD_GATE = (
     r"""(?m)[=:>][ \t]*[bBrRuU]?["'`]?[^\s"'`]{16}|--[\w-]+[ \t]+["']?[^\s"']{16}"""
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
     r"""|^[ \t]*-[ \t]+["']?[^\s"'`]{16}"""  # YAML list items, read since (not a speed-up)
-    r"""|(?i:setenv|_param|set[ \t]+-\w*x\w*)[ \t]+\w+[ \t]+["']?[^\s"']{16}"""  # directives
+    r"""|(?i:setenv|_param|set[ \t]+-[A-Za-z]*x[A-Za-z]*)[ \t]+\w+[ \t]+["']?[^\s"']{16}"""
 )
 
 

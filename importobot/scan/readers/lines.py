@@ -47,11 +47,12 @@ _BARE_STOP_RE = lazy_compile(r"[\s'\"`,;]")
 #: A directive that sets a variable by name and value, blank-separated: Dockerfile
 #: ``ENV``/``ARG``, csh ``setenv``, Apache ``SetEnv``, fish ``set -x``/``-gx``/``--export``,
 #: nginx ``fastcgi_param``/``uwsgi_param``/``scgi_param`` (its ``;`` is not the value's).
-_DIRECTIVE_WORDS = r"""ENV|ARG|(?i:setenv)|set[ \t]+(?:-[A-Za-z]*x[A-Za-z]*|--export)
+#: (The flag is looked ahead for its ``x`` once, then taken whole: no backtracking over it.)
+_DIRECTIVE_WORDS = r"""ENV|ARG|(?i:setenv)|set[ \t]+(?:-(?=[A-Za-z]*x)[A-Za-z]+|--export)
     |(?:fastcgi|uwsgi|scgi)_param"""
 _DOCKER_RE = lazy_compile(
     rf"""[ \t]*(?P<kw>{_DIRECTIVE_WORDS})[ \t]+(?P<name>[A-Za-z_]\w*)[ \t]+
-    (?P<value>[^=\s].*?)[ \t]*;?[ \t]*$""",
+    (?P<value>[^=\s].*)$""",
     re.X,
 )
 _DOCKER_ENV_RE = lazy_compile(r"[ \t]*(?:ENV|ARG)[ \t]")
@@ -155,7 +156,8 @@ def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candi
     seen: set[int] = set()
     dm = _DOCKER_RE.match(text)
     if dm is not None:
-        value, quote, off = _unquote(dm.group("value"))
+        # An nginx directive's ``;`` ends it, not the value.
+        value, quote, off = _unquote(dm.group("value").rstrip().removesuffix(";").rstrip())
         start = dm.start("value") + off
         seen.add(start)
         yield Candidate(

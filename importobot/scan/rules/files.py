@@ -821,7 +821,7 @@ _GATE = (
     r"""|\\x[0-9a-fA-F]{2}|-----BEGIN|[:=][ \t]*[|>][+-]?[ \t]*$"""
     r"""|^[ \t]*-[ \t]+["']?[^\s"'`]{16}"""  # a YAML list item (``keys:`` then ``- …``)
     # ``setenv NAME …``, ``SetEnv``, fish ``set -x NAME …``, nginx ``fastcgi_param NAME …``
-    r"""|(?i:setenv|_param|set[ \t]+-\w*x\w*)[ \t]+\w+[ \t]+["']?[^\s"']{16}"""
+    r"""|(?i:setenv|_param|set[ \t]+-(?=[A-Za-z]*x)[A-Za-z]+)[ \t]+\w+[ \t]+["']?[^\s"']{16}"""
 )
 _GATE_RE = lazy_compile(_GATE)
 
