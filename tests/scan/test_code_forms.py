@@ -349,6 +349,80 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     # -- a salt drawn from an alphabet holding the blank (Bedrock's .env for WordPress)
     ("salt-with-blanks-env", ".env", "AUTH_KEY='{w}'\n", "IOB101", "AUTH_KEY"),
     ("salt-with-blanks-envrc", ".envrc", "export NONCE_SALT='{w}'\n", "IOB101", "NONCE_SALT"),
+    # -- the key argument of signing and MAC calls (key context whatever the name)
+    (
+        "jwt-sign",
+        "auth.js",
+        'const t = jwt.sign({{ id: user.id }}, "{h}", {{ expiresIn: "1h" }});\n',
+        "IOB102",
+        "jwt.sign()",
+    ),
+    ("jwt-verify", "auth.js", 'jwt.verify(token, "{o}", cb);\n', "IOB102", "jwt.verify()"),
+    (
+        "pyjwt-encode",
+        "auth.py",
+        't = jwt.encode(payload, "{k}", algorithm="HS256")\n',
+        "IOB102",
+        "jwt.encode()",
+    ),
+    ("ruby-jwt-decode", "auth.rb", "JWT.decode(token, '{h}', true)\n", "IOB102", "JWT.decode()"),
+    (
+        "node-create-hmac",
+        "sig.js",
+        'crypto.createHmac("sha256", "{h}").update(body).digest("hex");\n',
+        "IOB102",
+        "createHmac()",
+    ),
+    (
+        "python-hmac-new",
+        "sig.py",
+        'hmac.new(b"{k}", msg, hashlib.sha256)\n',
+        "IOB102",
+        "hmac.new()",
+    ),
+    (
+        "java-jwt-hmac256",
+        "Auth.java",
+        'Algorithm algorithm = Algorithm.HMAC256("{o}");\n',
+        "IOB102",
+        "Algorithm.HMAC256()",
+    ),
+    (
+        "jjwt-sign-with",
+        "Auth.java",
+        'Jwts.builder().signWith(SignatureAlgorithm.HS256, "{o}").compact();\n',
+        "IOB102",
+        "signWith()",
+    ),
+    (
+        "go-signed-string",
+        "auth.go",
+        's, err := token.SignedString([]byte("{o}"))\n',
+        "IOB102",
+        "token.SignedString()",
+    ),
+    ("cookie-parser", "app.js", 'app.use(cookieParser("{o}"));\n', "IOB102", "cookieParser()"),
+    (
+        "dotnet-symmetric-key",
+        "Startup.cs",
+        'IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes("{o}")),\n',
+        "IOB102",
+        "SymmetricSecurityKey()",
+    ),
+    (
+        "dotnet-getbytes-decoder",
+        "Startup.cs",
+        'var key = Encoding.ASCII.GetBytes("{o}");\n',
+        "IOB102",
+        "key",
+    ),
+    (
+        "rust-hmac-from-slice",
+        "mac.rs",
+        'let mac = HmacSha256::new_from_slice(b"{h}").unwrap();\n',
+        "IOB102",
+        "HmacSha256()",
+    ),
     # -- 0x-prefixed hex (an Ethereum private key in .env or a Hardhat config)
     ("0x-hex-env", ".env", "DEPLOYER_PRIVATE_KEY=0x{h}\n", "IOB101", "DEPLOYER_PRIVATE_KEY"),
     ("0x-hex-js", "hardhat.config.js", 'const PRIVATE_KEY = "0x{h}";\n', "IOB102", "PRIVATE_KEY"),
@@ -519,6 +593,12 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     # 0x-prefixed hex under neutral names (a Keccak role id) or of an address's size
     ("0x-hex-neutral-env", ".env", "MINTER_ROLE=0x{h}\n"),
     ("0x-address", ".env", "SIGNER_KEY=0x{h20}\n"),
+    # signing calls with placeholders, references, and data in the key's place
+    ("jwt-sign-placeholder", "auth.js", 'jwt.sign(p, "your-jwt-secret-change-me-please");\n'),
+    ("jwt-sign-env", "auth.js", "jwt.sign(payload, process.env.JWT_SECRET);\n"),
+    ("hmac-data-not-key", "sig.js", 'crypto.createHmac("sha256", secret).update("{h}");\n'),
+    ("jwt-other-argument", "auth.py", 'jwt.decode(token, key, audience="{o}")\n'),
+    ("log-call", "a.js", 'logger.info("{h}", x);\n'),
     # text with a few blanks under key names: a known_hosts line, a sentence, a format
     (
         "known-hosts-line",

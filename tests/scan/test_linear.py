@@ -172,6 +172,9 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "reference-long-name": (".env", _one_line("SECRET_KEY=${", "A-", "}")),
     "cipher-list-items": (".env", _one_line("SECRET_KEY=!a", ":!a", "$")),
     "crypt-hash-fields": (".env", _one_line("SECRET_KEY=$y$", "a$", " ")),
+    # Signing calls: each key reads a bounded window back to its call.
+    "code-jwt-sign": ("auth.js", _repeat("", lambda: f'jwt.sign({{ a: b }}, "{_key()}");\n')),
+    "code-jwt-one-line": ("app.min.js", _repeat("var x=1", lambda: f';jwt.sign(p,"{_key()}")')),
     # Setter calls read back to their callee; references name their own default.
     "code-setter-calls": (
         "app.js",

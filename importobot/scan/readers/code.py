@@ -128,10 +128,25 @@ _INDEX_RE = lazy_compile(
 _CTOR_RE = lazy_compile(
     r"""(?<![\w$])(?P<ctor>(?:[A-Za-z_$][\w$]*(?:\.|::))*
     (?:MultiFernet|Fernet|CredentialManager|AESGCM|AESCCM|AESSIV|AESOCB3|AESGCMSIV
-      |X?ChaCha20Poly1305|SecretBox|Aes(?:128|256)Gcm(?:Siv)?|SecretKeySpec|AES\.new))
-    (?:::new(?:_from_slice)?)?\s*\(\s*(?:(?:key|secret|secret_key)\s*[=:]\s*)?\Z
+      |X?ChaCha20Poly1305|SecretBox|Aes(?:128|256)Gcm(?:Siv)?|SecretKeySpec|AES\.new
+      |hmac\.new|HMAC\.new|Hmac\w{0,20}(?:::<[\w:]{1,40}>)?(?=::new_from_slice)|HMAC(?:256|384|512)
+      |cookieParser|setSigningKey|signWith
+      |SignedString(?=\s*\(\s*\[\]byte)|SymmetricSecurityKey))
+    (?:::new(?:_from_slice)?)?\s*\(\s*
+    (?:(?:key|secret|secret_key)\s*[=:]\s*|\[\]byte\s*\(\s*
+      |Encoding\.\w{1,20}\.GetBytes\s*\(\s*)?\Z
     |(?<![\w$])(?P<cipheriv>createCipheriv|createDecipheriv)\s*\(\s*
     (?:"[^"\r\n]{1,40}"|'[^'\r\n]{1,40}')\s*,\s*\Z""",
+    re.X,
+)
+#: Calls whose second argument is the key: JWT libraries' sign/verify/encode/decode
+#: (``jwt.sign(payload, "…")``, PyJWT, ruby-jwt), Node's ``createHmac("sha256", "…")``,
+#: jjwt's ``signWith(SignatureAlgorithm.HS256, "…")``; the first argument a name, a
+#: member path, a quoted string or a flat object literal.
+_KEYED_SECOND_RE = lazy_compile(
+    r"""(?<![\w$])(?P<call>(?:[A-Za-z_$][\w$]*\.)*(?:jwt|JWT|Jwt|jsonwebtoken)
+      \.(?:sign|verify|encode|decode)|createHmac|signWith)\s*\(\s*
+    (?:[A-Za-z_$][\w$.]{0,80}|"[^"\r\n]{1,80}"|'[^'\r\n]{1,80}'|\{[^{}]{0,160}\})\s*,\s*\Z""",
     re.X,
 )
 _DECODER = (
@@ -139,7 +154,7 @@ _DECODER = (
     r"(?:b64decode|urlsafe_b64decode|standard_b64decode|b32decode|fromhex|unhexlify"
     r"|a2b_base64|a2b_hex|FromBase64String|FromHexString|DecodeString|decodeBase64"
     r"|decodeHex|parseHexBinary|base64_decode|hex2bin|atob|from_slice|from_hex|decode"
-    r"|from|getBytes)|\[\]byte)"
+    r"|from|getBytes|GetBytes)|\[\]byte)"
 )
 _DECODER_RE = lazy_compile(
     rf"""(?<![\w$.])(?P<target>{_PATH})(?:[ \t]*,[ \t]*[A-Za-z_]\w{{0,20}})?[ \t]*
@@ -317,7 +332,21 @@ def _word_before(text: str, end: int) -> tuple[str, int]:
 _LIST_CALLS = frozenset(
     "list set tuple frozenset aslist of listof setof arrayof array vec!".split()
 )
-_CTOR_WORDS = ("fernet", "credentialmanager", "aes", "chacha20", "secretbox", "secretkeyspec")
+_CTOR_WORDS = (
+    "fernet",
+    "credentialmanager",
+    "aes",
+    "chacha20",
+    "secretbox",
+    "secretkeyspec",
+    "hmac",
+    "cookieparser",
+    "setsigningkey",
+    "signwith",
+    "signedstring",
+    "symmetricsecuritykey",
+)
+_SECOND_WORDS = ("jwt", "jsonwebtoken", "createhmac", "signwith")
 _DECODER_WORDS = ("decode", "fromhex", "unhexlify", "a2b_", "from", "byte", "atob", "hex2bin")
 
 
@@ -362,10 +391,13 @@ def _head(data: bytes, pos: int) -> tuple[str, str, bool] | None:
             if found is not None and _is_config_setter(found.group("callee"), found.group("first")):
                 return "call", found.group("name"), False
     if last == ",":
-        if "cipheriv" not in low:
-            return None
-        found = _CTOR_RE.search(short)
-        return ("ctor", found.group("cipheriv") + "()", True) if found is not None else None
+        if "cipheriv" in low:
+            found = _CTOR_RE.search(short)
+            return ("ctor", found.group("cipheriv") + "()", True) if found is not None else None
+        if any(w in low for w in _SECOND_WORDS):
+            found = _KEYED_SECOND_RE.search(short)
+            return ("ctor", found.group("call") + "()", True) if found is not None else None
+        return None
     if tail.endswith(("||", "??", " or", "?:")):
         found = _FALLBACK_RE.search(short)
         gcallee = found.group("gcallee") if found is not None else None

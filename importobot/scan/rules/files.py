@@ -112,6 +112,12 @@ _KEY_CALL_WORDS: tuple[bytes, ...] = (
     b"aes128gcm",
     b"aes256gcm",
     b"aes.new",
+    # Signing and MAC calls: JWT libraries (``jwt.sign(payload, "…")``), cookie and
+    # token signers (``cookieParser("…")``, jjwt's ``signWith``, Go's ``SignedString``).
+    b"jwt",
+    b"cookieparser",
+    b"signwith",
+    b"signedstring",
 )
 #: YAML blocks whose entries are environment variables (D8: a 32-byte value there is a
 #: key whatever its name), so a YAML file holding one needs no key-ish word.
