@@ -80,24 +80,6 @@ CAUGHT: list[tuple[str, str, Callable[[bytes], str], str]] = [
         "encryptionKey",
     ),
     (
-        "python-decimal",
-        "keys.py",
-        lambda r: f"SECRET_KEY = bytes([{', '.join(str(b) for b in r)}])\n",
-        "SECRET_KEY",
-    ),
-    (
-        "js-decimal",
-        "keys.mjs",
-        lambda r: f"const aesKey = Buffer.from([{', '.join(str(b) for b in r)}]);\n",
-        "aesKey",
-    ),
-    (
-        "ts-decimal",
-        "keys.ts",
-        lambda r: f"export const signingKey = new Uint8Array([{', '.join(str(b) for b in r)}]);\n",
-        "signingKey",
-    ),
-    (
         "json-like",
         "keys.ts",
         lambda r: f'export const cfg = {{ "aesKey": [{_hex(r)}] }};\n',
@@ -149,17 +131,6 @@ NOT_CAUGHT: list[tuple[str, str, Callable[[bytes], str]]] = [
         lambda r: f"static const uint8_t aes_key[96] = {{{_hex(r * 3)}}};\n",
     ),
     ("not-a-program", "notes.txt", lambda r: f"aes_key = {{{_hex(r)}}}\n"),
-    # decimal lists in Python and JavaScript that are not bytes() or Uint8Array: numbers
-    (
-        "python-decimal-list",
-        "k.py",
-        lambda r: "SECRET_KEY = [" + ", ".join(str(b) for b in r) + "]\n",
-    ),
-    (
-        "js-decimal-sizes",
-        "k.js",
-        lambda r: "const keySizes = [" + ", ".join(["16", "24", "32"] * 6) + "];\n",
-    ),
 ]
 
 

@@ -9,7 +9,7 @@ JavaScript programs embed them:
 
 An array is read when it holds 16 to 64 items, each a byte (``0x00``–``0xff``, ``0``–``255``,
 or Java's signed ``-128``–``-1``, with an optional cast or ``u8`` suffix; decimal items
-where the file holds what such an array needs, see :func:`may_hold_byte_array`), and the code in
+only in the C family, Java, C#, Go and Rust, see :func:`may_hold_byte_array`), and the code in
 front of its opening bracket assigns it to a name. Whether the name is a key's and the
 bytes a key (its size, D4's weakness) is the caller's to judge. The search is one regular
 expression pass whose work per opening bracket is bounded by the item limit.
@@ -55,22 +55,19 @@ _HEAD_RE = lazy_compile(
 #: How far before the opening bracket the head is looked for (characters).
 _HEAD_REACH = 200
 #: A cheap first test, by language: a hex item (``0x``), or what a decimal array needs
-#: (Java's, C#'s and Go's ``byte``; Rust's ``u8``; C's ``char``/``int8``; Python's
-#: ``bytes(``/``bytearray(``; JavaScript's ``Uint8Array``/``Buffer.from``). Each is one
-#: C-level search over the file.
+#: where such arrays are the idiom (Java's, C#'s and Go's ``byte``; Rust's ``u8``; C's
+#: ``char``/``int8``). Each is one C-level search over the file. Python and JavaScript
+#: files are searched for hex items only (``bytes([0x2b, …])``, ``Uint8Array([0x2b, …])``):
+#: a decimal array is rare there, and a second search of every such file is not free.
 _DECIMAL_HINTS = {
     "byte": (b"byte",),
     "u8": (b"u8",),
     "c": (b"char", b"int8"),
-    "py": (b"bytes(", b"bytearray("),
-    "js": (b"Uint8Array", b"Buffer.from"),
 }
 _HINT_BY_SUFFIX = {
     **dict.fromkeys((".java", ".cs", ".go", ".kt", ".scala", ".groovy", ".dart"), "byte"),
     ".rs": "u8",
     **dict.fromkeys((".c", ".h", ".cc", ".cpp", ".hpp", ".swift"), "c"),
-    ".py": "py",
-    **dict.fromkeys((".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx"), "js"),
 }
 
 
