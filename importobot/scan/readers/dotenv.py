@@ -26,15 +26,16 @@ def read_dotenv(text: str) -> Iterator[Candidate]:
     own: the line is cut at each ``;`` that precedes an assignment, once.
     """
     lines: list[str] | None = None
+    semicolons = ";" in text  # asked once, not once per entry
     for e in dotenv.parse(text):
         value, rest, rest_at = e.value, "", 0
-        if e.end_line in (0, e.line) and "\n" not in value:
+        if semicolons and e.end_line in (0, e.line) and "\n" not in value:
             if not e.quote and ";" in value:
                 m = _NEXT_STATEMENT_RE.search(value)
                 if m is not None:
                     value, rest, rest_at = value[: m.start()], value[m.start() :], e.column - 1
                     rest_at += m.start()
-            elif ";" in text:
+            else:
                 if lines is None:
                     lines = dotenv.split_lines(text)
                 line = lines[e.line - 1] if e.line - 1 < len(lines) else ""

@@ -368,7 +368,8 @@ class _FileScan:
         program: bool = False,
     ) -> None:
         is_env = env or c.env or self.env_file
-        c = _as_read(c, line_text, prev_text)
+        if "${" in c.value or c.name in _PAIR_VALUE_NAMES:
+            c = _as_read(c, line_text, prev_text)
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
         if m is None:
             return
@@ -642,7 +643,8 @@ def _scan_text(
                 if is_yaml and not c.env:
                     # Env context (compose environment:, Actions env:) is looked up only
                     # for a value that would be a key there.
-                    c = _as_read(c, lines[c.line - 1], prev)
+                    if "${" in c.value or c.name in _PAIR_VALUE_NAMES:
+                        c = _as_read(c, lines[c.line - 1], prev)
                     if recognize(c.name, c.value, env_style=True, literal=c.quote == "'") is None:
                         continue
                     c = replace(c, env=context.is_env_context(idx))
@@ -736,6 +738,8 @@ def _reference_default(c: Candidate) -> Candidate:
 #: (``- name: SECRET_KEY`` then ``value: …``), ECS task definitions and Azure settings
 #: (``{"name": "SECRET_KEY", "value": "…"}``), on one line or the line before.
 _PAIR_VALUE_FIELDS = frozenset(("value", "val"))
+#: The same in the spellings met, for a set lookup per candidate without ``lower()``.
+_PAIR_VALUE_NAMES = frozenset(v for f in _PAIR_VALUE_FIELDS for v in (f, f.upper(), f.capitalize()))
 _PAIR_SAME_LINE_RE = lazy_compile(
     r"""["']?(?:name|key)["']?[ \t]*[:=][ \t]*["']?(?P<name>[A-Za-z_][\w.\-]{0,127})["']?"""
     r"""[ \t]*,[^{}]*\Z"""
