@@ -262,6 +262,8 @@ def reference_default(value: str) -> tuple[str, str, int] | None:
     reference without one is never a key: :func:`is_reference`)."""
     if not value.startswith("${") or not value.endswith("}"):
         return None
+    if ":" not in value and "-" not in value and "=" not in value:
+        return None  # ``${NAME}``: no default (and no pattern compiled on the hook path)
     m = _REF_DEFAULT_RE.fullmatch(value)
     if m is None:
         return None
