@@ -272,11 +272,31 @@ def _manual_advice(f: Finding, shown: str, service: str) -> tuple[str, str]:
             f"replace the value with a reference the tool resolves at run time, and keep "
             f"{var} in the OS keyring: keyring set {quoted} {var} (prompts; never on argv)"
         )
+    if var.endswith("()"):
+        # The argument of a key constructor or signing call (``Fernet()``, ``jwt.sign()``):
+        # no setting names it, so the advice names one.
+        setting = _setting_for_call(var)
+        return "source", (
+            f"pass {var} its key from the environment ({setting}, read with os.environ / "
+            f"process.env) instead of the literal; keep the value in the OS keyring: "
+            f"keyring set {quoted} {setting} (prompts), and start the program with "
+            f"importobot run -- CMD"
+        )
     return "source", (
         f"read {var} from the environment (os.environ / process.env) instead of the "
         f"literal; keep the value in the OS keyring: keyring set {quoted} {var} (prompts), "
         f"and start the program with importobot run -- CMD"
     )
+
+
+def _setting_for_call(call: str) -> str:
+    """An environment variable's name for the key of ``call`` (``jwt.sign()`` →
+    ``JWT_SIGN_KEY``, ``Fernet()`` → ``FERNET_KEY``)."""
+    import re
+
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", call.removesuffix("()")) if w]
+    name = "_".join(words).upper() or "SECRET"
+    return name if name.endswith("KEY") else f"{name}_KEY"
 
 
 def _sh(text: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from importobot.commands.run import keyring_service, normalise_remote, read_markers
 from importobot.keys.fingerprint import fingerprint
@@ -433,3 +435,18 @@ def test_apply_is_a_fix_applied_event(repo: Repo, tmp_path: Path):
     assert event["fingerprint"] == fingerprint(raw)
     assert event["payload"]["to"] == "keyring"
     assert not contains_key(Path(env["IMPORTOBOT_TEST_SINK_FILE"]).read_text(), raw)
+
+
+def test_a_key_passed_to_a_call_gets_a_setting_named_for_it(repo: Repo):
+    """A signing call's or key constructor's argument has no setting's name: the advice
+    names one (``jwt.sign()`` → ``JWT_SIGN_KEY``), never a keyring entry called
+    ``jwt.sign()``."""
+    key = secrets.token_hex(32)
+    (repo.path / "auth.js").write_text(f'const t = jwt.sign({{ id: 1 }}, "{key}");\n')
+    (repo.path / "crypt.py").write_text(f'f = Fernet(b"{Fernet.generate_key().decode()}")\n')
+    proc = repo.importobot("fix")
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert "keyring set" in out and " JWT_SIGN_KEY " in out and " FERNET_KEY " in out
+    assert "keyring set importobot" in out and "jwt.sign() (prompts)" not in out
+    assert key not in out + proc.stderr
