@@ -349,6 +349,15 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     # -- a salt drawn from an alphabet holding the blank (Bedrock's .env for WordPress)
     ("salt-with-blanks-env", ".env", "AUTH_KEY='{w}'\n", "IOB101", "AUTH_KEY"),
     ("salt-with-blanks-envrc", ".envrc", "export NONCE_SALT='{w}'\n", "IOB101", "NONCE_SALT"),
+    # -- a value field in a block named for it (Heroku's app.json)
+    (
+        "heroku-app-json",
+        "app.json",
+        '{{\n  "env": {{\n    "SECRET_KEY": {{\n      "description": "x",\n'
+        '      "value": "{o}"\n    }}\n  }}\n}}\n',
+        "IOB102",
+        "SECRET_KEY",
+    ),
     # -- the key argument of signing and MAC calls (key context whatever the name)
     (
         "jwt-sign",
@@ -593,6 +602,7 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
     # 0x-prefixed hex under neutral names (a Keccak role id) or of an address's size
     ("0x-hex-neutral-env", ".env", "MINTER_ROLE=0x{h}\n"),
     ("0x-address", ".env", "SIGNER_KEY=0x{h20}\n"),
+    ("heroku-app-json-neutral", "app.json", '{{"env": {{"IMAGE": {{"value": "{h}"}}}}}}\n'),
     # signing calls with placeholders, references, and data in the key's place
     ("jwt-sign-placeholder", "auth.js", 'jwt.sign(p, "your-jwt-secret-change-me-please");\n'),
     ("jwt-sign-env", "auth.js", "jwt.sign(payload, process.env.JWT_SECRET);\n"),

@@ -188,10 +188,11 @@ _ASSIGN_RE = lazy_compile(
     (?:=>|:=|==?|(?<!:):(?![:/]))\s*\Z""",
     re.X,
 )
-#: The name of a block, before its ``{``: ``variable "encryption_key" {``, ``key = {``.
+#: The name of a block, before its ``{``: ``variable "encryption_key" {``, ``key = {``,
+#: JSON's ``"SECRET_KEY": {`` (Heroku's ``app.json``: ``{"value": "…"}`` under it).
 _BLOCK_NAME_RE = lazy_compile(
     rf"""(?:(?P<nq>["'])(?P<qname>[^"'\\\r\n]{{1,128}})(?P=nq)|(?P<name>{_PATH}))
-    [ \t]*(?:=[ \t]*)?\{{\Z""",
+    [ \t]*(?:[=:][ \t]*)?\{{\Z""",
     re.X,
 )
 #: A bracket, or a one-line quoted string read whole (its brackets are not code's).
