@@ -205,9 +205,9 @@ def _spaced_opaque(v: str) -> Match | None:
         return None
     from importobot.keys.charmodel import text_fraction
 
-    # Each piece is random too: a readable word or a host name among them makes it a
-    # line of text (``example.org ssh-ed25519 AAAA…``, a known_hosts entry).
-    # So is a line whose rest, from a blank on, is a public key (known_hosts, authorized_keys).
+    # Each piece is random too: a readable word or a host name among them makes it a line
+    # of text, and so does a public key after a blank (``example.org ssh-ed25519 AAAA…``:
+    # a known_hosts or authorized_keys line).
     pieces = v.split(" ")
     if any(len(p) >= _SPACED_PIECE and text_fraction(p) >= _SPACED_WORDY for p in pieces):
         return None
