@@ -710,10 +710,11 @@ def _byte_arrays(scan: _FileScan, data: bytes) -> None:
 
 def _as_read(c: Candidate, line_text: str, prev_text: str) -> Candidate:
     """``c`` as it is judged: a reference's default in place of the reference, and the
-    value field of a name/value pair under the pair's name (idempotent)."""
+    value field of a name/value pair under the pair's name (idempotent). Callers ask it
+    only of a value holding ``${`` or a name in :data:`_PAIR_VALUE_NAMES` (a hot loop)."""
     if "${" in c.value:
         c = _reference_default(c)
-    if c.name is not None and c.name.lower() in _PAIR_VALUE_FIELDS and not c.keyed:
+    if c.name in _PAIR_VALUE_NAMES and not c.keyed:
         paired = _pair_name(line_text, prev_text, c.column)
         if paired is not None:
             c = replace(c, name=paired)
