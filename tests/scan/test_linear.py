@@ -168,6 +168,9 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "directive-flag-of-xs-txt": ("notes.txt", _one_line("secret set -", "x", " k")),
     "directive-trailing-blanks": (".htaccess", _one_line("SetEnv APP_SECRET v", " ", "x")),
     "directive-semicolons": ("site.conf", _one_line("fastcgi_param SECRET v", " ;", "x")),
+    # Blanks before a `;` that starts no statement (each blank began a new try).
+    "env-blanks-before-semicolon": (".env", _one_line("SECRET_KEY=a", " ", ";x")),
+    "env-quoted-blanks-before-semicolon": (".env", _one_line('SECRET_KEY="a', " ", ';x"')),
     # References with defaults: a long name, a long default.
     "reference-long-name": (".env", _one_line("SECRET_KEY=${", "A-", "}")),
     "cipher-list-items": (".env", _one_line("SECRET_KEY=!a", ":!a", "$")),

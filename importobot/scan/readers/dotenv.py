@@ -14,8 +14,10 @@ _ASSIGN_LINE_RE = lazy_compile(r"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.\-]
 #: ``;`` before another assignment: several shell statements on one line
 #: (``export A=1; export KEY=…``, common in ``.envrc``).
 #: A ``;`` with no blank after it stays in the value (``uri;param=x`` is one value).
+#: The look-behind starts a try only at the first blank of a run: a try from each blank
+#: of a long run would rescan the rest of it (quadratic).
 _NEXT_STATEMENT_RE = lazy_compile(
-    r"[ \t]*;(?:[ \t]*(?=export[ \t]+[A-Za-z_]\w*=)|[ \t]+(?=[A-Za-z_]\w*=))"
+    r"(?<![ \t])[ \t]*;(?:[ \t]*(?=export[ \t]+[A-Za-z_]\w*=)|[ \t]+(?=[A-Za-z_]\w*=))"
 )
 
 
