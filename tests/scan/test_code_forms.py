@@ -36,7 +36,7 @@ def _values() -> dict[str, str]:
 #: WordPress's salt alphabet (wp_generate_password with special characters), less the
 #: quotes the rows put around it.
 _SALT_ALPHABET = (
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_ []{}<>~+=,.;:/?|"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_ []{}<>~`+=,.;:/?|"
 )
 
 
@@ -349,6 +349,29 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
     # -- a salt drawn from an alphabet holding the blank (Bedrock's .env for WordPress)
     ("salt-with-blanks-env", ".env", "AUTH_KEY='{w}'\n", "IOB101", "AUTH_KEY"),
     ("salt-with-blanks-envrc", ".envrc", "export NONCE_SALT='{w}'\n", "IOB101", "NONCE_SALT"),
+    # WordPress's own wp-config.php: define() calls, aligned or spaced (single quotes:
+    # in double quotes PHP would read a salt's ``$`` as a variable)
+    (
+        "salt-with-blanks-wp-define",
+        "wp-config.php",
+        "<?php\ndefine('DB_NAME', 'wp');\ndefine('AUTH_KEY',         '{w}');\n",
+        "IOB102",
+        "AUTH_KEY",
+    ),
+    (
+        "salt-with-blanks-wp-define-spaced",
+        "wp-config.php",
+        "define( 'LOGGED_IN_SALT', '{w}' );\n",
+        "IOB102",
+        "LOGGED_IN_SALT",
+    ),
+    (
+        "salt-with-blanks-php-assign",
+        "config.php",
+        "$config['encryption_key'] = '{w}';\n",
+        "IOB102",
+        "encryption_key",
+    ),
     # -- a value field in a block named for it (Heroku's app.json)
     (
         "heroku-app-json",
@@ -623,6 +646,13 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
         ".env",
         "AUTH_KEY='Xq7#mP2!  vL9@kR4$ nT6^wB8& yH3*cF5( jD1)gS0-zA'\n",
     ),
+    (
+        "salt-sentence-wp-define",
+        "wp-config.php",
+        "define('AUTH_KEY', 'put your unique phrase here');\n"
+        "define('NONCE_SALT', 'Replace this with a long random string, please!');\n",
+    ),
+    ("salt-neutral-wp-define", "wp-config.php", "define('WP_HOME', '{w}');\n"),
     # directives with names that do not say key, or no value
     ("apache-setenv-neutral", ".htaccess", "SetEnv APP_BUILD {h}\n"),
     (

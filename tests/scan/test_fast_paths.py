@@ -20,7 +20,9 @@ from importobot.scan.rules import files
 from tests.scan.conftest import fernet_key, hex_key, std_key
 
 
-def _every_line(data: bytes, *, block_headers: bool = False) -> list[tuple[int, int, int]]:
+def _every_line(
+    data: bytes, *, block_headers: bool = False, suffix: str = ""
+) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
     start = 0
     for idx, raw in enumerate(data.split(b"\n")):
@@ -35,7 +37,7 @@ def _scan_both(
     fast = files.scan_file(path, data)
     with monkeypatch.context() as m:
         m.setattr(files, "_value_lines", _every_line)
-        m.setattr(files, "_has_value_line", lambda data: True)
+        m.setattr(files, "_has_value_line", lambda data, suffix="": True)
         slow = files.scan_file(path, data)
     return fast, slow
 
@@ -144,6 +146,26 @@ def test_no_value_line_means_no_decode() -> None:
         assert not files._no_value_lines(path, path.rsplit("/", 1)[-1], plain, ())
     assert not files._no_value_lines("a/b.py", "b.py", b"\xef\xbb\xbf" + plain, ())
     assert not files._no_value_lines("a/b.py", "b.py", plain + b"-----BEGIN", ())
+
+
+def test_php_key_names_mark_value_lines() -> None:
+    from importobot.scan.recognizer import key_shape
+
+    # A WordPress salt holds blanks, so no run need mark its line: in PHP the quoted
+    # name of a key or salt does, and only there.
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#%&*()-_[]{}<>~+="
+    while True:  # one the recognizer calls random (about 1 in 1,000 is not)
+        salt = " ".join("".join(secrets.choice(alphabet) for _ in range(15)) for _ in range(4))
+        if key_shape(salt) is not None:
+            break
+    data = b"<?php\n$a = 1;\ndefine('NONCE_SALT', '" + salt.encode() + b"');\n"
+    assert files._value_lines(data) == []
+    assert files._no_value_lines("a/b.py", "b.py", data, ())
+    assert [idx for idx, _, _ in files._value_lines(data, suffix=".php")] == [2]
+    assert not files._no_value_lines("wp-config.php", "wp-config.php", data, ())
+    assert [(f.variable, f.line) for f in files.scan_file("wp-config.php", data)] == [
+        ("NONCE_SALT", 3)
+    ]
 
 
 def test_value_lines_locate_lines() -> None:

@@ -62,12 +62,19 @@ _MAX_DEPTH = 256
 
 # A value worth judging: a quoted string without blanks; XML element text (searched
 # for along the line); a line that is one bare token (a heredoc, an INI continuation,
-# a multi-line string's content: tried once, at the line's start).
+# a multi-line string's content: tried once, at the line's start). A quoted string of
+# 40 to 256 printable characters with single blanks is read too (``sq``/``s``: a salt
+# drawn from an alphabet holding the blank and the other quotes, WordPress's
+# ``define('AUTH_KEY', '…')``); the recognizer judges whether it is random.
 _VALUE_RE = lazy_compile(
     rb"""(?P<q>["'`])(?P<v>[^\s"'`]{16,4096})(?P=q)
-    |>(?P<x>[^\s<>"'`]{16,4096})<""",
+    |>(?P<x>[^\s<>"'`]{16,4096})<
+    |(?P<sq>')(?P<s>[!-&(-\[\]-~](?:[!-&(-\[\]-~]|[ ](?=[!-&(-\[\]-~])){39,255})'
+    |(?P<dq>")(?P<d>[!\#-\[\]-~](?:[!\#-\[\]-~]|[ ](?=[!\#-\[\]-~])){39,255})(?P=dq)""",
     re.X,
 )
+#: The groups holding a quoted value, by the group holding its quote.
+_QUOTED_GROUPS = {"v": "q", "s": "sq", "d": "dq"}
 _BARE_RE = lazy_compile(rb"(?m)[ \t]*(?P<b>[^\s\"'`<>,;=]{16,4096}={0,2})[ \t]*[,;]?\r?$")
 #: A stretch this long with few quotes (a base64 data URI) is matched at its quotes
 #: only, not searched character by character.
@@ -543,15 +550,16 @@ class _Words:
 def read_code(
     data: bytes,
     lines: Iterable[tuple[int, int, int]],
-    judge: Callable[[str], bool],
+    judge: Callable[[str, bool], bool],
     words: tuple[bytes, ...],
 ) -> Iterator[Candidate]:
     """Key-shaped values in ``data`` named by the code around them.
 
     ``lines`` are (0-based index, start, end offset) of the lines that can hold a key,
-    in order; ``judge(value)`` says whether a value would be key material in key
-    context; ``words`` are the lower-case words a key's name or constructor holds
-    (``key``, ``secret``, ``fernet``…). A line is read only when such a word comes at
+    in order; ``judge(value, literal)`` says whether a value would be key material in
+    key context (``literal``: single-quoted, so ``$`` and backticks are its own);
+    ``words`` are the lower-case words a key's name or constructor holds (``key``,
+    ``secret``, ``fernet``…). A line is read only when such a word comes at
     most a block's reach before its end, and a value is named only when it is judged
     key material: only then is the code around it read. Candidates carry the name the
     code gives (``keyed`` for a key constructor's argument).
@@ -561,7 +569,7 @@ def read_code(
         return
     near = _Words(low, words)
     brackets = _Brackets(data)
-    verdicts: dict[str, bool] = {}  # a minified bundle repeats its strings
+    verdicts: dict[tuple[str, bool], bool] = {}  # a minified bundle repeats its strings
     line: list[int] | None = None  # [line start, comment column, counted to, its column]
     for idx, start, end in lines:
         bare = _BARE_RE.match(data, start, end)
@@ -579,15 +587,17 @@ def read_code(
                 value = data[vs:ve].decode("ascii")
             except UnicodeDecodeError:
                 continue
-            verdict = verdicts.get(value)
+            quote_group = _QUOTED_GROUPS.get(group)
+            asked = (value, quote_group is not None and m.group(quote_group) == b"'")
+            verdict = verdicts.get(asked)
             if verdict is None:
                 if len(verdicts) >= _VERDICTS_MAX:
                     verdicts.clear()
-                verdict = verdicts[value] = judge(value)
+                verdict = verdicts[asked] = judge(*asked)
             if not verdict:
                 continue
-            pos = m.start() if group == "v" else vs
-            if group == "v":
+            pos = m.start() if quote_group is not None else vs
+            if quote_group is not None:
                 p = _PREFIX_RE.search(data, max(start, pos - 2), pos)
                 if p is not None:
                     pos = p.start()
@@ -611,7 +621,7 @@ def read_code(
             line[2] = vs
             col = line[3]
             comment = line[1] < col - 1
-            quote = m.group("q").decode() if group == "v" else ""
+            quote = m.group(quote_group).decode() if quote_group is not None else ""
             yield Candidate(
                 name,
                 value,

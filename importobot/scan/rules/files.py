@@ -559,7 +559,7 @@ def _no_value_lines(path: str, name: str, data: bytes, env_globs: tuple[str, ...
         len(data) > 4 * _STRUCTURED_MAX or (len(data) > _STRUCTURED_MAX and data.isascii())
     ):
         return False
-    if _has_value_line(data):
+    if _has_value_line(data, suffix):
         return False
     # A key may be written as byte literals (read by _byte_arrays).
     return not (suffix in _PROGRAM_EXT and may_hold_byte_array(data, suffix))
@@ -654,7 +654,7 @@ def _scan_text(
     # Any other text: read only the lines holding a key-ish word.
     program = suffix in _PROGRAM_EXT or suffix in _DOC_EXT
     raw_data = data if data is not None else text.encode("utf-8", errors="replace")
-    value_lines = _value_lines(raw_data)
+    value_lines = _value_lines(raw_data, suffix=suffix)
     for lineno, line_text, prev_text, spots in _hot_lines(raw_data, value_lines):
         if _in_ranges(lineno, pem_ranges):
             continue
@@ -788,16 +788,17 @@ _CODE_WORDS_RE = lazy_compile(
 )
 
 
-def _keyed_value(value: str) -> bool:
+def _keyed_value(value: str, literal: bool = False) -> bool:
     """Would ``value`` (or the default a reference in it holds) be key material under a
-    key name? (Only such values are named.)"""
+    key name? (Only such values are named.) ``literal``: single-quoted, as
+    :meth:`_FileScan.candidate` will judge it."""
     if value.startswith("${"):
         from importobot.scan.filters import reference_default
 
         ref = reference_default(value)
         if ref is not None:
             value = ref[1]
-    return recognize(None, value, keyed=True) is not None
+    return recognize(None, value, keyed=True, literal=literal) is not None
 
 
 def _line_before(data: bytes, start: int) -> bytes:
@@ -900,6 +901,12 @@ _NONSPACE_TABLE = bytes(0x20 if i in b" \t\n\r\x0b\x0c" else 0x61 for i in range
 _B64_RUN = b"a" * 22
 _NONSPACE_RUN = b"a" * 32
 _VALUE_MARKERS = (b"\\x", b"-----BEGIN")
+#: Markers of a language's own spelling of a key with blanks: PHP's quoted name of a
+#: key or salt before its value (WordPress's ``define('AUTH_KEY', '…')``, whose salts
+#: draw on an alphabet holding the blank, so no run above need be in them).
+_SUFFIX_MARKERS: dict[str, tuple[bytes, ...]] = {
+    ".php": (b"KEY'", b'KEY"', b"SALT'", b'SALT"', b"key'", b'key"', b"salt'", b'salt"'),
+}
 _PRINTABLE_RE = lazy_compile(rb"[\x21-\x7e]")
 _BLOCK_LOOKBACK = 49
 
@@ -923,7 +930,9 @@ def _translated(data: bytes, table: bytes) -> bytes:
     return buf
 
 
-def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int, int, int]]:
+def _value_lines(
+    data: bytes, *, block_headers: bool = False, suffix: str = ""
+) -> list[tuple[int, int, int]]:
     r"""(0-based index, start, end offset) of each line that can hold a key value, in order.
 
     A necessary condition, decided by C-level byte searches alone: a key-shaped value
@@ -932,6 +941,8 @@ def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int,
     other line can yield a finding, so no other line is decoded or parsed.
     ``block_headers`` adds, above each such line, the lines up to the nearest surely
     non-blank one: a YAML block scalar header (``key: |``) whose value that line is.
+    A file ending in ``suffix`` adds the lines holding its language's markers
+    (``_SUFFIX_MARKERS``).
     """
     find = data.find
     rfind = data.rfind
@@ -941,6 +952,7 @@ def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int,
         (_translated(data, _NONSPACE_TABLE), _NONSPACE_RUN),
     ]
     searches.extend((data, marker) for marker in _VALUE_MARKERS)
+    searches.extend((data, marker) for marker in _SUFFIX_MARKERS.get(suffix, ()))
     for buf, pattern in searches:
         pos = buf.find(pattern)
         while pos >= 0:
@@ -975,13 +987,15 @@ def _value_lines(data: bytes, *, block_headers: bool = False) -> list[tuple[int,
     return out
 
 
-def _has_value_line(data: bytes) -> bool:
+def _has_value_line(data: bytes, suffix: str = "") -> bool:
     """True when :func:`_value_lines` would find a line (without locating it)."""
     if _B64_RUN in _translated(data, _B64_TABLE):
         return True
     if _NONSPACE_RUN in _translated(data, _NONSPACE_TABLE):
         return True
-    return any(marker in data for marker in _VALUE_MARKERS)
+    if any(marker in data for marker in _VALUE_MARKERS):
+        return True
+    return any(marker in data for marker in _SUFFIX_MARKERS.get(suffix, ()))
 
 
 def _window_has_value(window: str) -> bool:
