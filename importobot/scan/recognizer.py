@@ -128,6 +128,40 @@ def _pem_match(value: str) -> Match | None:
     return Match("pem-private-key", len(raw), fingerprint(raw), None, m.start(), family)
 
 
+#: Base64 of a private-key block's first line (``-----BEGIN``, ``---- BEGIN``,
+#: ``PuTTY-User-Key-File-``): a Kubernetes Secret's ``tls.key``, a Helm value, an env var
+#: holding a PEM file in one line.
+_B64_BLOCK_PREFIXES = ("LS0tLS1CRUdJTi", "LS0tLSBCRUdJTi", "UHVUVFktVXNlci1LZXktRmlsZS")
+#: Base64 of a JSON object (``{``: ``e…``) this long may be a service account's
+#: credentials file holding a private key (GCP's ``GOOGLE_CREDENTIALS``); a PEM key is
+#: longer than this.
+_B64_JSON_MIN = 200
+#: What the decoded text must hold to be read as a key block.
+_BLOCK_WORDS = ("PRIVATE KEY", "PuTTY-User-Key-File-", "OpenVPN Static key")
+
+
+def _b64_block(v: str) -> Match | None:
+    """A private-key block spelled in base64 (standard or URL-safe), else ``None``."""
+    if not (v.startswith(_B64_BLOCK_PREFIXES) or (v[:1] == "e" and len(v) >= _B64_JSON_MIN)):
+        return None
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(
+            v.replace("-", "+").replace("_", "/") + "=" * (-len(v) % 4), validate=True
+        )
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    if not any(w in text for w in _BLOCK_WORDS):
+        return None
+    found = _pem_match(text)
+    if found is None:
+        return None
+    return Match(found.key_type, found.key_bytes, found.fingerprint, found.note, 0, "base64")
+
+
 def key_shape(value: str) -> Match | None:
     """The key a value spells, or ``None`` when it is not key-shaped (or is weak).
 
@@ -138,6 +172,9 @@ def key_shape(value: str) -> Match | None:
         return None
     if "-----BEGIN" in v or "---- BEGIN" in v or "PuTTY-User-Key-File-" in v:
         return _pem_match(v)
+    found = _b64_block(v)
+    if found is not None:
+        return found
     raw_literal = _bytes_literal(v)
     if raw_literal is not None:
         if len(raw_literal) < 16 or weakness(raw_literal) not in (None, "published"):
@@ -287,6 +324,9 @@ def recognize(
     reason = content_filter(v)
     if reason == "reference" and literal:
         reason = None
+    if reason == "base64-text":
+        # Text spelled in base64 is no key, unless the text is a private-key block.
+        return _b64_block(v)
     if reason is not None and reason != "path-or-url":
         return None
     key_named = keyed

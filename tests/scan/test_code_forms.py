@@ -30,6 +30,36 @@ def _values() -> dict[str, str]:
         "o": secrets.token_urlsafe(40),
         "x": secrets.token_hex(33)[:65],
         "w": _salt(),
+        **_private_key_spellings(),
+    }
+
+
+def _private_key_spellings() -> dict[str, str]:
+    """``{p}``: base64 of a PEM private key (a Kubernetes Secret's ``tls.key``);
+    ``{g}``: base64 of a service account's JSON credentials holding one; ``{pub}``:
+    base64 of the public key's PEM; ``{gj}``: base64 of JSON holding no key."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    pub = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    account = {"type": "service_account", "project_id": "p", "private_key_id": "1"}
+    return {
+        "p": base64.b64encode(pem.encode()).decode(),
+        "g": base64.b64encode(
+            json.dumps({**account, "private_key": pem}, indent=2).encode()
+        ).decode(),
+        "pub": base64.b64encode(pub).decode(),
+        "gj": base64.b64encode(json.dumps({**account, "client_id": "1" * 21}).encode()).decode(),
     }
 
 
@@ -372,6 +402,27 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
         "IOB102",
         "encryption_key",
     ),
+    # -- a private key spelled in base64: whatever the name, IOB102 as a PEM block would be
+    ("b64-pem-env", ".env", "JWT_PRIVATE_KEY={p}\n", "IOB102", "JWT_PRIVATE_KEY"),
+    ("b64-pem-neutral-name", ".env", "DATA={p}\n", "IOB102", "DATA"),
+    (
+        "b64-pem-k8s-tls-secret",
+        "tls-secret.yaml",
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\ndata:\n  tls.key: {p}\n",
+        "IOB102",
+        "tls.key",
+    ),
+    ("b64-pem-helm-values", "values.yaml", "ingress:\n  tls:\n    key: {p}\n", "IOB102", "key"),
+    ("b64-pem-js", "config.js", 'const signingKey = "{p}";\n', "IOB102", "signingKey"),
+    # -- a service account's JSON credentials in base64 (GCP's, in an env var)
+    ("b64-sa-json-env", ".env", "GOOGLE_CREDENTIALS={g}\n", "IOB102", "GOOGLE_CREDENTIALS"),
+    (
+        "b64-sa-json-actions",
+        ".github/workflows/deploy.yml",
+        "env:\n  GCP_SA_KEY: {g}\njobs: {{}}\n",
+        "IOB102",
+        "GCP_SA_KEY",
+    ),
     # -- a value field in a block named for it (Heroku's app.json)
     (
         "heroku-app-json",
@@ -653,6 +704,10 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
         "define('NONCE_SALT', 'Replace this with a long random string, please!');\n",
     ),
     ("salt-neutral-wp-define", "wp-config.php", "define('WP_HOME', '{w}');\n"),
+    # public keys and key-less JSON in base64
+    ("b64-public-key-env", ".env", "JWT_PUBLIC_KEY={pub}\n"),
+    ("b64-public-key-k8s", "cm.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  tls.key: {pub}\n"),
+    ("b64-json-no-key", ".env", "GOOGLE_CREDENTIALS={gj}\n"),
     # directives with names that do not say key, or no value
     ("apache-setenv-neutral", ".htaccess", "SetEnv APP_BUILD {h}\n"),
     (
