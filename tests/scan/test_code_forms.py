@@ -402,6 +402,21 @@ CAUGHT: list[tuple[str, str, str, str, str]] = [
         "IOB102",
         "encryption_key",
     ),
+    # -- php-fpm's pool settings name a variable in brackets
+    (
+        "php-fpm-env",
+        "php-fpm.d/www.conf",
+        "[www]\nuser = www-data\nenv[PATH] = /usr/local/bin:/usr/bin\nenv[APP_SECRET_KEY] = {k}\n",
+        "IOB102",
+        "APP_SECRET_KEY",
+    ),
+    (
+        "php-fpm-admin-value",
+        "pool.conf",
+        "php_admin_value[session.secret_key] = {u}\n",
+        "IOB102",
+        "session.secret_key",
+    ),
     # -- a private key spelled in base64: whatever the name, IOB102 as a PEM block would be
     ("b64-pem-env", ".env", "JWT_PRIVATE_KEY={p}\n", "IOB102", "JWT_PRIVATE_KEY"),
     ("b64-pem-neutral-name", ".env", "DATA={p}\n", "IOB102", "DATA"),
@@ -704,6 +719,15 @@ NOT_CAUGHT: list[tuple[str, str, str]] = [
         "define('NONCE_SALT', 'Replace this with a long random string, please!');\n",
     ),
     ("salt-neutral-wp-define", "wp-config.php", "define('WP_HOME', '{w}');\n"),
+    ("php-fpm-env-neutral", "www.conf", "[www]\nenv[BUILD_ID] = {h}\n"),
+    # code after a comment marker on a minified line (jquery.scrollTo.min.js)
+    (
+        "code-in-comment",
+        "a.min.js",
+        "f(); // x\nif(s.limit&&/^\\d+$/.test(a[k])){{"
+        "attr[key]=attr[key]<=0?0:Math.min(attr[key],max)}} // y\n"
+        "g(); // attr[key]=attr[key]<=0?0:Math.min(attr[key],max)}}\n",
+    ),
     # public keys and key-less JSON in base64
     ("b64-public-key-env", ".env", "JWT_PUBLIC_KEY={pub}\n"),
     ("b64-public-key-k8s", "cm.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  tls.key: {pub}\n"),

@@ -25,11 +25,14 @@ __all__ = ["read_line", "read_lines"]
 # never the code that follows it (``a.key===e.__key&&…``, ``A_NSECBYTES == a_NSECBYTES``).
 # ``${NAME:-default}`` refers to NAME, it does not assign it (the reference's default
 # is judged as the value of the setting around it).
+# A bare name in brackets names the setting too (php-fpm's ``env[NAME] = …``,
+# ``php_admin_value[name] = …``).
 # The name is matched atomically (lookahead + backreference) and only at a word start,
 # so a long run of base64 cannot make the regex backtrack quadratically. The pattern
 # ends where the value starts; :func:`_assignments` finds where the value ends.
 _HEAD_RE = lazy_compile(
-    r"""(?<![\w.\-$@/])(?<!\$\{)(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))(?P=name)(?P=q)
+    r"""(?<![\w.\-$@/])(?<!\$\{)(?:(?<=\[)(?P<br>))?(?P<q>["']?)(?=(?P<name>[A-Za-z_][\w.\-]*))
+    (?P=name)(?P=q)(?(br)\])
     (?:[ \t]*:[ \t]*[A-Za-z_][\w.]*(?:\[[^\]=\r\n]{0,40}\])?
        (?:[ \t]*\|[ \t]*[A-Za-z_][\w.]*)*[ \t]+(?==[ \t]))?
     [ \t]*(?:=>|:=|\?\?=|\|\|=|\?=|===?(?=[ \t]*["'`])|=(?!=)|(?<!:):(?![:/]))[ \t]*

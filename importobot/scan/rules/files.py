@@ -373,13 +373,7 @@ class _FileScan:
         m = recognize(c.name, c.value, env_style=is_env, literal=c.quote == "'", keyed=c.keyed)
         if m is None:
             return
-        if (
-            program
-            and m.key_type == "opaque"
-            and not c.quote
-            and not c.commented
-            and _reads_as_code(c.value)
-        ):
+        if program and m.key_type == "opaque" and not c.quote and _reads_as_code(c.value):
             return
         # Asked only of a value that would be a finding (most candidates are not):
         if any(h in c.value for h in PEM_HINTS):
