@@ -139,24 +139,29 @@ class Record(metaclass=_RecordType):
     _mutable: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Hot: scanners build a record per candidate value. Positional fields are set
+        # straight from ``args``; only the rest are looked up in ``kwargs``.
         names = self._fields
-        if len(args) > len(names):
+        given = len(args)
+        if given > len(names):
             raise TypeError(f"{type(self).__name__}() takes at most {len(names)} arguments")
+        set_field = object.__setattr__
         for name, value in zip(names, args, strict=False):
-            if name in kwargs:
-                raise TypeError(f"{type(self).__name__}() got multiple values for {name!r}")
-            kwargs[name] = value
-        for name in names:
-            value = kwargs.pop(name, _MISSING)
+            set_field(self, name, value)
+        for name in names[given:]:
+            value = kwargs.pop(name, _MISSING) if kwargs else _MISSING
             if value is _MISSING:
-                if name in self._factories:
-                    value = self._factories[name]()
-                elif name in self._defaults:
+                if name in self._defaults:
                     value = self._defaults[name]
+                elif name in self._factories:
+                    value = self._factories[name]()
                 else:
                     raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
-            object.__setattr__(self, name, value)
+            set_field(self, name, value)
         if kwargs:
+            twice = [n for n in names[:given] if n in kwargs]
+            if twice:
+                raise TypeError(f"{type(self).__name__}() got multiple values for {twice[0]!r}")
             raise TypeError(f"{type(self).__name__}() got unexpected {sorted(kwargs)}")
 
     if not TYPE_CHECKING:  # hidden from mypy, which would then allow any attribute name

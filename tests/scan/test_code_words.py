@@ -68,14 +68,16 @@ def test_a_missing_word_is_not_searched_to_the_end_for_each_line() -> None:
 )
 @example(text=b'x"' + b"A" * 40 + b'"y', start=0, sparse_min=0)
 @example(text=b'"' + b"A" * 20 + b'"' + b"B" * 20 + b'"', start=0, sparse_min=0)
+@example(text=b"x'" + b"Ab9 " * 15 + b"A'\"" + b"B=b " * 12 + b'b"', start=0, sparse_min=0)
 def test_value_matches_are_finditers(text: bytes, start: int, sparse_min: int) -> None:
     # The sparse path (matched at quotes only) gives what the regex search gives.
     old = code._SPARSE_MIN, code._SPARSE_SHIFT
     code._SPARSE_MIN, code._SPARSE_SHIFT = sparse_min, 0  # 0: any number of quotes is few
     try:
         end = len(text)
-        got = [m.span() for m in code._value_matches(text, start, end)]
-        want = [m.span() for m in code._VALUE_RE.finditer(text, start, end)]
-        assert got == want
+        for regex in (code._VALUE_RE, code._SPACED_VALUE_RE):
+            got = [m.span() for m in code._value_matches(text, start, end, regex)]
+            want = [m.span() for m in regex.finditer(text, start, end)]
+            assert got == want
     finally:
         code._SPARSE_MIN, code._SPARSE_SHIFT = old

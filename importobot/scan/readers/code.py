@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator
 from importobot._lazyre import lazy_compile
 from importobot.scan.filters import is_key_name, reference_default
 from importobot.scan.readers.base import Candidate
+from importobot.scan.readers.lines import comment_start
 
 __all__ = ["read_code"]
 
@@ -62,19 +63,27 @@ _MAX_DEPTH = 256
 
 # A value worth judging: a quoted string without blanks; XML element text (searched
 # for along the line); a line that is one bare token (a heredoc, an INI continuation,
-# a multi-line string's content: tried once, at the line's start). A quoted string of
-# 40 to 256 printable characters with single blanks is read too (``sq``/``s``: a salt
-# drawn from an alphabet holding the blank and the other quotes, WordPress's
-# ``define('AUTH_KEY', '…')``); the recognizer judges whether it is random.
-_VALUE_RE = lazy_compile(
-    rb"""(?P<q>["'`])(?P<v>[^\s"'`]{16,4096})(?P=q)
-    |>(?P<x>[^\s<>"'`]{16,4096})<
-    |(?P<sq>')(?P<s>[!-&(-\[\]-~](?:[!-&(-\[\]-~]|[ ](?=[!-&(-\[\]-~])){39,255})'
-    |(?P<dq>")(?P<d>[!\#-\[\]-~](?:[!\#-\[\]-~]|[ ](?=[!\#-\[\]-~])){39,255})(?P=dq)""",
+# a multi-line string's content: tried once, at the line's start). Each alternative
+# starts with its own opener, so the regex engine skips to the next opener in C.
+_VALUE = rb"""\"(?P<dv>[^\s"'`]{16,4096})\"
+    |'(?P<sv>[^\s"'`]{16,4096})'
+    |`(?P<bv>[^\s"'`]{16,4096})`
+    |>(?P<x>[^\s<>"'`]{16,4096})<"""
+_VALUE_RE = lazy_compile(_VALUE, re.X)
+#: In PHP, a quoted string of 40 to 256 printable characters with single blanks is
+#: read too (groups ``s`` and ``d``: a salt drawn from an alphabet holding the blank
+#: and the other quotes, WordPress's ``define('AUTH_KEY', '…')``); the recognizer judges
+#: whether it is random. Only there: a program's strings with blanks are mostly text,
+#: and judging each of them would cost more than the rest of the reading.
+_SPACED_VALUE_RE = lazy_compile(
+    _VALUE
+    + rb"""
+    |'(?P<s>[!-&(-\[\]-~](?:[!-&(-\[\]-~]|[ ](?=[!-&(-\[\]-~])){39,255})'
+    |\"(?P<d>[!\#-\[\]-~](?:[!\#-\[\]-~]|[ ](?=[!\#-\[\]-~])){39,255})\"""",
     re.X,
 )
-#: The groups holding a quoted value, by the group holding its quote.
-_QUOTED_GROUPS = {"v": "q", "s": "sq", "d": "dq"}
+#: The quote around each group holding a quoted value.
+_QUOTES = {"dv": '"', "sv": "'", "bv": "`", "s": "'", "d": '"'}
 _BARE_RE = lazy_compile(rb"(?m)[ \t]*(?P<b>[^\s\"'`<>,;=]{16,4096}={0,2})[ \t]*[,;]?\r?$")
 #: A stretch this long with few quotes (a base64 data URI) is matched at its quotes
 #: only, not searched character by character.
@@ -84,8 +93,11 @@ _SPARSE_SHIFT = 8
 _VALUE_OPENERS = (b'"', b"'", b"`", b">")
 
 
-def _value_matches(data: bytes, start: int, end: int) -> Iterator[re.Match[bytes]]:
-    """What ``_VALUE_RE.finditer(data, start, end)`` gives. Every match starts at a
+def _value_matches(
+    data: bytes, start: int, end: int, regex: re.Pattern[bytes]
+) -> Iterator[re.Match[bytes]]:
+    """What ``regex.finditer(data, start, end)`` gives (``regex``: ``_VALUE_RE`` or
+    ``_SPACED_VALUE_RE``). Every match starts at a
     quote or ``>``; in a long stretch holding few of them, the pattern is tried at
     those only (one C-level count and search per opener, then one match per opener)."""
     if end - start >= _SPARSE_MIN:
@@ -101,12 +113,12 @@ def _value_matches(data: bytes, start: int, end: int) -> Iterator[re.Match[bytes
             for at in marks:
                 if at < done:
                     continue  # inside the previous match, as finditer would skip it
-                m = _VALUE_RE.match(data, at, end)
+                m = regex.match(data, at, end)
                 if m is not None:
                     done = m.end()
                     yield m
             return
-    yield from _VALUE_RE.finditer(data, start, end)
+    yield from regex.finditer(data, start, end)
 
 
 _PREFIX_RE = lazy_compile(rb"(?<![\w$])[bBrRuU]{1,2}\Z")
@@ -215,7 +227,6 @@ _OPENER_LINE_RE = lazy_compile(
     |.*<[A-Za-z_][\w.:\-]*(?:\s[^<>]*)?>[ \t]*\r?""",
     re.X,
 )
-_COMMENT_START_RE = lazy_compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*|<!--)")
 
 #: Calls whose first argument names a setting, whatever the receiver (PHP's ``define``
 #: names a constant: ``define('AUTH_KEY', '…')`` in ``wp-config.php``).
@@ -552,6 +563,8 @@ def read_code(
     lines: Iterable[tuple[int, int, int]],
     judge: Callable[[str, bool], bool],
     words: tuple[bytes, ...],
+    *,
+    spaced: bool = False,
 ) -> Iterator[Candidate]:
     """Key-shaped values in ``data`` named by the code around them.
 
@@ -562,19 +575,21 @@ def read_code(
     ``secret``, ``fernet``…). A line is read only when such a word comes at
     most a block's reach before its end, and a value is named only when it is judged
     key material: only then is the code around it read. Candidates carry the name the
-    code gives (``keyed`` for a key constructor's argument).
+    code gives (``keyed`` for a key constructor's argument). ``spaced``: quoted strings
+    with single blanks are values too (PHP, see ``_SPACED_VALUE_RE``).
     """
     low = data.lower()
     if not any(word in low for word in words):
         return
     near = _Words(low, words)
+    values = _SPACED_VALUE_RE if spaced else _VALUE_RE
     brackets = _Brackets(data)
     verdicts: dict[tuple[str, bool], bool] = {}  # a minified bundle repeats its strings
     line: list[int] | None = None  # [line start, comment column, counted to, its column]
     for idx, start, end in lines:
         bare = _BARE_RE.match(data, start, end)
         near_word: bool | None = None  # asked once per line, and only of one with a value
-        for m in (bare,) if bare is not None else _value_matches(data, start, end):
+        for m in (bare,) if bare is not None else _value_matches(data, start, end, values):
             if near_word is None:
                 near_word = near.any_in(start - _BLOCK_REACH, end)
             if not near_word:
@@ -587,8 +602,8 @@ def read_code(
                 value = data[vs:ve].decode("ascii")
             except UnicodeDecodeError:
                 continue
-            quote_group = _QUOTED_GROUPS.get(group)
-            asked = (value, quote_group is not None and m.group(quote_group) == b"'")
+            quote = _QUOTES.get(group, "")
+            asked = (value, quote == "'")
             verdict = verdicts.get(asked)
             if verdict is None:
                 if len(verdicts) >= _VERDICTS_MAX:
@@ -596,8 +611,8 @@ def read_code(
                 verdict = verdicts[asked] = judge(*asked)
             if not verdict:
                 continue
-            pos = m.start() if quote_group is not None else vs
-            if quote_group is not None:
+            pos = m.start() if quote else vs
+            if quote:
                 p = _PREFIX_RE.search(data, max(start, pos - 2), pos)
                 if p is not None:
                     pos = p.start()
@@ -614,14 +629,13 @@ def read_code(
             if line is None or line[0] != start:
                 # Once per line: a long line holding many values is not decoded per value.
                 text = data[start:end].decode("utf-8", errors="replace")
-                cm = _COMMENT_START_RE.search(text)
-                line = [start, cm.start() if cm is not None else len(text), start, 1]
+                cm = comment_start(text, markup=True)
+                line = [start, cm if cm >= 0 else len(text), start, 1]
             # Columns in code points, counted on from the previous value of the line.
             line[3] += len(data[line[2] : vs].decode("utf-8", errors="replace"))
             line[2] = vs
             col = line[3]
             comment = line[1] < col - 1
-            quote = m.group(quote_group).decode() if quote_group is not None else ""
             yield Candidate(
                 name,
                 value,

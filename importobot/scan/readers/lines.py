@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from importobot._lazyre import lazy_compile
 from importobot.scan.readers.base import Candidate
 
-__all__ = ["read_line", "read_lines"]
+__all__ = ["comment_start", "read_line", "read_lines"]
 
 # A type annotation may stand between the name and ``=`` (``SECRET_KEY: str = "…"``,
 # ``secretKey: string | undefined = "…"``; blanks around that ``=``, so a base64 value's
@@ -59,12 +59,30 @@ _DOCKER_RE = lazy_compile(
     re.X,
 )
 _DOCKER_ENV_RE = lazy_compile(r"[ \t]*(?:ENV|ARG)[ \t]")
+# Each pattern searched along a whole line starts with a literal or a class (the ``--``,
+# then a look-behind at what precedes it): the regex engine then skips to candidate
+# positions in C instead of trying the pattern at every character.
 _FLAG_RE = lazy_compile(
-    r"""(?<![\w-])--(?P<name>[A-Za-z][\w-]*)(?:=|[ \t]+)
+    r"""--(?<![\w-]--)(?P<name>[A-Za-z][\w-]*)(?:=|[ \t]+)
     (?P<value>"[^"\n]*"|'[^'\n]*'|[^\s'"-][^\s'"]*)""",
     re.X,
 )
-_COMMENT_START_RE = lazy_compile(r"(?:^|(?<=\s))(?:#|//)|^\s*(?:;|--|\*|/\*)")
+#: A comment's start: ``#`` or ``//`` at the line's start or after a blank; at the
+#: start only, after blanks, ``;``, ``--``, ``*``, ``/*`` (and ``<!--`` for markup).
+_LEAD_COMMENT_RE = lazy_compile(r"#|//|\s*(?:;|--|\*|/\*)")
+_LEAD_MARKUP_COMMENT_RE = lazy_compile(r"#|//|\s*(?:;|--|\*|/\*|<!--)")
+_INNER_COMMENT_RE = lazy_compile(r"#(?<=\s#)|//(?<=\s//)")
+
+
+def comment_start(text: str, *, markup: bool = False) -> int:
+    """Where a comment starts in the line ``text``, else ``-1``."""
+    lead = _LEAD_MARKUP_COMMENT_RE if markup else _LEAD_COMMENT_RE
+    if lead.match(text) is not None:
+        return 0
+    m = _INNER_COMMENT_RE.search(text)
+    return m.start() if m is not None else -1
+
+
 _WINDOW = 4096
 _MIN_VALUE = 16
 _LONG_LINE = 16384
@@ -153,8 +171,9 @@ def _assignments(text: str) -> Iterator[tuple[str, int, int, int]]:
 
 def read_line(text: str, lineno: int, *, base_column: int = 0) -> Iterator[Candidate]:
     """Assignments in one line (``text`` without its line end). Never raises."""
-    cm = _COMMENT_START_RE.search(text)
-    comment_at = cm.start() if cm is not None else len(text) + 1
+    comment_at = comment_start(text)
+    if comment_at < 0:
+        comment_at = len(text) + 1
     docker_env = _DOCKER_ENV_RE.match(text) is not None
     seen: set[int] = set()
     dm = _DOCKER_RE.match(text)

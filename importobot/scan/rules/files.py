@@ -657,7 +657,8 @@ def _scan_text(
             scan.candidate(c, line_text=line_text, prev_text=prev_text, program=program)
     # Values code hands to configuration and keys (call arguments, list items, blocks…).
     texts: tuple[int, str, str] = (0, "", "")
-    for c in read_code(raw_data, value_lines, _keyed_value, _CONTEXT_WORDS):
+    spaced = suffix in _SUFFIX_MARKERS  # salts with blanks: read where the language has them
+    for c in read_code(raw_data, value_lines, _keyed_value, _CONTEXT_WORDS, spaced=spaced):
         if _in_ranges(c.line, pem_ranges):
             continue
         if texts[0] != c.line:  # decoded once per line, not per value
