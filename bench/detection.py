@@ -186,15 +186,25 @@ def _row(name: str, s: dict[str, object], seconds: float) -> str:
 def main(argv: list[str]) -> int:
     """Print the scores (and the peers'); exit 1 when the issue's floors are not met."""
     args = list(argv)
+    usage = "usage: detection.py [CORPUS_DIR] [--tools-venv DIR]"
+    if "-h" in args or "--help" in args:
+        print(usage + "\n\n" + (__doc__ or "").split("\n\n", 1)[0])
+        return 0
     tools: Path | None = DEFAULT_TOOLS if (DEFAULT_TOOLS / "bin" / "gitleaks").exists() else None
     if "--tools-venv" in args:
         at = args.index("--tools-venv")
         if at + 1 >= len(args):
-            print("usage: detection.py [CORPUS_DIR] [--tools-venv DIR]", file=sys.stderr)
+            print(usage, file=sys.stderr)
             return 2
         tools = Path(args[at + 1])
         del args[at : at + 2]
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        print(usage, file=sys.stderr)
+        return 2
     corpus = Path(args[0]) if args else DEFAULT_CORPUS
+    if not (corpus / "files").is_dir() or not (corpus / "labels.jsonl").is_file():
+        print(f"detection.py: {corpus} holds no files/ and labels.jsonl", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     s = score(corpus)
     own = time.perf_counter() - start
