@@ -1,6 +1,8 @@
 """Linear time on every input (issue 17, item 2): the work grows with the input, not its
 square. Each case is a reproduction of a quadratic step found in the scanner; the test
 compares the CPU time of 16 KB and 64 KB of the same pattern (tests/scan/worktime.py).
+Those timing runs are marked slow (``pytest -m slow``, run by ``.ci/run``: three minutes
+under coverage); the checks that a faster reading answers as before stay in the default run.
 """
 
 from __future__ import annotations
@@ -198,6 +200,7 @@ CASES: dict[str, tuple[str, Callable[[int], bytes]]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_scan_is_linear(case: str) -> None:
     path, build = CASES[case]
@@ -371,6 +374,7 @@ def test_word_coverage_answers_as_before(parts: list[str]) -> None:
     assert word_coverage(text) == _old_word_coverage(text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "unit"),
     [("one-letter", "B"), ("near-period", "BBBBBBBc"), ("hex-like", "Ab")],
@@ -487,6 +491,7 @@ def _yaml_blank_runs(size: int) -> bytes:
     return (head + item + f"kind: Secret\ndata:\n  K: a{value}b\n").encode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["blocks", "blank-runs"])
 def test_yaml_context_is_linear(case: str) -> None:
     build = {"blocks": _yaml_blocks, "blank-runs": _yaml_blank_runs}[case]
