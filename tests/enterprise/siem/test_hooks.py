@@ -114,7 +114,10 @@ def test_a_collector_that_never_answers_costs_the_hook_at_most_the_budget(
                 times[repo].append(time.monotonic() - started)
                 assert proc.returncode == 1
         median = {repo: sorted(t)[len(t) // 2] for repo, t in times.items()}
-        assert median[stuck] - median[refused] < HOOK_BUDGET + 0.1, median
+        # Margin: under coverage on a shared 2-core machine the medians of two identical
+        # hooks differ by up to a quarter second (seen 0.26 s in a fresh-clone run); the
+        # figure itself is bench/events.py's. A wait for the 10 s timeout stays far above.
+        assert median[stuck] - median[refused] < HOOK_BUDGET + 0.4, median
         assert median[stuck] - median[quiet] < 1.0, median  # never the 10 s connector timeout
         spool = tmp_path / "state" / "importobot" / "spool"
         assert b"commit.blocked" in b"".join(p.read_bytes() for p in spool.glob("seg-*"))
